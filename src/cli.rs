@@ -1,0 +1,197 @@
+//! The command line, as clap parses it. [`Args::into_config`] checks it and
+//! turns it into a [`Config`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::config::{self, Config, ConfigError};
+use crate::limits::{self, Limits};
+
+/// A static-file web server: correct HTTP/1.1, fast, safe by default.
+///
+/// Serves the files under ROOT. Dotfiles are never served, and nothing
+/// outside ROOT is, whatever the URL or the symbolic links say.
+#[derive(Debug, Parser)]
+#[command(name = "henaserver", version, about, max_term_width = 100)]
+pub struct Args {
+    /// Directory to serve
+    #[arg(default_value = ".")]
+    pub root: PathBuf,
+
+    /// Address to listen on: an IP address, ADDR:PORT, or a host name
+    #[arg(long, value_name = "ADDR", default_value = config::DEFAULT_BIND)]
+    pub bind: String,
+
+    /// Port to listen on; 0 picks a free port
+    #[arg(short, long, default_value_t = config::DEFAULT_PORT)]
+    pub port: u16,
+
+    /// File served for a directory
+    #[arg(long, value_name = "NAME", default_value = config::DEFAULT_INDEX)]
+    pub index: String,
+
+    /// Worker threads [default: the number of cores available]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+
+    /// Do not write the access log
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Level of server messages on stderr: error, warn, info, debug, trace
+    #[arg(long, value_name = "LEVEL", default_value = "info")]
+    pub log_level: String,
+
+    /// Longest request line, in bytes (longer: 414)
+    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_MAX_REQUEST_LINE, help_heading = "Limits")]
+    pub max_request_line: usize,
+
+    /// Largest header section, in bytes (larger: 431)
+    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_MAX_HEADER_BYTES, help_heading = "Limits")]
+    pub max_header_bytes: usize,
+
+    /// Most header fields in a request (more: 431)
+    #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_MAX_HEADERS, help_heading = "Limits")]
+    pub max_headers: usize,
+
+    /// Largest request body read and discarded, in bytes (larger: 413)
+    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_MAX_BODY, help_heading = "Limits")]
+    pub max_body: u64,
+
+    /// Most connections served at once; more wait to be accepted
+    #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_MAX_CONNECTIONS, help_heading = "Limits")]
+    pub max_connections: usize,
+
+    /// Time to deliver a whole request head, from its first byte
+    #[arg(long, value_name = "TIME", default_value = "10s", value_parser = duration, help_heading = "Timeouts")]
+    pub header_timeout: Duration,
+
+    /// Time an idle connection is kept open between requests
+    #[arg(long, value_name = "TIME", default_value = "15s", value_parser = duration, help_heading = "Timeouts")]
+    pub keepalive_timeout: Duration,
+
+    /// Time a response may make no progress before the client is dropped
+    #[arg(long, value_name = "TIME", default_value = "30s", value_parser = duration, help_heading = "Timeouts")]
+    pub send_timeout: Duration,
+
+    /// Time a request body may make no progress before the client is dropped
+    #[arg(long, value_name = "TIME", default_value = "10s", value_parser = duration, help_heading = "Timeouts")]
+    pub body_timeout: Duration,
+
+    /// Time a closing connection reads what the client still sends
+    #[arg(long, value_name = "TIME", default_value = "2s", value_parser = duration, help_heading = "Timeouts")]
+    pub linger_timeout: Duration,
+
+    /// Time responses in flight get to finish on SIGINT or SIGTERM
+    #[arg(long, value_name = "TIME", default_value = "10s", value_parser = duration, help_heading = "Timeouts")]
+    pub shutdown_grace: Duration,
+}
+
+/// Parses `10s`, `500ms`, `1m30s`, or a plain number of seconds.
+fn duration(s: &str) -> Result<Duration, String> {
+    if let Ok(secs) = s.parse::<f64>() {
+        if (0.0..1e9).contains(&secs) {
+            return Ok(Duration::from_secs_f64(secs));
+        }
+        return Err("must be a number of seconds from 0".into());
+    }
+    humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 10s, 500ms, 2m)"))
+}
+
+impl Args {
+    /// Checks the arguments and resolves them into a [`Config`].
+    pub fn into_config(self) -> Result<Config, ConfigError> {
+        let root = config::check_root(self.root)?;
+        let limits = Limits {
+            max_request_line: self.max_request_line,
+            max_header_bytes: self.max_header_bytes,
+            max_headers: self.max_headers,
+            max_body: self.max_body,
+            header_timeout: self.header_timeout,
+            keepalive_timeout: self.keepalive_timeout,
+            send_timeout: self.send_timeout,
+            body_timeout: self.body_timeout,
+            linger_timeout: self.linger_timeout,
+            shutdown_grace: self.shutdown_grace,
+            max_connections: self.max_connections,
+        };
+        let positive = [
+            ("--max-request-line", limits.max_request_line),
+            ("--max-header-bytes", limits.max_header_bytes),
+            ("--max-headers", limits.max_headers),
+            ("--max-connections", limits.max_connections),
+        ];
+        for (flag, value) in positive {
+            if value == 0 {
+                return Err(ConfigError(format!("{flag} must be at least 1")));
+            }
+        }
+        if limits.max_request_line > u32::MAX as usize / 4
+            || limits.max_header_bytes > u32::MAX as usize / 4
+        {
+            return Err(ConfigError(
+                "request head limits must stay below 1 GiB".into(),
+            ));
+        }
+        if limits.max_connections > tokio::sync::Semaphore::MAX_PERMITS {
+            return Err(ConfigError("--max-connections is too large".into()));
+        }
+        if self.index.is_empty() || self.index.contains('/') || self.index.starts_with('.') {
+            return Err(ConfigError(format!(
+                "--index {:?} must be a plain file name, not hidden",
+                self.index
+            )));
+        }
+        Ok(Config {
+            root,
+            listen: config::resolve_bind(&self.bind, self.port)?,
+            index: self.index,
+            threads: self
+                .threads
+                .map_or_else(config::default_threads, usize::from),
+            access_log: !self.quiet,
+            limits,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(duration("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(duration("1m"), Ok(Duration::from_secs(60)));
+        assert!(duration("-1").is_err());
+        assert!(duration("soon").is_err());
+    }
+
+    #[test]
+    fn defaults_match_the_constants() {
+        let args = Args::try_parse_from(["henaserver"]).unwrap();
+        let config = args.into_config().unwrap();
+        assert_eq!(config.limits, Limits::default());
+        assert_eq!(config.listen, vec!["127.0.0.1:8080".parse().unwrap()]);
+        assert_eq!(config.index, "index.html");
+    }
+
+    #[test]
+    fn impossible_values() {
+        let err = |v: &[&str]| {
+            let mut argv = vec!["henaserver"];
+            argv.extend_from_slice(v);
+            Args::try_parse_from(argv)
+                .unwrap()
+                .into_config()
+                .unwrap_err()
+                .0
+        };
+        assert!(err(&["--max-headers", "0"]).contains("--max-headers"));
+        assert!(err(&["--index", "../x"]).contains("--index"));
+    }
+}

@@ -1,0 +1,144 @@
+//! The resolved configuration of a server: what the command line asked
+//! for, checked, with the root canonicalized and the addresses resolved.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+
+use crate::limits::Limits;
+
+/// Port listened on when none is given.
+pub const DEFAULT_PORT: u16 = 8080;
+/// Address listened on when none is given: this machine only.
+pub const DEFAULT_BIND: &str = "127.0.0.1";
+/// File served for a directory.
+pub const DEFAULT_INDEX: &str = "index.html";
+
+/// Everything a [`crate::Server`] needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The document root, canonical.
+    pub root: PathBuf,
+    /// Addresses to listen on; port 0 picks a free port.
+    pub listen: Vec<SocketAddr>,
+    /// File name served for a directory.
+    pub index: String,
+    /// Worker threads; each runs its own event loop.
+    pub threads: usize,
+    /// Whether the access log is written to stdout.
+    pub access_log: bool,
+    /// Limits and timeouts.
+    pub limits: Limits,
+}
+
+/// A configuration that cannot be used, with what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// A configuration serving `root` on 127.0.0.1:`port` with defaults.
+    pub fn new(root: impl Into<PathBuf>, port: u16) -> Result<Config, ConfigError> {
+        let root = check_root(root.into())?;
+        Ok(Config {
+            root,
+            listen: resolve_bind(DEFAULT_BIND, port)?,
+            index: DEFAULT_INDEX.to_string(),
+            threads: default_threads(),
+            access_log: true,
+            limits: Limits::default(),
+        })
+    }
+}
+
+/// The number of cores this process may run on.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Checks that `root` is a directory and makes it canonical.
+pub fn check_root(root: PathBuf) -> Result<PathBuf, ConfigError> {
+    let shown = root.display().to_string();
+    match std::fs::metadata(&root) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(ConfigError(format!("root {shown} does not exist")))
+        }
+        Err(e) => Err(ConfigError(format!("root {shown} cannot be read: {e}"))),
+        Ok(m) if !m.is_dir() => Err(ConfigError(format!("root {shown} is not a directory"))),
+        Ok(_) => root
+            .canonicalize()
+            .map_err(|e| ConfigError(format!("root {shown} cannot be resolved: {e}"))),
+    }
+}
+
+/// Turns `--bind` into socket addresses: an IP address, an address with a
+/// port (`[::1]:8080`), or a host name, which stands for all its addresses.
+pub fn resolve_bind(bind: &str, port: u16) -> Result<Vec<SocketAddr>, ConfigError> {
+    if let Ok(addr) = bind.parse::<SocketAddr>() {
+        return Ok(vec![addr]);
+    }
+    let unbracketed = bind.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = unbracketed.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let (host, port) = match bind.rsplit_once(':') {
+        Some((h, p)) if p.parse::<u16>().is_ok() => (h, p.parse().unwrap_or(port)),
+        _ => (bind, port),
+    };
+    let mut addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| ConfigError(format!("--bind {bind}: cannot resolve: {e}")))?
+        .collect();
+    addrs.sort();
+    addrs.dedup();
+    if addrs.is_empty() {
+        return Err(ConfigError(format!("--bind {bind}: no addresses")));
+    }
+    Ok(addrs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binds() {
+        assert_eq!(
+            resolve_bind("127.0.0.1", 80).unwrap(),
+            vec!["127.0.0.1:80".parse().unwrap()]
+        );
+        assert_eq!(
+            resolve_bind("::1", 80).unwrap(),
+            vec!["[::1]:80".parse().unwrap()]
+        );
+        assert_eq!(
+            resolve_bind("[::1]:9", 80).unwrap(),
+            vec!["[::1]:9".parse().unwrap()]
+        );
+        assert!(resolve_bind("localhost", 80)
+            .unwrap()
+            .iter()
+            .all(|a| a.ip().is_loopback()));
+        assert!(resolve_bind("no such host!", 80).is_err());
+    }
+
+    #[test]
+    fn roots() {
+        assert!(check_root("/definitely/not/here".into())
+            .unwrap_err()
+            .0
+            .contains("does not exist"));
+        let file = tempfile::NamedTempFile::new().unwrap();
+        assert!(check_root(file.path().into())
+            .unwrap_err()
+            .0
+            .contains("not a directory"));
+        assert!(check_root(".".into()).unwrap().is_absolute());
+    }
+}

@@ -1,0 +1,45 @@
+//! henaserver: a static-file web server speaking HTTP/1.1 as RFC 9110 and
+//! RFC 9112 say, safe by default, with file bodies sent by `sendfile(2)`.
+//!
+//! # Layout
+//! - [`cli`]: the command line, parsed by clap and turned into a [`Config`].
+//! - [`config`]: the resolved configuration.
+//! - [`limits`]: every limit and timeout, with its default.
+//! - [`server`]: listening sockets, worker threads, graceful shutdown.
+//! - `connection`: one connection: heads, bodies, keep-alive, pipelining.
+//! - [`request`]: request heads parsed with httparse, and framing decisions.
+//! - [`resolve`]: URL path to a path under the root (decoding, dot-segments,
+//!   dotfiles).
+//! - [`files`]: opening files beneath the root, symbolic links included.
+//! - [`response`]: response heads, the cached Date, error pages.
+//! - [`mime`]: Content-Type from the extension.
+//! - `sendfile`: the only descriptor-level code.
+//! - [`log`]: the access log, written off the request path.
+//!
+//! # Example
+//! ```no_run
+//! let config = henaserver::Config::new("static", 0)?;
+//! let server = henaserver::Server::bind(config)?;
+//! println!("listening on {:?}", server.local_addrs());
+//! server.run_until_signal()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod cli;
+pub mod config;
+mod connection;
+pub mod files;
+pub mod limits;
+pub mod log;
+pub mod mime;
+pub mod request;
+pub mod resolve;
+pub mod response;
+mod sendfile;
+pub mod server;
+
+pub use config::{Config, ConfigError};
+pub use limits::Limits;
+pub use server::{Error, Server};

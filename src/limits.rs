@@ -1,0 +1,80 @@
+//! Every limit and timeout the server enforces, with its default.
+//!
+//! Each constant is the default of one field of [`Limits`]; every field can be
+//! overridden from the command line (see `henaserver --help`).
+
+use std::time::Duration;
+
+/// Longest request line accepted, in bytes; longer gets `414 URI Too Long`.
+pub const DEFAULT_MAX_REQUEST_LINE: usize = 8 * 1024;
+/// Largest header section accepted, in bytes; larger gets
+/// `431 Request Header Fields Too Large`.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
+/// Most header fields accepted in one request; more gets `431`.
+pub const DEFAULT_MAX_HEADERS: usize = 100;
+/// Largest request body read and discarded; larger gets
+/// `413 Content Too Large` and the connection is closed.
+pub const DEFAULT_MAX_BODY: u64 = 1024 * 1024;
+/// Time a client has to deliver a complete request head, counted from
+/// the first byte (or from accepting the connection), never reset by a byte.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time an idle persistent connection is kept open between requests.
+pub const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(15);
+/// Time a response may make no progress (client not reading) before the
+/// connection is dropped.
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time a request body being drained may make no progress before the
+/// connection is dropped.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time responses in flight get to finish after SIGINT or SIGTERM.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Time a closing connection keeps reading and discarding what the client
+/// still sends, so that its last response is not lost to a reset.
+pub const DEFAULT_LINGER_TIMEOUT: Duration = Duration::from_secs(2);
+/// Most connections served at once; more wait in the listen backlog.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+
+/// The limits and timeouts of one server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// See [`DEFAULT_MAX_REQUEST_LINE`].
+    pub max_request_line: usize,
+    /// See [`DEFAULT_MAX_HEADER_BYTES`].
+    pub max_header_bytes: usize,
+    /// See [`DEFAULT_MAX_HEADERS`].
+    pub max_headers: usize,
+    /// See [`DEFAULT_MAX_BODY`].
+    pub max_body: u64,
+    /// See [`DEFAULT_HEADER_TIMEOUT`].
+    pub header_timeout: Duration,
+    /// See [`DEFAULT_KEEPALIVE_TIMEOUT`].
+    pub keepalive_timeout: Duration,
+    /// See [`DEFAULT_SEND_TIMEOUT`].
+    pub send_timeout: Duration,
+    /// See [`DEFAULT_BODY_TIMEOUT`].
+    pub body_timeout: Duration,
+    /// See [`DEFAULT_SHUTDOWN_GRACE`].
+    pub shutdown_grace: Duration,
+    /// See [`DEFAULT_LINGER_TIMEOUT`].
+    pub linger_timeout: Duration,
+    /// See [`DEFAULT_MAX_CONNECTIONS`].
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_request_line: DEFAULT_MAX_REQUEST_LINE,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            max_headers: DEFAULT_MAX_HEADERS,
+            max_body: DEFAULT_MAX_BODY,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            keepalive_timeout: DEFAULT_KEEPALIVE_TIMEOUT,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            linger_timeout: DEFAULT_LINGER_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}

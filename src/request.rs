@@ -1,0 +1,993 @@
+//! Request heads: the request line (RFC 9112 §3), the header section parsed
+//! with httparse (RFC 9112 §5), and the decisions taken from them: framing
+//! of the body (RFC 9112 §6.3), persistence (RFC 9112 §9.3) and
+//! expectations (RFC 9110 §10.1.1).
+//!
+//! The parser works on a byte buffer that may hold less than a whole head
+//! ([`parse`] returns `Ok(None)`) or several pipelined requests (it reports
+//! how many bytes the head took). Everything it keeps points into the
+//! buffer as [`Span`]s, so parsing allocates nothing.
+
+use crate::limits::Limits;
+
+/// A byte range into the buffer the head was parsed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    fn new(start: usize, end: usize) -> Span {
+        Span {
+            start: start as u32,
+            end: end as u32,
+        }
+    }
+
+    /// The bytes this span covers in `buf`.
+    pub fn of<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
+        &buf[self.start as usize..self.end as usize]
+    }
+
+    /// True when the span covers nothing.
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+}
+
+/// The request method, as far as a static-file server cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// `GET`: serve the resource.
+    Get,
+    /// `HEAD`: as GET, without the body.
+    Head,
+    /// `OPTIONS`: answer with the allowed methods.
+    Options,
+    /// A method RFC 9110 defines that this server does not allow: 405.
+    NotAllowed,
+    /// Any other well-formed method: 501.
+    Unknown,
+}
+
+/// The protocol version the request was made with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// HTTP/1.0.
+    Http10,
+    /// HTTP/1.1, or any later HTTP/1.x, answered as 1.1.
+    Http11,
+}
+
+/// How the request body is delimited (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body.
+    None,
+    /// A body of exactly this many bytes.
+    Length(u64),
+    /// A chunked body.
+    Chunked,
+}
+
+/// A header value that may have come in several field lines.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Field {
+    /// Absent.
+    #[default]
+    Absent,
+    /// One field line.
+    One(Span),
+    /// Several field lines, combined as RFC 9110 §5.3 says.
+    Many(String),
+}
+
+impl Field {
+    /// The value, combined, or `None` when absent.
+    pub fn get<'a>(&'a self, head: &'a [u8]) -> Option<&'a [u8]> {
+        match self {
+            Field::Absent => None,
+            Field::One(span) => Some(span.of(head)),
+            Field::Many(s) => Some(s.as_bytes()),
+        }
+    }
+
+    fn add(&mut self, head: &[u8], span: Span) {
+        *self = match std::mem::take(self) {
+            Field::Absent => Field::One(span),
+            Field::One(first) => {
+                let mut s = String::from_utf8_lossy(first.of(head)).into_owned();
+                s.push_str(", ");
+                s.push_str(&String::from_utf8_lossy(span.of(head)));
+                Field::Many(s)
+            }
+            Field::Many(mut s) => {
+                s.push_str(", ");
+                s.push_str(&String::from_utf8_lossy(span.of(head)));
+                Field::Many(s)
+            }
+        };
+    }
+}
+
+/// A parsed request head. Spans point into the buffer given to [`parse`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHead {
+    /// Length of the head in bytes, from the request line to the empty line.
+    pub len: usize,
+    /// The request line, without its line ending.
+    pub line: Span,
+    /// The method as classified.
+    pub method: Method,
+    /// The method as sent.
+    pub method_name: Span,
+    /// The version, normalized.
+    pub version: Version,
+    /// The path of the target, still percent-encoded; empty means `/`.
+    pub path: Span,
+    /// The query, without the `?`.
+    pub query: Option<Span>,
+    /// True for the asterisk-form target `*`.
+    pub asterisk: bool,
+    /// The authority: from an absolute-form target, else from Host.
+    pub authority: Option<Span>,
+    /// How the body is framed.
+    pub framing: Framing,
+    /// Whether the client allows the connection to stay open afterwards.
+    pub keep_alive: bool,
+    /// `Expect: 100-continue` in an HTTP/1.1 request.
+    pub expect_continue: bool,
+    /// `If-Match`.
+    pub if_match: Field,
+    /// `If-None-Match`.
+    pub if_none_match: Field,
+    /// `If-Modified-Since`.
+    pub if_modified_since: Field,
+    /// `If-Unmodified-Since`.
+    pub if_unmodified_since: Field,
+    /// `Range`.
+    pub range: Field,
+    /// `If-Range`.
+    pub if_range: Field,
+    /// `Accept-Encoding`.
+    pub accept_encoding: Field,
+}
+
+/// Why a request head was refused. The connection is closed afterwards:
+/// after a malformed head nothing that follows can be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseError {
+    /// The status code to answer with.
+    pub status: u16,
+    /// A short explanation for the log.
+    pub reason: &'static str,
+}
+
+fn err(status: u16, reason: &'static str) -> ParseError {
+    ParseError { status, reason }
+}
+
+/// Number of bytes of empty lines (CRLF or LF) at the start of `buf`, which
+/// RFC 9112 §2.2 says a server should ignore before a request line.
+pub fn leading_empty_lines(buf: &[u8]) -> usize {
+    let mut i = 0;
+    loop {
+        match buf.get(i..) {
+            Some([b'\r', b'\n', ..]) => i += 2,
+            Some([b'\n', ..]) => i += 1,
+            _ => return i,
+        }
+    }
+}
+
+/// tchar, RFC 9110 §5.6.2.
+pub fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+fn is_token(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| is_tchar(b))
+}
+
+fn trim_ows(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+/// The non-empty elements of a comma-separated list (RFC 9110 §5.6.1),
+/// trimmed of whitespace.
+pub fn list_elements(s: &[u8]) -> impl Iterator<Item = &[u8]> {
+    s.split(|&b| b == b',')
+        .map(trim_ows)
+        .filter(|e| !e.is_empty())
+}
+
+const NOT_ALLOWED: [&str; 6] = ["POST", "PUT", "DELETE", "PATCH", "CONNECT", "TRACE"];
+
+fn classify_method(m: &[u8]) -> Result<Method, ParseError> {
+    match m {
+        b"GET" => return Ok(Method::Get),
+        b"HEAD" => return Ok(Method::Head),
+        b"OPTIONS" => return Ok(Method::Options),
+        _ => {}
+    }
+    if !is_token(m) {
+        return Err(err(400, "method is not a token"));
+    }
+    if NOT_ALLOWED.iter().any(|k| k.as_bytes() == m) {
+        return Ok(Method::NotAllowed);
+    }
+    // Methods are case-sensitive (RFC 9110 §9.1): `get` is not GET, and a
+    // client that sends it is broken rather than asking for an extension.
+    let known = ["GET", "HEAD", "OPTIONS"].iter().chain(NOT_ALLOWED.iter());
+    if known
+        .into_iter()
+        .any(|k| k.as_bytes().eq_ignore_ascii_case(m))
+    {
+        return Err(err(400, "method in the wrong case"));
+    }
+    Ok(Method::Unknown)
+}
+
+fn parse_version(v: &[u8]) -> Result<Version, ParseError> {
+    match v {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            match (major, minor) {
+                (b'1', b'0') => Ok(Version::Http10),
+                (b'1', _) => Ok(Version::Http11),
+                _ => Err(err(505, "HTTP version not supported")),
+            }
+        }
+        _ => Err(err(400, "malformed HTTP version")),
+    }
+}
+
+/// Bytes allowed in a request target: visible ASCII but `#` (a fragment
+/// is never sent, RFC 9112 §3.2).
+fn is_target_byte(b: u8) -> bool {
+    b > 0x20 && b < 0x7f && b != b'#'
+}
+
+/// Checks a Host value or an authority: `uri-host [ ":" port ]`
+/// (RFC 9110 §7.2, RFC 3986 §3.2.2). An empty value is valid.
+pub fn valid_authority(a: &[u8]) -> bool {
+    let (host, port) = if let Some(rest) = a.strip_prefix(b"[") {
+        let Some(close) = rest.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        let literal = &rest[..close];
+        let ok = !literal.is_empty()
+            && literal
+                .iter()
+                .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+        if !ok {
+            return false;
+        }
+        match &rest[close + 1..] {
+            [] => return true,
+            [b':', port @ ..] => (&b""[..], port),
+            _ => return false,
+        }
+    } else {
+        match a.iter().position(|&b| b == b':') {
+            Some(i) => (&a[..i], &a[i + 1..]),
+            None => (a, &b""[..]),
+        }
+    };
+    let host_ok = host
+        .iter()
+        .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b));
+    host_ok && port.len() <= 5 && port.iter().all(u8::is_ascii_digit)
+}
+
+fn parse_content_length(v: &[u8]) -> Result<u64, ParseError> {
+    let mut value: Option<u64> = None;
+    for part in v.split(|&b| b == b',') {
+        let part = trim_ows(part);
+        if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
+            return Err(err(400, "invalid Content-Length"));
+        }
+        let mut n: u64 = 0;
+        for &d in part {
+            n = n
+                .checked_mul(10)
+                .and_then(|n| n.checked_add(u64::from(d - b'0')))
+                .ok_or(err(400, "Content-Length overflows"))?;
+        }
+        match value {
+            Some(prev) if prev != n => return Err(err(400, "differing Content-Length values")),
+            _ => value = Some(n),
+        }
+    }
+    value.ok_or(err(400, "empty Content-Length"))
+}
+
+/// Transfer codings whose framing the server can see through while
+/// discarding a body; anything else is 501 (RFC 9112 §6.1).
+const KNOWN_CODINGS: [&str; 5] = ["gzip", "x-gzip", "deflate", "compress", "x-compress"];
+
+/// Decides the framing from all Transfer-Encoding values (RFC 9112 §6.1,
+/// §6.3): chunked must be the final coding, once.
+fn check_transfer_encoding(codings: &[&[u8]]) -> Result<(), ParseError> {
+    let mut elements = Vec::with_capacity(2);
+    for v in codings {
+        for e in list_elements(v) {
+            if !is_token(e) {
+                return Err(err(400, "malformed Transfer-Encoding"));
+            }
+            elements.push(e);
+        }
+    }
+    let Some((last, before)) = elements.split_last() else {
+        return Err(err(400, "empty Transfer-Encoding"));
+    };
+    if !last.eq_ignore_ascii_case(b"chunked") {
+        return Err(err(400, "chunked is not the final transfer coding"));
+    }
+    for e in before {
+        if e.eq_ignore_ascii_case(b"chunked") {
+            return Err(err(400, "chunked applied more than once"));
+        }
+        if !KNOWN_CODINGS
+            .iter()
+            .any(|k| k.as_bytes().eq_ignore_ascii_case(e))
+        {
+            return Err(err(501, "unknown transfer coding"));
+        }
+    }
+    Ok(())
+}
+
+fn span_in(base: &[u8], part: &[u8]) -> Span {
+    let start = part.as_ptr() as usize - base.as_ptr() as usize;
+    Span::new(start, start + part.len())
+}
+
+/// Upper bound on header fields parsed with storage on the stack.
+const STACK_HEADERS: usize = 100;
+
+/// Parses one request head at the start of `buf`, which must not begin with
+/// empty lines (see [`leading_empty_lines`]). `Ok(None)`: more bytes are
+/// needed. Spans in the result point into `buf`.
+pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, ParseError> {
+    // Request line (RFC 9112 §3).
+    let window = &buf[..buf.len().min(limits.max_request_line + 2)];
+    let Some(lf) = window.iter().position(|&b| b == b'\n') else {
+        if buf.len() > limits.max_request_line {
+            return Err(err(414, "request line too long"));
+        }
+        return Ok(None);
+    };
+    let line_end = if lf > 0 && buf[lf - 1] == b'\r' {
+        lf - 1
+    } else {
+        lf
+    };
+    if line_end > limits.max_request_line {
+        return Err(err(414, "request line too long"));
+    }
+    let line = &buf[..line_end];
+    let mut parts = line.splitn(3, |&b| b == b' ');
+    let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(err(400, "malformed request line"));
+    };
+    if method.is_empty() || target.is_empty() {
+        return Err(err(400, "malformed request line"));
+    }
+    if !version.starts_with(b"HTTP/") || version.contains(&b' ') {
+        return Err(err(400, "malformed request line"));
+    }
+    let method_kind = classify_method(method)?;
+    let version_kind = parse_version(version)?;
+    if !target.iter().all(|&b| is_target_byte(b)) {
+        return Err(err(400, "invalid character in request target"));
+    }
+
+    // Header section (RFC 9112 §5), parsed by httparse.
+    let fields_start = lf + 1;
+    let max = limits.max_headers;
+    let mut stack = [httparse::EMPTY_HEADER; STACK_HEADERS];
+    let mut heap;
+    let storage: &mut [httparse::Header] = if max <= STACK_HEADERS {
+        &mut stack[..max]
+    } else {
+        heap = vec![httparse::EMPTY_HEADER; max];
+        &mut heap
+    };
+    let section = &buf[fields_start..];
+    let (section_len, fields) = match httparse::parse_headers(section, storage) {
+        Ok(httparse::Status::Complete((n, fields))) => (n, fields),
+        Ok(httparse::Status::Partial) => {
+            if section.len() > limits.max_header_bytes {
+                return Err(err(431, "header section too large"));
+            }
+            return Ok(None);
+        }
+        Err(httparse::Error::TooManyHeaders) => return Err(err(431, "too many header fields")),
+        Err(_) => return Err(err(400, "malformed header field")),
+    };
+    if section_len > limits.max_header_bytes {
+        return Err(err(431, "header section too large"));
+    }
+
+    let mut head = RequestHead {
+        len: fields_start + section_len,
+        line: Span::new(0, line_end),
+        method: method_kind,
+        method_name: span_in(buf, method),
+        version: version_kind,
+        path: Span::default(),
+        query: None,
+        asterisk: false,
+        authority: None,
+        framing: Framing::None,
+        keep_alive: version_kind == Version::Http11,
+        expect_continue: false,
+        if_match: Field::Absent,
+        if_none_match: Field::Absent,
+        if_modified_since: Field::Absent,
+        if_unmodified_since: Field::Absent,
+        range: Field::Absent,
+        if_range: Field::Absent,
+        accept_encoding: Field::Absent,
+    };
+    parse_target(buf, method, target, &mut head)?;
+
+    let mut host: Option<&[u8]> = None;
+    let mut hosts = 0;
+    let mut content_length: Option<u64> = None;
+    let mut codings: Vec<&[u8]> = Vec::new();
+    let mut conn_close = false;
+    let mut conn_keep_alive = false;
+    let mut expect: Option<&[u8]> = None;
+    for f in fields.iter() {
+        let name = f.name.as_bytes();
+        let value = trim_ows(f.value);
+        if value.contains(&0) || value.contains(&b'\r') || value.contains(&b'\n') {
+            return Err(err(400, "control character in header field"));
+        }
+        let span = span_in(buf, value);
+        match name.len() {
+            4 if name.eq_ignore_ascii_case(b"host") => {
+                hosts += 1;
+                host = Some(value);
+            }
+            5 if name.eq_ignore_ascii_case(b"range") => head.range.add(buf, span),
+            6 if name.eq_ignore_ascii_case(b"expect") => {
+                if expect.is_some() {
+                    return Err(err(417, "several expectations"));
+                }
+                expect = Some(value);
+            }
+            8 if name.eq_ignore_ascii_case(b"if-match") => head.if_match.add(buf, span),
+            8 if name.eq_ignore_ascii_case(b"if-range") => head.if_range.add(buf, span),
+            10 if name.eq_ignore_ascii_case(b"connection") => {
+                for token in list_elements(value) {
+                    if token.eq_ignore_ascii_case(b"close") {
+                        conn_close = true;
+                    } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                        conn_keep_alive = true;
+                    }
+                }
+            }
+            13 if name.eq_ignore_ascii_case(b"if-none-match") => head.if_none_match.add(buf, span),
+            14 if name.eq_ignore_ascii_case(b"content-length") => {
+                let n = parse_content_length(value)?;
+                if content_length.is_some_and(|prev| prev != n) {
+                    return Err(err(400, "differing Content-Length values"));
+                }
+                content_length = Some(n);
+            }
+            15 if name.eq_ignore_ascii_case(b"accept-encoding") => {
+                head.accept_encoding.add(buf, span)
+            }
+            17 if name.eq_ignore_ascii_case(b"if-modified-since") => {
+                head.if_modified_since.add(buf, span)
+            }
+            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => codings.push(value),
+            19 if name.eq_ignore_ascii_case(b"if-unmodified-since") => {
+                head.if_unmodified_since.add(buf, span)
+            }
+            _ => {}
+        }
+    }
+
+    // Host (RFC 9112 §3.2): exactly one in HTTP/1.1, and well-formed.
+    if hosts > 1 {
+        return Err(err(400, "more than one Host field"));
+    }
+    if let Some(h) = host {
+        if !valid_authority(h) {
+            return Err(err(400, "invalid Host"));
+        }
+    } else if version_kind == Version::Http11 {
+        return Err(err(400, "missing Host"));
+    }
+    if head.authority.is_none() {
+        head.authority = host.map(|h| span_in(buf, h));
+    }
+
+    // Framing (RFC 9112 §6.3).
+    if !codings.is_empty() {
+        if content_length.is_some() {
+            return Err(err(400, "both Content-Length and Transfer-Encoding"));
+        }
+        if version_kind == Version::Http10 {
+            return Err(err(400, "Transfer-Encoding in an HTTP/1.0 request"));
+        }
+        check_transfer_encoding(&codings)?;
+        head.framing = Framing::Chunked;
+    } else if let Some(n) = content_length {
+        if n > 0 {
+            head.framing = Framing::Length(n);
+        }
+    }
+
+    // Persistence (RFC 9112 §9.3).
+    head.keep_alive = match version_kind {
+        Version::Http11 => !conn_close,
+        Version::Http10 => conn_keep_alive && !conn_close,
+    };
+
+    // Expectations (RFC 9110 §10.1.1); ignored in HTTP/1.0.
+    if let Some(e) = expect {
+        if version_kind == Version::Http11 {
+            if e.eq_ignore_ascii_case(b"100-continue") {
+                head.expect_continue = true;
+            } else {
+                return Err(err(417, "unknown expectation"));
+            }
+        }
+    }
+    Ok(Some(head))
+}
+
+/// Splits the request target into path, query and authority
+/// (RFC 9112 §3.2).
+fn parse_target(
+    buf: &[u8],
+    method: &[u8],
+    target: &[u8],
+    head: &mut RequestHead,
+) -> Result<(), ParseError> {
+    let path_and_query = if target.first() == Some(&b'/') {
+        target
+    } else if target == b"*" {
+        if method != b"OPTIONS" {
+            return Err(err(
+                400,
+                "asterisk-form target with a method other than OPTIONS",
+            ));
+        }
+        head.asterisk = true;
+        return Ok(());
+    } else if let Some(rest) = strip_scheme(target) {
+        let end = rest
+            .iter()
+            .position(|&b| b == b'/' || b == b'?')
+            .unwrap_or(rest.len());
+        let authority = &rest[..end];
+        if authority.is_empty() || authority.contains(&b'@') || !valid_authority(authority) {
+            return Err(err(400, "invalid authority in absolute-form target"));
+        }
+        head.authority = Some(span_in(buf, authority));
+        &rest[end..]
+    } else if method == b"CONNECT" && valid_authority(target) {
+        return Ok(());
+    } else {
+        return Err(err(400, "request target must start with /"));
+    };
+    match path_and_query.iter().position(|&b| b == b'?') {
+        Some(q) => {
+            head.path = span_in(buf, &path_and_query[..q]);
+            head.query = Some(span_in(buf, &path_and_query[q + 1..]));
+        }
+        None => head.path = span_in(buf, path_and_query),
+    }
+    Ok(())
+}
+
+fn strip_scheme(target: &[u8]) -> Option<&[u8]> {
+    for scheme in [&b"http://"[..], &b"https://"[..]] {
+        if target.len() >= scheme.len() && target[..scheme.len()].eq_ignore_ascii_case(scheme) {
+            return Some(&target[scheme.len()..]);
+        }
+    }
+    None
+}
+
+/// Incremental decoder for a chunked body that is read and discarded
+/// (RFC 9112 §7.1). Line endings must be CRLF: a bare LF inside a chunked
+/// body is refused, so the body has one reading only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkedDrain {
+    state: ChunkState,
+    total: u64,
+    line: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChunkState {
+    Size { digits: u8, value: u64 },
+    Ext { value: u64 },
+    SizeLf { value: u64 },
+    Data { left: u64 },
+    DataCr,
+    DataLf,
+    TrailerStart,
+    TrailerLine,
+    TrailerLf { empty: bool },
+    Done,
+}
+
+/// Most bytes of chunk extensions on one chunk-size line.
+const MAX_CHUNK_EXT: usize = 1024;
+/// Most hex digits in a chunk size (a u64).
+const MAX_CHUNK_SIZE_DIGITS: u8 = 16;
+
+impl Default for ChunkedDrain {
+    fn default() -> Self {
+        ChunkedDrain {
+            state: ChunkState::Size {
+                digits: 0,
+                value: 0,
+            },
+            total: 0,
+            line: 0,
+        }
+    }
+}
+
+impl ChunkedDrain {
+    /// Consumes what it can of `input`; returns the bytes used and whether
+    /// the body ended. `max_body` caps the sum of the chunk sizes (413);
+    /// `max_trailer` caps the trailer section.
+    pub fn drain(
+        &mut self,
+        input: &[u8],
+        max_body: u64,
+        max_trailer: usize,
+    ) -> Result<(usize, bool), ParseError> {
+        use ChunkState::*;
+        let bad = |r| Err(err(400, r));
+        let mut i = 0;
+        while i < input.len() {
+            let b = input[i];
+            self.state = match self.state {
+                Size { digits, value } => match b {
+                    b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
+                        if digits >= MAX_CHUNK_SIZE_DIGITS {
+                            return bad("chunk size too long");
+                        }
+                        let d = (b as char).to_digit(16).unwrap_or(0) as u64;
+                        Size {
+                            digits: digits + 1,
+                            value: (value << 4) | d,
+                        }
+                    }
+                    b';' | b' ' | b'\t' if digits > 0 => {
+                        self.line = 0;
+                        Ext { value }
+                    }
+                    b'\r' if digits > 0 => SizeLf { value },
+                    _ => return bad("invalid chunk size"),
+                },
+                Ext { value } => match b {
+                    b'\r' => SizeLf { value },
+                    b'\n' => return bad("bare LF in chunked body"),
+                    b'\t' | 0x20..=0x7e | 0x80..=0xff => {
+                        self.line += 1;
+                        if self.line > MAX_CHUNK_EXT {
+                            return bad("chunk extension too long");
+                        }
+                        Ext { value }
+                    }
+                    _ => return bad("control character in chunk extension"),
+                },
+                SizeLf { value } => {
+                    if b != b'\n' {
+                        return bad("chunk size line not ended by CRLF");
+                    }
+                    self.total = self.total.saturating_add(value);
+                    if self.total > max_body {
+                        return Err(err(413, "request body too large"));
+                    }
+                    if value == 0 {
+                        self.line = 0;
+                        TrailerStart
+                    } else {
+                        Data { left: value }
+                    }
+                }
+                Data { left } => {
+                    let take = (input.len() - i).min(usize::try_from(left).unwrap_or(usize::MAX));
+                    i += take;
+                    let left = left - take as u64;
+                    self.state = if left == 0 { DataCr } else { Data { left } };
+                    continue;
+                }
+                DataCr if b == b'\r' => DataLf,
+                DataLf if b == b'\n' => Size {
+                    digits: 0,
+                    value: 0,
+                },
+                DataCr | DataLf => return bad("chunk data not followed by CRLF"),
+                TrailerStart | TrailerLine => {
+                    self.line += 1;
+                    if self.line > max_trailer {
+                        return Err(err(431, "trailer section too large"));
+                    }
+                    match b {
+                        b'\r' => TrailerLf {
+                            empty: self.state == TrailerStart,
+                        },
+                        b'\n' => return bad("bare LF in chunked body"),
+                        b'\t' | 0x20..=0x7e | 0x80..=0xff => TrailerLine,
+                        _ => return bad("control character in trailer"),
+                    }
+                }
+                TrailerLf { empty } => {
+                    if b != b'\n' {
+                        return bad("trailer line not ended by CRLF");
+                    }
+                    if empty {
+                        self.state = Done;
+                        return Ok((i + 1, true));
+                    }
+                    TrailerStart
+                }
+                Done => return Ok((i, true)),
+            };
+            i += 1;
+        }
+        Ok((i, self.state == Done))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Result<Option<RequestHead>, ParseError> {
+        parse(s.as_bytes(), &Limits::default())
+    }
+
+    fn status(s: &str) -> u16 {
+        match p(s) {
+            Ok(Some(_)) => 200,
+            Ok(None) => 0,
+            Err(e) => e.status,
+        }
+    }
+
+    #[test]
+    fn simple_get() {
+        let s = "GET /a/b?x=1 HTTP/1.1\r\nHost: example.com\r\n\r\nrest";
+        let h = p(s).unwrap().unwrap();
+        assert_eq!(h.len, s.len() - 4);
+        assert_eq!(h.method, Method::Get);
+        assert_eq!(h.path.of(s.as_bytes()), b"/a/b");
+        assert_eq!(h.query.unwrap().of(s.as_bytes()), b"x=1");
+        assert_eq!(h.authority.unwrap().of(s.as_bytes()), b"example.com");
+        assert!(h.keep_alive);
+        assert_eq!(h.framing, Framing::None);
+    }
+
+    #[test]
+    fn partial_heads() {
+        let full = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        for cut in 0..full.len() {
+            assert_eq!(p(&full[..cut]), Ok(None), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn methods() {
+        assert_eq!(status("POST / HTTP/1.1\r\nHost: x\r\n\r\n"), 200);
+        assert_eq!(
+            p("POST / HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap()
+                .unwrap()
+                .method,
+            Method::NotAllowed
+        );
+        assert_eq!(
+            p("BREW / HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap()
+                .unwrap()
+                .method,
+            Method::Unknown
+        );
+        assert_eq!(status("get / HTTP/1.1\r\nHost: x\r\n\r\n"), 400);
+        assert_eq!(status("G(T / HTTP/1.1\r\nHost: x\r\n\r\n"), 400);
+    }
+
+    #[test]
+    fn versions() {
+        assert_eq!(status("GET / HTTP/1.2\r\nHost: x\r\n\r\n"), 200);
+        assert_eq!(status("GET / HTTP/2.0\r\nHost: x\r\n\r\n"), 505);
+        assert_eq!(status("GET / HTTP/3.0\r\nHost: x\r\n\r\n"), 505);
+        assert_eq!(status("GET / HTTP/1\r\nHost: x\r\n\r\n"), 400);
+        assert_eq!(status("GET / http/1.1\r\nHost: x\r\n\r\n"), 400);
+        assert_eq!(status("GET /\r\n\r\n"), 400);
+    }
+
+    #[test]
+    fn hosts() {
+        assert_eq!(status("GET / HTTP/1.1\r\n\r\n"), 400);
+        assert_eq!(status("GET / HTTP/1.0\r\n\r\n"), 200);
+        assert_eq!(status("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), 400);
+        assert_eq!(status("GET / HTTP/1.1\r\nHost: a b\r\n\r\n"), 400);
+        assert_eq!(status("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"), 400);
+        assert_eq!(status("GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n"), 200);
+        assert_eq!(status("GET / HTTP/1.1\r\nHost: a:99999999\r\n\r\n"), 400);
+        let s = "GET http://other:8/x?q HTTP/1.1\r\nHost: a\r\n\r\n";
+        let h = p(s).unwrap().unwrap();
+        assert_eq!(h.authority.unwrap().of(s.as_bytes()), b"other:8");
+        assert_eq!(h.path.of(s.as_bytes()), b"/x");
+    }
+
+    #[test]
+    fn targets() {
+        assert_eq!(status("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n"), 200);
+        assert_eq!(status("GET * HTTP/1.1\r\nHost: x\r\n\r\n"), 400);
+        assert_eq!(status("GET index.html HTTP/1.1\r\nHost: x\r\n\r\n"), 400);
+        assert_eq!(status("GET ftp://x/ HTTP/1.1\r\nHost: x\r\n\r\n"), 400);
+        assert_eq!(status("GET http://u@x/ HTTP/1.1\r\nHost: x\r\n\r\n"), 400);
+    }
+
+    #[test]
+    fn field_errors() {
+        assert_eq!(status("GET / HTTP/1.1\r\nHost : x\r\n\r\n"), 400);
+        assert_eq!(status("GET / HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n"), 400);
+        assert_eq!(
+            status("GET / HTTP/1.1\r\nHost: x\r\nA: b\r\n c\r\n\r\n"),
+            400
+        );
+        assert_eq!(
+            status("GET / HTTP/1.1\r\nHost: x\r\nA: b\x01c\r\n\r\n"),
+            400
+        );
+        assert_eq!(status("GET / HTTP/1.1\r\nHost: x\r\nA: b\0c\r\n\r\n"), 400);
+    }
+
+    #[test]
+    fn limits() {
+        let long = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(9000));
+        assert_eq!(status(&long), 414);
+        assert_eq!(status(&long[..8500]), 414);
+        let many: String = (0..101).map(|i| format!("X-{i}: v\r\n")).collect();
+        assert_eq!(
+            status(&format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n")),
+            431
+        );
+        let big = format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nX: {}\r\n\r\n",
+            "v".repeat(70000)
+        );
+        assert_eq!(status(&big), 431);
+        assert_eq!(status(&big[..66000]), 431);
+    }
+
+    #[test]
+    fn framing() {
+        let h = p("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(h.framing, Framing::Length(5));
+        let h = p("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(h.framing, Framing::Length(5));
+        let h = p("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(h.framing, Framing::Chunked);
+        let bad = [
+            "Content-Length: 5\r\nContent-Length: 6",
+            "Content-Length: 5, 6",
+            "Content-Length: -5",
+            "Content-Length: +5",
+            "Content-Length: 0x5",
+            "Content-Length: 99999999999999999999999",
+            "Content-Length: ",
+            "Content-Length: 5\r\nTransfer-Encoding: chunked",
+            "Transfer-Encoding: chunked, gzip",
+            "Transfer-Encoding: \"chunked\"",
+            "Transfer-Encoding: chunked, chunked",
+            "Transfer-Encoding: chunked;x=1",
+        ];
+        for b in bad {
+            assert_eq!(
+                status(&format!("POST / HTTP/1.1\r\nHost: x\r\n{b}\r\n\r\n")),
+                400,
+                "{b}"
+            );
+        }
+        assert_eq!(
+            status("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: foo, chunked\r\n\r\n"),
+            501
+        );
+        assert_eq!(
+            status("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            400
+        );
+    }
+
+    #[test]
+    fn keep_alive_rules() {
+        let ka = |s: &str| p(s).unwrap().unwrap().keep_alive;
+        assert!(ka("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+        assert!(!ka(
+            "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        ));
+        assert!(!ka(
+            "GET / HTTP/1.1\r\nHost: x\r\nConnection: foo, Close\r\n\r\n"
+        ));
+        assert!(!ka("GET / HTTP/1.0\r\n\r\n"));
+        assert!(ka("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+    }
+
+    #[test]
+    fn expectations() {
+        let h = p("PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n");
+        assert!(h.unwrap().unwrap().expect_continue);
+        assert_eq!(
+            status("GET / HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\n\r\n"),
+            417
+        );
+        assert_eq!(status("GET / HTTP/1.0\r\nExpect: teapot\r\n\r\n"), 200);
+    }
+
+    #[test]
+    fn empty_lines() {
+        assert_eq!(leading_empty_lines(b"\r\n\n\r\nGET"), 5);
+        assert_eq!(leading_empty_lines(b"\r"), 0);
+    }
+
+    fn drain_all(body: &[u8]) -> Result<(usize, bool), ParseError> {
+        ChunkedDrain::default().drain(body, 1 << 20, 1024)
+    }
+
+    #[test]
+    fn chunked() {
+        assert_eq!(drain_all(b"5\r\nhello\r\n0\r\n\r\nNEXT"), Ok((15, true)));
+        assert_eq!(
+            drain_all(b"5;a=b\r\nhello\r\n0\r\nT: v\r\n\r\n"),
+            Ok((25, true))
+        );
+        // Byte by byte gives the same answer.
+        let body = b"a\r\n0123456789\r\n0\r\n\r\n";
+        let mut d = ChunkedDrain::default();
+        for (i, b) in body.iter().enumerate() {
+            let (n, done) = d.drain(std::slice::from_ref(b), 1 << 20, 1024).unwrap();
+            assert_eq!(n, 1);
+            assert_eq!(done, i == body.len() - 1);
+        }
+        for bad in [
+            &b"x\r\n"[..],
+            b"5\nhello\r\n",
+            b"5\r\nhelloXX",
+            b"\r\n",
+            b"11111111111111111\r\n",
+        ] {
+            assert_eq!(drain_all(bad).unwrap_err().status, 400, "{bad:?}");
+        }
+        assert_eq!(
+            ChunkedDrain::default()
+                .drain(b"ff\r\n", 10, 10)
+                .unwrap_err()
+                .status,
+            413
+        );
+    }
+}

@@ -1,0 +1,308 @@
+//! Listening sockets, worker threads and shutdown.
+//!
+//! Each worker thread runs its own single-threaded event loop and accepts
+//! from every listening socket, so a connection lives on one core from
+//! accept to close and nothing on the request path is shared between
+//! threads. A semaphore caps the connections served at once: a permit is
+//! taken before `accept`, so beyond the cap clients wait in the backlog.
+//!
+//! Shutdown: listeners stop accepting and are closed, idle connections
+//! close at once, responses in flight finish (with `Connection: close`),
+//! and whatever is still running after the grace period is dropped.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustix::net::{AddressFamily, SocketType};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+
+use crate::config::Config;
+use crate::connection::{self, Shared};
+use crate::files::Root;
+use crate::log::{AccessLog, FLUSH_INTERVAL};
+
+/// Connections the kernel queues for each listening socket.
+pub const LISTEN_BACKLOG: i32 = 4096;
+/// First pause after a failed accept (out of descriptors, say).
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
+/// Longest pause between accept attempts after repeated failures.
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// Why a server could not start.
+#[derive(Debug)]
+pub enum Error {
+    /// The document root cannot be opened.
+    Root(PathBuf, io::Error),
+    /// An address cannot be listened on.
+    Bind(SocketAddr, io::Error),
+    /// Threads or event loops cannot be created.
+    Io(io::Error),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Root(path, e) => write!(f, "cannot open root {}: {e}", path.display()),
+            Error::Bind(addr, e) if e.kind() == io::ErrorKind::AddrInUse => {
+                write!(f, "cannot listen on {addr}: address already in use")
+            }
+            Error::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+            Error::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// A server with its sockets bound, ready to [`run`](Server::run).
+#[derive(Debug)]
+pub struct Server {
+    config: Config,
+    root: Root,
+    listeners: Vec<std::net::TcpListener>,
+}
+
+fn listen(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let family = if addr.is_ipv6() {
+        AddressFamily::INET6
+    } else {
+        AddressFamily::INET
+    };
+    let fd = rustix::net::socket_with(
+        family,
+        SocketType::STREAM,
+        rustix::net::SocketFlags::CLOEXEC,
+        None,
+    )?;
+    rustix::net::sockopt::set_socket_reuseaddr(&fd, true)?;
+    if addr.is_ipv6() {
+        rustix::net::sockopt::set_ipv6_v6only(&fd, true)?;
+    }
+    rustix::net::bind(&fd, &addr)?;
+    rustix::net::listen(&fd, LISTEN_BACKLOG)?;
+    let listener = std::net::TcpListener::from(fd);
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+impl Server {
+    /// Opens the root and binds every address of `config`.
+    pub fn bind(config: Config) -> Result<Server, Error> {
+        let root = Root::open(&config.root).map_err(|e| Error::Root(config.root.clone(), e))?;
+        let mut listeners = Vec::with_capacity(config.listen.len());
+        let mut port = None;
+        for &addr in &config.listen {
+            // Several addresses of one host name with port 0 share the port
+            // the first one got.
+            let addr = match (addr.port(), port) {
+                (0, Some(p)) => SocketAddr::new(addr.ip(), p),
+                _ => addr,
+            };
+            let listener = listen(addr).map_err(|e| Error::Bind(addr, e))?;
+            let local = listener.local_addr().map_err(Error::Io)?;
+            port.get_or_insert(local.port());
+            listeners.push(listener);
+        }
+        Ok(Server {
+            config,
+            root,
+            listeners,
+        })
+    }
+
+    /// The addresses listened on, with the real ports.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    /// The configuration the server runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Serves until `shutdown` completes, then stops as the module docs say.
+    /// Blocks the calling thread.
+    pub fn run<F: Future<Output = ()>>(self, shutdown: F) -> Result<(), Error> {
+        let Server {
+            config,
+            root,
+            listeners,
+        } = self;
+        let (log, log_thread) = if config.access_log {
+            let (log, handle) = AccessLog::spawn(Box::new(io::stdout()));
+            (log, Some(handle))
+        } else {
+            (AccessLog::disabled(), None)
+        };
+        let shared = Arc::new(Shared {
+            root,
+            index: config.index.clone(),
+            limits: config.limits.clone(),
+            log,
+        });
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let permits = Arc::new(Semaphore::new(config.limits.max_connections));
+        let mut workers = Vec::with_capacity(config.threads);
+        for n in 0..config.threads {
+            let mine = listeners
+                .iter()
+                .map(std::net::TcpListener::try_clone)
+                .collect::<io::Result<Vec<_>>>()
+                .map_err(Error::Io)?;
+            let worker = Worker {
+                shared: shared.clone(),
+                stop: stop_rx.clone(),
+                permits: permits.clone(),
+                max_connections: config.limits.max_connections,
+                grace: config.limits.shutdown_grace,
+            };
+            let handle = std::thread::Builder::new()
+                .name(format!("henaserver-{n}"))
+                .spawn(move || worker.run(mine))
+                .map_err(Error::Io)?;
+            workers.push(handle);
+        }
+        drop(listeners);
+        drop(shared);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(Error::Io)?;
+        runtime.block_on(shutdown);
+        let _ = stop_tx.send(true);
+        for worker in workers {
+            if let Ok(Err(e)) = worker.join() {
+                tracing::error!(error = %e, "worker failed");
+            }
+        }
+        drop(stop_tx);
+        if let Some(handle) = log_thread {
+            let _ = handle.join();
+        }
+        Ok(())
+    }
+
+    /// Serves until SIGINT or SIGTERM.
+    pub fn run_until_signal(self) -> Result<(), Error> {
+        self.run(async {
+            use tokio::signal::unix::{signal, SignalKind};
+            match (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) {
+                (Ok(mut int), Ok(mut term)) => {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                _ => std::future::pending().await,
+            }
+            tracing::info!("stopping: finishing responses in flight");
+        })
+    }
+}
+
+struct Worker {
+    shared: Arc<Shared>,
+    stop: watch::Receiver<bool>,
+    permits: Arc<Semaphore>,
+    max_connections: usize,
+    grace: Duration,
+}
+
+impl Worker {
+    fn run(self, listeners: Vec<std::net::TcpListener>) -> io::Result<()> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async move {
+            let mut accepting = Vec::new();
+            for listener in listeners {
+                let listener = TcpListener::from_std(listener)?;
+                accepting.push(tokio::spawn(accept_loop(
+                    listener,
+                    self.shared.clone(),
+                    self.stop.clone(),
+                    self.permits.clone(),
+                )));
+            }
+            let log = self.shared.log.clone();
+            let mut stop = self.stop.clone();
+            let ticker = tokio::spawn(async move {
+                let mut tick = tokio::time::interval(FLUSH_INTERVAL);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => log.flush(),
+                        _ = stop.changed() => return,
+                    }
+                }
+            });
+            for task in accepting {
+                let _ = task.await;
+            }
+            // Stopping: wait for the connections in flight, within the grace.
+            let deadline = tokio::time::Instant::now() + self.grace;
+            while self.permits.available_permits() < self.max_connections
+                && tokio::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                self.shared.log.flush();
+            }
+            let _ = ticker.await;
+            self.shared.log.flush();
+            Ok(())
+        })
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+    permits: Arc<Semaphore>,
+) {
+    let mut backoff = ACCEPT_BACKOFF_MIN;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+            _ = stop.changed() => return,
+        };
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = stop.changed() => return,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                backoff = ACCEPT_BACKOFF_MIN;
+                tracing::debug!(%peer, "connection accepted");
+                let (shared, stop) = (shared.clone(), stop.clone());
+                tokio::spawn(async move {
+                    connection::serve(stream, peer, shared, stop).await;
+                    drop(permit);
+                });
+            }
+            Err(e) => {
+                drop(permit);
+                tracing::warn!(error = %e, retry_in = ?backoff, "accept failed");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
+            }
+        }
+    }
+}
