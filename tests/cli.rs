@@ -26,7 +26,14 @@ fn run(args: &[&str]) -> (Option<i32>, String, String) {
 fn help_and_version() {
     let (code, out, _) = run(&["--help"]);
     assert_eq!(code, Some(0));
-    for flag in ["--bind", "--port", "--index", "--quiet", "--header-timeout", "[ROOT]"] {
+    for flag in [
+        "--bind",
+        "--port",
+        "--index",
+        "--quiet",
+        "--header-timeout",
+        "[ROOT]",
+    ] {
         assert!(out.contains(flag), "help lacks {flag}");
     }
     let (code, out, _) = run(&["--version"]);
@@ -151,7 +158,10 @@ fn the_access_log() {
         .wait_stdout(|l| l.contains("/a.txt"))
         .expect("no access log line");
     assert!(line.starts_with(&local.to_string()), "{line}");
-    assert!(line.contains("\"GET /a.txt?q=\\\"x\\\" HTTP/1.1\" 200 5 "), "{line}");
+    assert!(
+        line.contains("\"GET /a.txt?q=\\\"x\\\" HTTP/1.1\" 200 5 "),
+        "{line}"
+    );
     assert!(line.ends_with("ms"), "{line}");
     let time = &line[line.find('[').unwrap() + 1..line.find(']').unwrap()];
     assert!(time.ends_with(" +0000"), "{time}");
@@ -189,7 +199,10 @@ fn a_real_http_client() {
     assert_eq!(page.status(), 200);
     assert_eq!(page.content_type(), "text/html");
     assert_eq!(page.charset(), "utf-8");
-    assert!(page.into_string().unwrap().contains("Welcome to HenaServer!"));
+    assert!(page
+        .into_string()
+        .unwrap()
+        .contains("Welcome to HenaServer!"));
     let logo = agent.get(&format!("{base}/logo.png")).call().unwrap();
     assert_eq!(logo.content_type(), "image/png");
     let mut bytes = Vec::new();

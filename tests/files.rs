@@ -169,7 +169,11 @@ fn nothing_outside_the_root_is_ever_served() {
         assert!(!r.text().contains(SECRET), "{path} leaked the secret");
     }
     // absolute-form targets go through the same resolver.
-    for target in ["http://x/../secret.txt", "http://x/%2e%2e/secret.txt", "http://x/.env"] {
+    for target in [
+        "http://x/../secret.txt",
+        "http://x/%2e%2e/secret.txt",
+        "http://x/.env",
+    ] {
         let r = s.request(&format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n"));
         assert!([400, 404].contains(&r.status), "{target}");
         assert!(!r.text().contains(SECRET));
@@ -213,7 +217,10 @@ fn large_files_stream_in_bounded_memory() {
     // The connection goes on after a sendfile body.
     c.send(b"HEAD /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
     let h = c.head_response();
-    assert_eq!(h.header("Content-Length"), Some(big.len().to_string().as_str()));
+    assert_eq!(
+        h.header("Content-Length"),
+        Some(big.len().to_string().as_str())
+    );
     c.send(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert_eq!(c.response().body.len(), big.len());
     assert!(c.closed());
@@ -246,7 +253,8 @@ fn a_changed_file_is_served_fresh() {
 #[test]
 fn a_custom_index_name() {
     let tree = Tree::new();
-    tree.file("home.htm", "custom").file("index.html", "default");
+    tree.file("home.htm", "custom")
+        .file("index.html", "default");
     let s = TestServer::start(tree.path(), &["--quiet", "--index", "home.htm"]);
     assert_eq!(s.get("/").text(), "custom");
 }
