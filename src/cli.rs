@@ -64,6 +64,14 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_MAX_CONNECTIONS, help_heading = "Limits")]
     pub max_connections: usize,
 
+    /// Open files each worker thread keeps cached (0: no cache)
+    #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_CACHE_ENTRIES, help_heading = "Limits")]
+    pub cache_entries: usize,
+
+    /// Bytes of small-file content each worker thread keeps in memory
+    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_CACHE_BYTES, help_heading = "Limits")]
+    pub cache_bytes: usize,
+
     /// Time to deliver a whole request head, from its first byte
     #[arg(long, value_name = "TIME", default_value = "10s", value_parser = duration, help_heading = "Timeouts")]
     pub header_timeout: Duration,
@@ -116,6 +124,8 @@ impl Args {
             linger_timeout: self.linger_timeout,
             shutdown_grace: self.shutdown_grace,
             max_connections: self.max_connections,
+            cache_entries: self.cache_entries,
+            cache_bytes: self.cache_bytes,
         };
         let positive = [
             ("--max-request-line", limits.max_request_line),

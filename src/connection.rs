@@ -11,6 +11,7 @@
 //! [`Limits::keepalive_timeout`] of silence between requests. Bodies and
 //! responses are dropped after their own no-progress timeouts.
 
+use std::cell::RefCell;
 use std::io;
 use std::net::SocketAddr;
 use std::os::unix::fs::FileExt;
@@ -18,11 +19,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Buf, BytesMut};
+use tokio::io::Interest;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::sleep_until;
 
-use crate::files::{self, FileInfo, Lookup, Root};
+use crate::cache;
+use crate::files::{self, FileInfo, Lookup, Root, SMALL_FILE};
 use crate::limits::Limits;
 use crate::log::AccessLog;
 use crate::request::{self, ChunkedDrain, Framing, Method, ParseError, RequestHead};
@@ -34,9 +37,14 @@ use crate::sendfile;
 const READ_CHUNK: usize = 16 * 1024;
 /// Buffered output is flushed once it grows past this many bytes.
 pub const OUT_FLUSH: usize = 64 * 1024;
-/// Files up to this size are read into the output buffer and leave with
-/// their head in one write; larger ones go out with sendfile.
-pub const SMALL_FILE: u64 = 64 * 1024;
+/// Idle buffers each worker keeps for reuse.
+const POOLED_BUFFERS: usize = 64;
+
+thread_local! {
+    /// Buffers of connections that are waiting for their next request: an
+    /// idle connection holds no buffer, so thousands of them cost little.
+    static POOL: RefCell<Vec<(BytesMut, Vec<u8>)>> = const { RefCell::new(Vec::new()) };
+}
 /// The methods a file allows.
 const ALLOW: &[u8] = b"GET, HEAD, OPTIONS";
 
@@ -67,8 +75,8 @@ pub async fn serve(
         accepted: Instant::now(),
         shared,
         shutdown,
-        buf: BytesMut::with_capacity(READ_CHUNK),
-        out: Vec::with_capacity(4096),
+        buf: BytesMut::new(),
+        out: Vec::new(),
         line: Vec::new(),
         eof: false,
     };
@@ -101,7 +109,7 @@ struct Reply {
     /// Body bytes the response carries (logged).
     bytes: u64,
     /// A file range to send after the buffered output.
-    file: Option<(FileInfo, u64, u64)>,
+    file: Option<(Arc<FileInfo>, u64, u64)>,
     keep_alive: bool,
 }
 
@@ -229,33 +237,66 @@ impl Connection {
         Ok(())
     }
 
+    /// Takes buffers from the worker's pool if this connection has none.
+    fn take_buffers(&mut self) {
+        if self.buf.capacity() == 0 {
+            let pooled = POOL.with(|p| p.borrow_mut().pop());
+            (self.buf, self.out) =
+                pooled.unwrap_or_else(|| (BytesMut::with_capacity(READ_CHUNK), Vec::new()));
+        }
+    }
+
+    /// Gives empty buffers back to the pool while the connection waits.
+    fn release_buffers(&mut self) {
+        if self.buf.is_empty() && self.out.is_empty() && self.buf.capacity() > 0 {
+            let buffers = (std::mem::take(&mut self.buf), std::mem::take(&mut self.out));
+            POOL.with(|p| {
+                let mut pool = p.borrow_mut();
+                if pool.len() < POOLED_BUFFERS {
+                    pool.push(buffers);
+                }
+            });
+        }
+    }
+
     /// Reads into the buffer without waiting. `Ok(false)`: nothing there yet.
     fn try_read(&mut self) -> io::Result<bool> {
+        self.take_buffers();
         if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
             self.buf.reserve(READ_CHUNK);
         }
+        let room = self.buf.capacity() - self.buf.len();
         match self.stream.try_read_buf(&mut self.buf) {
             Ok(0) => {
                 self.eof = true;
                 Ok(true)
             }
-            Ok(_) => Ok(true),
+            Ok(n) => {
+                if n < room {
+                    // A short read drained the socket: forget the readiness
+                    // now rather than learn it from a read that would block.
+                    // New data raises a fresh edge, so nothing is missed.
+                    let _ = self.stream.try_io(Interest::READABLE, || {
+                        Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock))
+                    });
+                }
+                Ok(true)
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
             Err(e) => Err(e),
         }
     }
 
     async fn read_head(&mut self, first: bool) -> io::Result<HeadRead> {
-        let shared = self.shared.clone();
-        let limits = &shared.limits;
-        let mut deadline = first.then(|| self.accepted + limits.header_timeout);
+        let header_timeout = self.shared.limits.header_timeout;
+        let keepalive_timeout = self.shared.limits.keepalive_timeout;
+        let mut deadline = first.then(|| self.accepted + header_timeout);
         loop {
             let skip = request::leading_empty_lines(&self.buf);
             self.buf.advance(skip);
             if !self.buf.is_empty() {
-                let deadline =
-                    *deadline.get_or_insert_with(|| Instant::now() + limits.header_timeout);
-                match request::parse(&self.buf, limits) {
+                let deadline = *deadline.get_or_insert_with(|| Instant::now() + header_timeout);
+                match request::parse(&self.buf, &self.shared.limits) {
                     Ok(Some(head)) => return Ok(HeadRead::Head(head)),
                     Ok(None) => {}
                     Err(e) => return Ok(HeadRead::Malformed(e)),
@@ -275,7 +316,8 @@ impl Connection {
             if idle && *self.shutdown.borrow() {
                 return Ok(HeadRead::Closed);
             }
-            let until = deadline.unwrap_or_else(|| Instant::now() + limits.keepalive_timeout);
+            self.release_buffers();
+            let until = deadline.unwrap_or_else(|| Instant::now() + keepalive_timeout);
             tokio::select! {
                 ready = self.stream.readable() => ready?,
                 () = sleep_until(until.into()) => {
@@ -448,6 +490,9 @@ fn build(
         Method::Unknown => return error(out, 501, false, keep_alive, &[]),
     }
     let path = head.path.of(raw);
+    if let Some(info) = cache::get(&shared.root, path) {
+        return file_response(out, info, head_only, keep_alive, peer);
+    }
     let resolved = match resolve::resolve(path) {
         Ok(r) => r,
         Err(Refusal::BadRequest(_)) => return error(out, 400, head_only, keep_alive, &[]),
@@ -455,7 +500,12 @@ fn build(
     };
     let lookup = files::lookup(&shared.root, &resolved.rel, resolved.slash, &shared.index);
     match lookup {
-        Ok(Lookup::File(info)) => file_response(out, info, head_only, keep_alive, peer),
+        Ok(Lookup::File(info)) => {
+            let limits = &shared.limits;
+            let (entries, bytes) = (limits.cache_entries, limits.cache_bytes);
+            cache::put(&shared.root, path, &resolved.rel, &info, entries, bytes);
+            file_response(out, info, head_only, keep_alive, peer)
+        }
         Ok(Lookup::AddSlash) => {
             let mut location = resolve::directory_url(&resolved).into_bytes();
             if let Some(q) = head.query {
@@ -475,18 +525,34 @@ fn build(
 
 fn file_response(
     out: &mut Vec<u8>,
-    info: FileInfo,
+    info: Arc<FileInfo>,
     head_only: bool,
     keep_alive: bool,
     peer: SocketAddr,
 ) -> Reply {
-    let mut len = info.size;
-    let mark = out.len();
-    let small = !head_only && len <= SMALL_FILE;
-    if small {
+    if head_only {
+        write_file_head(out, &info, info.size, keep_alive);
+        return Reply {
+            status: 200,
+            bytes: 0,
+            file: None,
+            keep_alive,
+        };
+    }
+    if let Some(body) = &info.body {
+        write_file_head(out, &info, body.len() as u64, keep_alive);
+        out.extend_from_slice(body);
+        return Reply {
+            status: 200,
+            bytes: body.len() as u64,
+            file: None,
+            keep_alive,
+        };
+    }
+    if info.size <= SMALL_FILE {
         // Read first and frame what was read: a file rewritten meanwhile is
         // never sent with a length that does not match its bytes.
-        let mut body = vec![0; len as usize];
+        let mut body = vec![0; info.size as usize];
         let mut got = 0;
         while got < body.len() {
             match info.file.read_at(&mut body[got..], got as u64) {
@@ -495,41 +561,32 @@ fn file_response(
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     tracing::warn!(%peer, error = %e, "cannot read file");
-                    out.truncate(mark);
                     return error(out, 500, false, keep_alive, &[]);
                 }
             }
         }
-        body.truncate(got);
-        len = got as u64;
-        write_file_head(out, &info, len, keep_alive);
-        out.extend_from_slice(&body);
+        write_file_head(out, &info, got as u64, keep_alive);
+        out.extend_from_slice(&body[..got]);
         return Reply {
             status: 200,
-            bytes: len,
+            bytes: got as u64,
             file: None,
             keep_alive,
         };
     }
+    let len = info.size;
     write_file_head(out, &info, len, keep_alive);
     Reply {
         status: 200,
-        bytes: if head_only { 0 } else { len },
-        file: (!head_only && len > 0).then_some((info, 0, len)),
+        bytes: len,
+        file: Some((info, 0, len)),
         keep_alive,
     }
 }
 
 fn write_file_head(out: &mut Vec<u8>, info: &FileInfo, len: u64, keep_alive: bool) {
     response::start(out, 200);
-    response::field(out, "Content-Type", info.content_type.as_bytes());
     response::content_length(out, len);
-    response::field(
-        out,
-        "Last-Modified",
-        httpdate::fmt_http_date(info.modified).as_bytes(),
-    );
-    response::field(out, "ETag", info.etag.as_bytes());
-    response::field(out, "X-Content-Type-Options", b"nosniff");
+    out.extend_from_slice(&info.fields);
     response::finish(out, keep_alive);
 }

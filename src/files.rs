@@ -11,19 +11,26 @@ use std::fs::File;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
+use std::os::unix::fs::FileExt;
 
-use crate::mime;
+use bytes::Bytes;
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
+
+use crate::{mime, response};
 
 /// The document root: its canonical path and an open descriptor.
 #[derive(Debug)]
 pub struct Root {
+    id: usize,
     path: PathBuf,
     fd: OwnedFd,
 }
+
+static ROOTS_OPENED: AtomicUsize = AtomicUsize::new(1);
 
 impl Root {
     /// Opens `path`, which must be a directory.
@@ -34,7 +41,21 @@ impl Root {
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
-        Ok(Root { path, fd })
+        let id = ROOTS_OPENED.fetch_add(1, Ordering::Relaxed);
+        Ok(Root { id, path, fd })
+    }
+
+    /// The identity of `rel` now, following links, for cache validation:
+    /// never used to open anything.
+    pub fn identity(&self, rel: &str) -> Option<Identity> {
+        rustix::fs::statat(&self.fd, rel, AtFlags::empty())
+            .ok()
+            .map(|stat| Identity::of(&stat))
+    }
+
+    /// A number no other root opened by this process has.
+    pub fn id(&self) -> usize {
+        self.id
     }
 
     /// The canonical path of the root.
@@ -77,7 +98,7 @@ impl Root {
 #[derive(Debug)]
 pub enum Lookup {
     /// A regular file to serve.
-    File(FileInfo),
+    File(Arc<FileInfo>),
     /// A directory asked for without its trailing slash: redirect.
     AddSlash,
     /// A directory without an index file, or a file the server may not read.
@@ -86,11 +107,39 @@ pub enum Lookup {
     NotFound,
 }
 
-/// An open file and what its response head needs.
-#[derive(Debug, Clone)]
+/// What identifies one version of a file: any write, truncation, rename
+/// over it, chmod or touch changes at least the change time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity {
+    dev: u64,
+    ino: u64,
+    size: i64,
+    mtime: (i64, u64),
+    ctime: (i64, u64),
+}
+
+impl Identity {
+    fn of(stat: &rustix::fs::Stat) -> Identity {
+        Identity {
+            dev: stat.st_dev,
+            ino: stat.st_ino,
+            size: stat.st_size,
+            mtime: (stat.st_mtime, stat.st_mtime_nsec),
+            ctime: (stat.st_ctime, stat.st_ctime_nsec),
+        }
+    }
+}
+
+/// A file changed less than this long ago may change again within the
+/// same timestamp tick, unseen; it is neither cached nor kept in memory.
+pub const RACY_WINDOW: Duration = Duration::from_secs(1);
+
+/// An open file and everything its response head needs, computed once.
+#[derive(Debug)]
 pub struct FileInfo {
-    /// The open file; shared so that a cache can hand it out.
-    pub file: Arc<File>,
+    /// The open file, read with `pread` and `sendfile` only (no shared
+    /// position), so one descriptor serves every connection.
+    pub file: File,
     /// Size in bytes when it was opened.
     pub size: u64,
     /// Modification time.
@@ -99,23 +148,79 @@ pub struct FileInfo {
     pub etag: String,
     /// Content-Type from the name.
     pub content_type: &'static str,
+    /// Content-Type, Last-Modified, ETag and nosniff field lines, encoded.
+    pub fields: Vec<u8>,
+    /// The whole content, for a small file that is not changing.
+    pub body: Option<Bytes>,
+    /// The version of the file this describes.
+    pub identity: Identity,
+    /// Unchanged for [`RACY_WINDOW`]: safe to cache.
+    pub stable: bool,
 }
 
 impl FileInfo {
-    fn from_fd(fd: OwnedFd, stat: &rustix::fs::Stat, name: &str) -> FileInfo {
+    fn open(fd: OwnedFd, stat: &rustix::fs::Stat, name: &str) -> FileInfo {
         let secs = u64::try_from(stat.st_mtime).unwrap_or(0);
         let nanos = u32::try_from(stat.st_mtime_nsec).unwrap_or(0);
         let modified = UNIX_EPOCH + Duration::new(secs, nanos);
         let size = u64::try_from(stat.st_size).unwrap_or(0);
         let mtime_ns = u128::from(secs) * 1_000_000_000 + u128::from(nanos);
+        let etag = format!("\"{:x}-{:x}-{:x}\"", stat.st_ino, size, mtime_ns);
+        let content_type = mime::content_type(name);
+        let mut fields = Vec::with_capacity(200);
+        for (name, value) in [
+            ("Content-Type", content_type),
+            ("Last-Modified", &httpdate::fmt_http_date(modified)),
+            ("ETag", &etag),
+            ("X-Content-Type-Options", "nosniff"),
+        ] {
+            response::field(&mut fields, name, value.as_bytes());
+        }
+        let changed = UNIX_EPOCH
+            + Duration::new(
+                u64::try_from(stat.st_ctime).unwrap_or(0),
+                u32::try_from(stat.st_ctime_nsec).unwrap_or(0),
+            );
+        let stable = SystemTime::now()
+            .duration_since(changed.max(modified))
+            .is_ok_and(|age| age >= RACY_WINDOW);
+        let file = File::from(fd);
+        let body = if stable && size <= SMALL_FILE {
+            read_exactly(&file, size)
+        } else {
+            None
+        };
         FileInfo {
-            file: Arc::new(File::from(fd)),
+            file,
             size,
             modified,
-            etag: format!("\"{:x}-{:x}-{:x}\"", stat.st_ino, size, mtime_ns),
-            content_type: mime::content_type(name),
+            etag,
+            content_type,
+            fields,
+            body,
+            identity: Identity::of(stat),
+            stable,
         }
     }
+}
+
+/// Files up to this size are kept in memory when cached, and leave with
+/// their head in one write; larger ones go out with sendfile.
+pub const SMALL_FILE: u64 = 64 * 1024;
+
+/// The whole of a file of `size` bytes, or `None` if it is not that long.
+pub fn read_exactly(file: &File, size: u64) -> Option<Bytes> {
+    let mut body = vec![0; usize::try_from(size).ok()?];
+    let mut got = 0;
+    while got < body.len() {
+        match file.read_at(&mut body[got..], got as u64) {
+            Ok(0) => return None,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    Some(Bytes::from(body))
 }
 
 fn not_found(e: &io::Error) -> bool {
@@ -139,7 +244,9 @@ pub fn lookup(root: &Root, rel: &str, slash: bool, index: &str) -> io::Result<Lo
     };
     let stat = rustix::fs::fstat(&fd)?;
     match FileType::from_raw_mode(stat.st_mode) {
-        FileType::RegularFile if !slash => Ok(Lookup::File(FileInfo::from_fd(fd, &stat, rel))),
+        FileType::RegularFile if !slash => {
+            Ok(Lookup::File(Arc::new(FileInfo::open(fd, &stat, rel))))
+        }
         FileType::Directory if !slash => Ok(Lookup::AddSlash),
         FileType::Directory => {
             drop(fd);
@@ -159,7 +266,9 @@ pub fn lookup(root: &Root, rel: &str, slash: bool, index: &str) -> io::Result<Lo
             if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
                 return Ok(Lookup::Forbidden);
             }
-            Ok(Lookup::File(FileInfo::from_fd(fd, &stat, &index_rel)))
+            Ok(Lookup::File(Arc::new(FileInfo::open(
+                fd, &stat, &index_rel,
+            ))))
         }
         _ => Ok(Lookup::NotFound),
     }

@@ -11,6 +11,7 @@
 //! - [`resolve`]: URL path to a path under the root (decoding, dot-segments,
 //!   dotfiles).
 //! - [`files`]: opening files beneath the root, symbolic links included.
+//! - [`cache`]: open files and their encoded heads, validated per request.
 //! - [`response`]: response heads, the cached Date, error pages.
 //! - [`mime`]: Content-Type from the extension.
 //! - `sendfile`: the only descriptor-level code.
@@ -27,6 +28,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod cache;
 pub mod cli;
 pub mod config;
 mod connection;

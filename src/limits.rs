@@ -31,6 +31,10 @@ pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Time a closing connection keeps reading and discarding what the client
 /// still sends, so that its last response is not lost to a reset.
 pub const DEFAULT_LINGER_TIMEOUT: Duration = Duration::from_secs(2);
+/// Open files each worker thread keeps cached.
+pub const DEFAULT_CACHE_ENTRIES: usize = 256;
+/// Bytes of small-file content each worker thread keeps in memory.
+pub const DEFAULT_CACHE_BYTES: usize = 16 * 1024 * 1024;
 /// Most connections served at once; more wait in the listen backlog.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
@@ -59,6 +63,10 @@ pub struct Limits {
     pub linger_timeout: Duration,
     /// See [`DEFAULT_MAX_CONNECTIONS`].
     pub max_connections: usize,
+    /// See [`DEFAULT_CACHE_ENTRIES`].
+    pub cache_entries: usize,
+    /// See [`DEFAULT_CACHE_BYTES`].
+    pub cache_bytes: usize,
 }
 
 impl Default for Limits {
@@ -75,6 +83,8 @@ impl Default for Limits {
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             linger_timeout: DEFAULT_LINGER_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            cache_entries: DEFAULT_CACHE_ENTRIES,
+            cache_bytes: DEFAULT_CACHE_BYTES,
         }
     }
 }

@@ -225,18 +225,31 @@ impl Worker {
             .enable_all()
             .build()?;
         runtime.block_on(async move {
+            // Connections watch a channel of their own worker, so waiting
+            // for a request never touches state shared with other threads.
+            let (local_tx, local_stop) = watch::channel(false);
+            let mut global = self.stop.clone();
+            tokio::spawn(async move {
+                while !*global.borrow_and_update() {
+                    if global.changed().await.is_err() {
+                        break;
+                    }
+                }
+                let _ = local_tx.send(true);
+                local_tx.closed().await;
+            });
             let mut accepting = Vec::new();
             for listener in listeners {
                 let listener = TcpListener::from_std(listener)?;
                 accepting.push(tokio::spawn(accept_loop(
                     listener,
                     self.shared.clone(),
-                    self.stop.clone(),
+                    local_stop.clone(),
                     self.permits.clone(),
                 )));
             }
             let log = self.shared.log.clone();
-            let mut stop = self.stop.clone();
+            let mut stop = local_stop.clone();
             let ticker = tokio::spawn(async move {
                 let mut tick = tokio::time::interval(FLUSH_INTERVAL);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

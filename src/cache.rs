@@ -1,0 +1,112 @@
+//! A bounded cache of open files, per worker thread.
+//!
+//! Keyed by the URL path as it was sent, an entry holds the open
+//! descriptor, the encoded header fields and, for a small file, its
+//! content, so a hit costs no open, no formatting and no read.
+//!
+//! Correctness first: every hit is validated with one `stat` of the path,
+//! and served only if the file's identity (device, inode, size, and
+//! modification and change times in nanoseconds) is what it was when
+//! opened. A file written, truncated, replaced by a rename, or deleted is
+//! therefore opened afresh on the next request after the change. Files
+//! changed within [`RACY_WINDOW`](crate::files::RACY_WINDOW) are not cached
+//! at all, so a second write within one timestamp tick cannot go unseen.
+//! The `stat` never opens anything: what is served always comes from a
+//! descriptor opened beneath the root.
+//!
+//! The trade-off against change notification (inotify) is one `stat` per
+//! request in exchange for having no watch limits, no missed events on
+//! network filesystems, and no window between a change and its event.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::files::{FileInfo, Root};
+
+#[derive(Default)]
+struct Cache {
+    /// The root the entries belong to.
+    root: usize,
+    map: HashMap<Box<[u8]>, Slot>,
+    bytes: usize,
+}
+
+struct Slot {
+    rel: Box<str>,
+    info: Arc<FileInfo>,
+}
+
+thread_local! {
+    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+}
+
+fn content_len(info: &FileInfo) -> usize {
+    info.body.as_ref().map_or(0, |b| b.len())
+}
+
+/// The cached file for `url_path`, if it is still the file on disk.
+pub fn get(root: &Root, url_path: &[u8]) -> Option<Arc<FileInfo>> {
+    CACHE.with(|cell| {
+        let mut cache = cell.borrow_mut();
+        if cache.root != root.id() {
+            return None;
+        }
+        let slot = cache.map.get(url_path)?;
+        if root.identity(&slot.rel) == Some(slot.info.identity) {
+            return Some(slot.info.clone());
+        }
+        if let Some(slot) = cache.map.remove(url_path) {
+            cache.bytes -= content_len(&slot.info);
+        }
+        None
+    })
+}
+
+/// Remembers that `url_path` names `info`, found at `rel`.
+pub fn put(
+    root: &Root,
+    url_path: &[u8],
+    rel: &str,
+    info: &Arc<FileInfo>,
+    max_entries: usize,
+    max_bytes: usize,
+) {
+    if !info.stable || max_entries == 0 {
+        return;
+    }
+    let size = content_len(info);
+    if size > max_bytes {
+        return;
+    }
+    CACHE.with(|cell| {
+        let mut cache = cell.borrow_mut();
+        if cache.root != root.id() {
+            *cache = Cache {
+                root: root.id(),
+                ..Cache::default()
+            };
+        }
+        if let Some(old) = cache.map.remove(url_path) {
+            cache.bytes -= content_len(&old.info);
+        }
+        while !cache.map.is_empty()
+            && (cache.map.len() >= max_entries || cache.bytes + size > max_bytes)
+        {
+            let Some(victim) = cache.map.keys().next().cloned() else {
+                break;
+            };
+            if let Some(old) = cache.map.remove(&victim) {
+                cache.bytes -= content_len(&old.info);
+            }
+        }
+        cache.bytes += size;
+        cache.map.insert(
+            url_path.into(),
+            Slot {
+                rel: rel.into(),
+                info: info.clone(),
+            },
+        );
+    });
+}

@@ -1,0 +1,127 @@
+//! The open-file cache never serves a stale, torn or escaped file: every
+//! change on disk is seen by the next request.
+
+mod common;
+
+use std::os::unix::fs::symlink;
+use std::time::Duration;
+
+use common::*;
+
+/// Files older than the racy window, so the server caches them.
+fn settled_tree() -> Tree {
+    let tree = Tree::new();
+    tree.file("small.txt", "0123456789")
+        .file("big.bin", vec![b'a'; 300_000])
+        .file("inside.txt", "inside")
+        .file("sub/index.html", "index one");
+    let outside = tree.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(outside.join("secret.txt"), "SECRET").unwrap();
+    std::fs::create_dir(tree.path().join("root")).unwrap();
+    for name in ["small.txt", "big.bin", "inside.txt"] {
+        std::fs::rename(tree.path().join(name), tree.path().join("root").join(name)).unwrap();
+    }
+    std::fs::rename(tree.path().join("sub"), tree.path().join("root/sub")).unwrap();
+    symlink("inside.txt", tree.path().join("root/link.txt")).unwrap();
+    std::thread::sleep(Duration::from_millis(1300));
+    tree
+}
+
+fn warm(s: &TestServer, path: &str) -> Response {
+    let first = s.get(path);
+    let second = s.get(path);
+    assert_eq!(first.body, second.body);
+    assert_eq!(first.header("ETag"), second.header("ETag"));
+    second
+}
+
+#[test]
+fn in_place_rewrites_of_the_same_size_are_seen() {
+    let tree = settled_tree();
+    let root = tree.path().join("root");
+    let s = TestServer::start(&root, &["--quiet", "--threads", "1"]);
+    let before = warm(&s, "/small.txt");
+    assert_eq!(before.body, b"0123456789");
+    std::fs::write(root.join("small.txt"), "abcdefghij").unwrap();
+    let after = s.get("/small.txt");
+    assert_eq!(after.body, b"abcdefghij");
+    // Changed again at once, within the same timestamp tick.
+    std::fs::write(root.join("small.txt"), "ABCDEFGHIJ").unwrap();
+    assert_eq!(s.get("/small.txt").body, b"ABCDEFGHIJ");
+    std::fs::write(root.join("small.txt"), "short").unwrap();
+    assert_eq!(s.get("/small.txt").body, b"short");
+}
+
+#[test]
+fn replaced_truncated_and_deleted_files_are_seen() {
+    let tree = settled_tree();
+    let root = tree.path().join("root");
+    let s = TestServer::start(&root, &["--quiet", "--threads", "1"]);
+    assert_eq!(warm(&s, "/big.bin").body.len(), 300_000);
+    // Replaced by a rename.
+    let fresh = tree.path().join("fresh.bin");
+    std::fs::write(&fresh, vec![b'b'; 250_000]).unwrap();
+    std::fs::rename(&fresh, root.join("big.bin")).unwrap();
+    let r = s.get("/big.bin");
+    assert_eq!(r.body, vec![b'b'; 250_000]);
+    // Truncated in place.
+    std::fs::write(root.join("big.bin"), vec![b'c'; 100_000]).unwrap();
+    assert_eq!(s.get("/big.bin").body, vec![b'c'; 100_000]);
+    // Deleted.
+    warm(&s, "/small.txt");
+    std::fs::remove_file(root.join("small.txt")).unwrap();
+    assert_eq!(s.get("/small.txt").status, 404);
+    // Index files too.
+    assert_eq!(warm(&s, "/sub/").body, b"index one");
+    std::fs::write(root.join("sub/index.html"), "index two").unwrap();
+    assert_eq!(s.get("/sub/").body, b"index two");
+    std::fs::remove_file(root.join("sub/index.html")).unwrap();
+    assert_eq!(s.get("/sub/").status, 403);
+}
+
+#[test]
+fn a_symlink_swapped_to_point_outside_is_refused() {
+    let tree = settled_tree();
+    let root = tree.path().join("root");
+    let s = TestServer::start(&root, &["--quiet", "--threads", "1"]);
+    assert_eq!(warm(&s, "/link.txt").body, b"inside");
+    std::fs::remove_file(root.join("link.txt")).unwrap();
+    symlink(
+        tree.path().join("outside/secret.txt"),
+        root.join("link.txt"),
+    )
+    .unwrap();
+    let r = s.get("/link.txt");
+    assert_eq!(r.status, 404);
+    assert!(!r.text().contains("SECRET"));
+}
+
+#[test]
+fn a_small_cache_still_serves_everything() {
+    let tree = Tree::new();
+    for i in 0..40 {
+        tree.file(&format!("f{i}.txt"), format!("file {i}"));
+    }
+    std::thread::sleep(Duration::from_millis(1300));
+    let s = TestServer::start(
+        tree.path(),
+        &[
+            "--quiet",
+            "--threads",
+            "1",
+            "--cache-entries",
+            "4",
+            "--cache-bytes",
+            "20",
+        ],
+    );
+    for round in 0..3 {
+        for i in 0..40 {
+            let r = s.get(&format!("/f{i}.txt"));
+            assert_eq!(r.text(), format!("file {i}"), "round {round}");
+        }
+    }
+    let s = TestServer::start(tree.path(), &["--quiet", "--cache-entries", "0"]);
+    assert_eq!(s.get("/f1.txt").text(), "file 1");
+}
