@@ -1,0 +1,317 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark of henaserver and nginx on loopback.
+
+Run through bench/compare.sh, which installs wrk and nginx and builds
+henaserver first. Each scenario runs for both servers in alternating rounds,
+with the server pinned to one core and the load generator to another; the
+table shows medians and the ratio henaserver / nginx. Errors and non-2xx
+counts are always printed, never hidden.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+OUT = os.path.join(HERE, "out")
+ROOT = os.path.join(OUT, "root")
+HENA = os.path.join(REPO, "target", "release", "henaserver")
+SINK = os.path.join(REPO, "target", "release", "examples", "sink")
+HENA_PORT = 18480
+NGINX_PORT = 18481
+TICK = os.sysconf("SC_CLK_TCK")
+
+SCENARIOS = {
+    # name: (description, kind, arguments)
+    "ka_1k": ("1 KB, keep-alive, 50 conns", "wrk", ["-c50"], "/1k.bin"),
+    "close_1k": ("1 KB, new connection per request", "wrk",
+                 ["-c50", "-H", "Connection: close"], "/1k.bin"),
+    "404": ("404, keep-alive, 50 conns", "wrk", ["-c50"], "/missing.html"),
+    "c1000": ("1 KB, 1000 conns", "wrk", ["-c1000", "--timeout", "10s"], "/1k.bin"),
+    "pipe16": ("1 KB, 16 pipelined per write, 50 conns", "wrk",
+               ["-c50", "-s", os.path.join(HERE, "pipeline.lua")], "/1k.bin"),
+    "100k": ("100 KB, 16 conns, zero-copy client", "sink", 16, "/100k.bin"),
+    "1m": ("1 MiB, 8 conns, zero-copy client", "sink", 8, "/1m.bin"),
+    "64m": ("64 MiB, 4 conns, zero-copy client", "sink", 4, "/64m.bin"),
+}
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def make_root():
+    os.makedirs(ROOT, exist_ok=True)
+    sizes = {"1k.bin": 1024, "100k.bin": 100 * 1024, "1m.bin": 1 << 20, "64m.bin": 64 << 20}
+    made = False
+    for name, size in sizes.items():
+        path = os.path.join(ROOT, name)
+        if not os.path.exists(path) or os.path.getsize(path) != size:
+            with open(path, "wb") as f:
+                f.write(os.urandom(min(size, 1 << 20)) * max(1, size >> 20))
+            made = True
+    if made:
+        # Files younger than a second are not cached by henaserver.
+        time.sleep(1.5)
+
+
+def nginx_conf(workers):
+    path = os.path.join(OUT, f"nginx-{workers}.conf")
+    with open(path, "w") as f:
+        f.write(f"""
+worker_processes {workers};
+daemon off;
+pid {OUT}/nginx.pid;
+error_log {OUT}/nginx-error.log crit;
+worker_rlimit_nofile 65536;
+events {{ worker_connections 8192; }}
+http {{
+    access_log off;
+    log_not_found off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    open_file_cache max=10000 inactive=60s;
+    open_file_cache_valid 1s;
+    keepalive_requests 10000000;
+    keepalive_timeout 60s;
+    types {{ application/octet-stream bin; text/html html; }}
+    server {{
+        listen 127.0.0.1:{NGINX_PORT} backlog=4096;
+        root {ROOT};
+    }}
+}}
+""")
+    return path
+
+
+def tree_pids(pid):
+    """pid and all its descendants."""
+    pids = [pid]
+    try:
+        out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    except FileNotFoundError:
+        out = ""
+    for child in out.split():
+        pids.extend(tree_pids(int(child)))
+    return pids
+
+
+def cpu_ticks(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total
+
+
+def status_kib(pids, key):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith(key + ":"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+class Server:
+    def __init__(self, name, cores, workers=1):
+        self.name = name
+        pin = ["taskset", "-c", cores] if cores else []
+        if name == "henaserver":
+            threads = [] if workers is None else ["--threads", str(workers)]
+            cmd = pin + [HENA, ROOT, "--port", str(HENA_PORT), "--quiet",
+                         "--max-connections", "8192"] + threads
+            self.port = HENA_PORT
+        else:
+            cmd = pin + ["nginx", "-c", nginx_conf(workers or 2)]
+            self.port = NGINX_PORT
+        started = time.perf_counter()
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.startup_ms = self.wait_ready(started)
+        time.sleep(0.3)
+        self.pids = tree_pids(self.proc.pid)
+        self.idle_rss = status_kib(self.pids, "VmRSS")
+
+    def wait_ready(self, started):
+        request = b"GET /1k.bin HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
+        deadline = started + 10
+        while time.perf_counter() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+                    s.sendall(request)
+                    if s.recv(16).startswith(b"HTTP/1.1 200"):
+                        return (time.perf_counter() - started) * 1000
+            except OSError:
+                time.sleep(0.0002)
+        raise RuntimeError(f"{self.name} did not start")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM if self.name == "henaserver" else signal.SIGQUIT)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def parse_wrk(out):
+    r = {"value": 0.0, "errors": 0, "non2xx": 0, "p99_ms": None, "requests": 0}
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if m:
+        r["value"] = float(m.group(1))
+    m = re.search(r"(\d+) requests in", out)
+    if m:
+        r["requests"] = int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m:
+        r["errors"] = sum(int(x) for x in m.groups())
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if m:
+        r["non2xx"] = int(m.group(1))
+    m = re.search(r"\s99%\s+([\d.]+)(us|ms|s)\b", out)
+    if m:
+        scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+        r["p99_ms"] = float(m.group(1)) * scale
+    return r
+
+
+def run_load(server, scenario, duration, client_cores, wrk_threads=1):
+    _, kind, args, path = SCENARIOS[scenario]
+    pin = ["taskset", "-c", client_cores] if client_cores else []
+    url_host = f"127.0.0.1:{server.port}"
+    before = cpu_ticks(server.pids)
+    if kind == "wrk":
+        conns = int(args[0][2:])
+        cmd = pin + ["wrk", f"-t{wrk_threads}", f"-d{duration:g}s", "--latency"] + args[1:] + \
+            ["-c", str(max(conns, wrk_threads)), f"http://{url_host}{path}"]
+        out = subprocess.run(cmd, capture_output=True, text=True).stdout
+        r = parse_wrk(out)
+        r["unit"] = "req/s"
+    else:
+        cmd = pin + [SINK, url_host, path, str(args), str(duration)]
+        out = subprocess.run(cmd, capture_output=True, text=True).stdout
+        fields = dict(kv.split("=") for kv in out.split())
+        seconds = float(fields["seconds"])
+        r = {"value": int(fields["bytes"]) / seconds / 1e9, "errors": int(fields["errors"]),
+             "non2xx": 0, "p99_ms": None, "requests": int(fields["responses"]), "unit": "GB/s"}
+    cpu = (cpu_ticks(server.pids) - before) / TICK
+    r["per_cpu_s"] = r["requests"] / cpu if cpu > 0 else 0
+    r["peak_rss"] = status_kib(server.pids, "VmHWM")
+    return r
+
+
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def fmt(v, digits=1):
+    if v is None:
+        return "-"
+    if v >= 1000:
+        return f"{v / 1000:.1f}k"
+    return f"{v:.{digits}f}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--duration", type=float, default=5)
+    ap.add_argument("--scenarios", default=",".join(SCENARIOS))
+    ap.add_argument("--no-scaling", action="store_true", help="skip the unpinned two-core run")
+    opts = ap.parse_args()
+    scenarios = [s for s in opts.scenarios.split(",") if s]
+    for s in scenarios:
+        if s not in SCENARIOS:
+            sys.exit(f"unknown scenario {s}; choose from {', '.join(SCENARIOS)}")
+    os.makedirs(OUT, exist_ok=True)
+    make_root()
+    names = ["henaserver", "nginx"]
+    results = {(s, n): [] for s in scenarios for n in names}
+    starts = {n: [] for n in names}
+    idles = {n: [] for n in names}
+    for rnd in range(opts.rounds):
+        for s in scenarios:
+            order = names if (rnd % 2 == 0) else names[::-1]
+            for n in order:
+                srv = Server(n, "0", 1)
+                try:
+                    starts[n].append(srv.startup_ms)
+                    idles[n].append(srv.idle_rss)
+                    r = run_load(srv, s, opts.duration, "1")
+                finally:
+                    srv.stop()
+                results[(s, n)].append(r)
+                log(f"round {rnd + 1} {s:9} {n:10} {fmt(r['value'], 2):>8} {r['unit']}"
+                    f"  errors={r['errors']} non2xx={r['non2xx']}")
+
+    print()
+    print(f"Medians of {opts.rounds} alternating rounds, {opts.duration:g} s each; "
+          f"server on core 0, client on core 1.")
+    print()
+    print("| scenario | henaserver | nginx | ratio | henaserver req per CPU-s | nginx req per CPU-s "
+          "| p99 ms (h / n) | peak RSS MiB (h / n) | errors (h / n) | non-2xx (h / n) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for s in scenarios:
+        h, g = results[(s, "henaserver")], results[(s, "nginx")]
+        hv, gv = median([r["value"] for r in h]), median([r["value"] for r in g])
+        ratio = median([a["value"] / b["value"] for a, b in zip(h, g) if b["value"]]) or 0.0
+        unit = h[0]["unit"]
+        p99 = f"{fmt(median([r['p99_ms'] for r in h]), 2)} / {fmt(median([r['p99_ms'] for r in g]), 2)}"
+        rss = f"{max(r['peak_rss'] for r in h) / 1024:.1f} / {max(r['peak_rss'] for r in g) / 1024:.1f}"
+        err = f"{sum(r['errors'] for r in h)} / {sum(r['errors'] for r in g)}"
+        non = f"{sum(r['non2xx'] for r in h)} / {sum(r['non2xx'] for r in g)}"
+        digits = 2 if unit == "GB/s" else 0
+        print(f"| {SCENARIOS[s][0]} | {fmt(hv, digits)} {unit} | {fmt(gv, digits)} {unit} | "
+              f"{ratio:.2f}x | {fmt(median([r['per_cpu_s'] for r in h]), 0)} | "
+              f"{fmt(median([r['per_cpu_s'] for r in g]), 0)} | {p99} | {rss} | {err} | {non} |")
+    print()
+    print(f"| idle RSS MiB | henaserver {median(idles['henaserver']) / 1024:.1f} | "
+          f"nginx {median(idles['nginx']) / 1024:.1f} (master + worker) |")
+    print(f"| start-up to first response, ms | henaserver {median(starts['henaserver']):.1f} | "
+          f"nginx {median(starts['nginx']):.1f} |")
+
+    if not opts.no_scaling and "ka_1k" in SCENARIOS:
+        print()
+        print("Unpinned, both cores (henaserver default threads, nginx 2 workers, wrk -t2):")
+        print()
+        print("| server | 1 KB keep-alive req/s, 1 worker pinned | both cores, unpinned | scaling |")
+        print("|---|---|---|---|")
+        for n in names:
+            one, two = [], []
+            for _ in range(max(1, opts.rounds // 2)):
+                srv = Server(n, "0", 1)
+                try:
+                    one.append(run_load(srv, "ka_1k", opts.duration, "1")["value"])
+                finally:
+                    srv.stop()
+                srv = Server(n, None, None if n == "henaserver" else 2)
+                try:
+                    two.append(run_load(srv, "ka_1k", opts.duration, None, wrk_threads=2)["value"])
+                finally:
+                    srv.stop()
+            print(f"| {n} | {fmt(median(one), 0)} | {fmt(median(two), 0)} | "
+                  f"{median(two) / median(one):.2f}x |")
+
+
+if __name__ == "__main__":
+    if shutil.which("wrk") is None or shutil.which("nginx") is None:
+        sys.exit("wrk and nginx are needed: run bench/compare.sh, which installs them")
+    main()

@@ -1,0 +1,119 @@
+//! A load client for large bodies that copies nothing: response bodies are
+//! discarded in the kernel with `recv(MSG_TRUNC)`, so the client costs far
+//! less than the server it measures.
+//!
+//! `cargo run --release --example sink -- ADDR PATH CONNECTIONS SECONDS`
+//! prints `responses=N bytes=N seconds=S errors=N`.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use rustix::net::RecvFlags;
+
+fn usage() -> ! {
+    eprintln!("usage: sink ADDR PATH CONNECTIONS SECONDS");
+    std::process::exit(2)
+}
+
+#[derive(Default)]
+struct Tally {
+    responses: u64,
+    bytes: u64,
+    errors: u64,
+}
+
+fn content_length(head: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(head).ok()?;
+    text.lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse().ok())
+}
+
+fn one_connection(addr: SocketAddr, request: &[u8], until: Instant) -> Tally {
+    let mut tally = Tally::default();
+    let mut discard = vec![0u8; 1 << 20];
+    'connect: while Instant::now() < until {
+        let Ok(mut stream) = TcpStream::connect(addr) else {
+            tally.errors += 1;
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+        while Instant::now() < until {
+            if stream.write_all(request).is_err() {
+                tally.errors += 1;
+                continue 'connect;
+            }
+            let mut head = Vec::with_capacity(512);
+            let mut chunk = [0u8; 512];
+            let end = loop {
+                match stream.read(&mut chunk) {
+                    Ok(0) | Err(_) => {
+                        tally.errors += 1;
+                        continue 'connect;
+                    }
+                    Ok(n) => head.extend_from_slice(&chunk[..n]),
+                }
+                if let Some(i) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break i + 4;
+                }
+            };
+            if !head.starts_with(b"HTTP/1.1 200") {
+                tally.errors += 1;
+            }
+            let Some(len) = content_length(&head[..end]) else {
+                tally.errors += 1;
+                continue 'connect;
+            };
+            let mut left = len - (head.len() - end) as u64;
+            while left > 0 {
+                let want = left.min(discard.len() as u64) as usize;
+                match rustix::net::recv(&stream, &mut discard[..want], RecvFlags::TRUNC) {
+                    Ok((_, 0)) | Err(_) => {
+                        tally.errors += 1;
+                        continue 'connect;
+                    }
+                    Ok((_, n)) => left -= n as u64,
+                }
+            }
+            tally.responses += 1;
+            tally.bytes += len;
+        }
+    }
+    tally
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.len() != 4 {
+        usage();
+    }
+    let addr: SocketAddr = args[0].parse().unwrap_or_else(|_| usage());
+    let request = format!("GET {} HTTP/1.1\r\nHost: bench\r\n\r\n", args[1]).into_bytes();
+    let connections: usize = args[2].parse().unwrap_or_else(|_| usage());
+    let seconds: f64 = args[3].parse().unwrap_or_else(|_| usage());
+    let start = Instant::now();
+    let until = start + Duration::from_secs_f64(seconds);
+    let threads: Vec<_> = (0..connections)
+        .map(|_| {
+            let request = request.clone();
+            std::thread::spawn(move || one_connection(addr, &request, until))
+        })
+        .collect();
+    let mut total = Tally::default();
+    for t in threads {
+        let t = t.join().unwrap_or_default();
+        total.responses += t.responses;
+        total.bytes += t.bytes;
+        total.errors += t.errors;
+    }
+    println!(
+        "responses={} bytes={} seconds={:.3} errors={}",
+        total.responses,
+        total.bytes,
+        start.elapsed().as_secs_f64(),
+        total.errors
+    );
+}
