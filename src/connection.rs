@@ -19,10 +19,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Buf, BytesMut};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
 use tokio::io::Interest;
 use tokio::net::TcpStream;
-use tokio::sync::watch;
-use tokio::time::sleep_until;
+
+use tokio::time::Sleep;
 
 use crate::cache;
 use crate::files::{self, FileInfo, Lookup, Root, SMALL_FILE};
@@ -32,13 +35,14 @@ use crate::request::{self, ChunkedDrain, Framing, Method, ParseError, RequestHea
 use crate::resolve::{self, Refusal};
 use crate::response;
 use crate::sendfile;
+use crate::stop::{self, Stopped};
 
 /// Bytes requested from the socket per read.
-const READ_CHUNK: usize = 16 * 1024;
+const READ_CHUNK: usize = 8 * 1024;
 /// Buffered output is flushed once it grows past this many bytes.
 pub const OUT_FLUSH: usize = 64 * 1024;
 /// Idle buffers each worker keeps for reuse.
-const POOLED_BUFFERS: usize = 64;
+const POOLED_BUFFERS: usize = 16;
 
 thread_local! {
     /// Buffers of connections that are waiting for their next request: an
@@ -62,23 +66,23 @@ pub struct Shared {
 }
 
 /// Serves one accepted connection until it closes.
-pub async fn serve(
-    stream: TcpStream,
-    peer: SocketAddr,
-    shared: Arc<Shared>,
-    shutdown: watch::Receiver<bool>,
-) {
-    let _ = stream.set_nodelay(true);
+pub async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+    let accepted = Instant::now();
+    let first_deadline = accepted + shared.limits.header_timeout;
     let mut conn = Connection {
         stream,
         peer,
-        accepted: Instant::now(),
+        accepted,
         shared,
-        shutdown,
+        stop: Stopped::default(),
+        timer: Box::pin(tokio::time::sleep_until(first_deadline.into())),
+        deadline: first_deadline,
+        head: RequestHead::default(),
         buf: BytesMut::new(),
         out: Vec::new(),
         line: Vec::new(),
         eof: false,
+        nodelay: false,
     };
     let linger = match conn.run().await {
         Ok(linger) => linger,
@@ -88,14 +92,21 @@ pub async fn serve(
         }
     };
     if linger {
-        conn.linger().await;
+        Box::pin(conn.linger()).await;
     }
 }
 
+/// Why a wait for the client ended.
+enum Wake {
+    Readable,
+    TimedOut,
+    Stopping,
+}
+
 /// How reading a head ended.
-#[allow(clippy::large_enum_variant)] // one lives at a time, on the stack
 enum HeadRead {
-    Head(RequestHead),
+    /// A complete head, now in [`Connection::head`].
+    Head,
     Malformed(ParseError),
     /// The client closed, went idle too long, or the server is stopping.
     Closed,
@@ -118,7 +129,15 @@ struct Connection {
     peer: SocketAddr,
     accepted: Instant,
     shared: Arc<Shared>,
-    shutdown: watch::Receiver<bool>,
+    /// Completes when the server stops: idle connections close then.
+    stop: Stopped,
+    /// One timer for the connection's life, armed no earlier than needed:
+    /// when it fires before [`Connection::deadline`], it is re-armed.
+    timer: Pin<Box<Sleep>>,
+    /// When the current wait for the client ends.
+    deadline: Instant,
+    /// The head of the request being answered; spans point into `buf`.
+    head: RequestHead,
     /// Bytes read and not yet consumed.
     buf: BytesMut,
     /// Responses not yet written.
@@ -127,6 +146,9 @@ struct Connection {
     line: Vec<u8>,
     /// The client has closed its side.
     eof: bool,
+    /// TCP_NODELAY is set: done once a connection is kept alive or sends a
+    /// file body, so one-request connections skip the call.
+    nodelay: bool,
 }
 
 impl Connection {
@@ -136,8 +158,8 @@ impl Connection {
     async fn run(&mut self) -> io::Result<bool> {
         let mut first = true;
         loop {
-            let head = match self.read_head(first).await? {
-                HeadRead::Head(head) => head,
+            match self.read_head(first).await? {
+                HeadRead::Head => {}
                 HeadRead::Closed => {
                     self.flush().await?;
                     return Ok(false);
@@ -145,7 +167,7 @@ impl Connection {
                 HeadRead::TimedOut => {
                     self.line.clear();
                     let reply = error(&mut self.out, 408, false, false, &[]);
-                    self.finish(reply, Instant::now()).await?;
+                    self.finish(reply, Some(Instant::now())).await?;
                     return Ok(true);
                 }
                 HeadRead::Malformed(e) => {
@@ -156,39 +178,44 @@ impl Connection {
                     self.line
                         .extend_from_slice(first_line.strip_suffix(b"\r").unwrap_or(first_line));
                     let reply = error(&mut self.out, e.status, false, false, &[]);
-                    self.finish(reply, Instant::now()).await?;
+                    self.finish(reply, Some(Instant::now())).await?;
                     return Ok(true);
                 }
-            };
+            }
             first = false;
-            let started = Instant::now();
-            let stopping = *self.shutdown.borrow();
-            let keep_alive = head.keep_alive && !stopping;
+            let head = &self.head;
+            let started = self.shared.log.enabled().then(Instant::now);
+            let keep_alive = head.keep_alive && !stop::stopping();
             if self.shared.log.enabled() {
                 self.line.clear();
                 self.line.extend_from_slice(head.line.of(&self.buf));
             }
-            let reply = if head.framing == Framing::None {
+            let (len, framing, expect_continue) = (head.len, head.framing, head.expect_continue);
+            let reply = if framing == Framing::None {
+                let raw = &self.buf[..len];
                 let reply = build(
                     &self.shared,
-                    &head,
-                    &self.buf[..head.len],
+                    head,
+                    raw,
                     keep_alive,
                     &mut self.out,
                     self.peer,
                 );
-                self.buf.advance(head.len);
+                self.buf.advance(len);
                 reply
             } else {
-                let raw = self.buf.split_to(head.len).freeze();
-                if let Err(e) = self.drain_body(&head).await? {
+                let raw = self.buf.split_to(len).freeze();
+                // Bodies are rare: their state lives on the heap.
+                let drained = Box::pin(self.drain_body(framing, expect_continue)).await?;
+                if let Err(e) = drained {
                     let reply = error(&mut self.out, e.status, false, false, &[]);
                     self.finish(reply, started).await?;
                     return Ok(true);
                 }
+                let head = &self.head;
                 build(
                     &self.shared,
-                    &head,
+                    head,
                     &raw,
                     keep_alive,
                     &mut self.out,
@@ -198,7 +225,12 @@ impl Connection {
             let keep_alive = reply.keep_alive;
             self.finish(reply, started).await?;
             if !keep_alive {
-                return Ok(!self.eof);
+                return Ok(self.client_may_send());
+            }
+            if !self.nodelay {
+                // Pipelined responses must not wait for the client's ACKs.
+                self.nodelay = true;
+                let _ = self.stream.set_nodelay(true);
             }
             if self.out.len() >= OUT_FLUSH {
                 self.flush().await?;
@@ -207,34 +239,111 @@ impl Connection {
     }
 
     /// Sends what a reply still needs and logs it.
-    async fn finish(&mut self, reply: Reply, started: Instant) -> io::Result<()> {
-        let limits = &self.shared.limits;
+    async fn finish(&mut self, reply: Reply, started: Option<Instant>) -> io::Result<()> {
         if let Some((info, offset, len)) = &reply.file {
-            sendfile::write_all(&self.stream, &self.out, true, limits.send_timeout).await?;
-            self.out.clear();
-            sendfile::send_file(&self.stream, &info.file, *offset, *len, limits.send_timeout)
-                .await?;
+            // Big bodies are rare next to small ones: their state lives on
+            // the heap, so every connection's future stays small.
+            Box::pin(self.send_file(info, *offset, *len)).await?;
         }
         if !reply.keep_alive {
             self.flush().await?;
         }
-        self.shared.log.record(
-            self.peer,
-            &self.line,
-            reply.status,
-            reply.bytes,
-            started.elapsed(),
-        );
+        if let Some(started) = started {
+            let elapsed = started.elapsed();
+            let log = &self.shared.log;
+            log.record(self.peer, &self.line, reply.status, reply.bytes, elapsed);
+        }
+        Ok(())
+    }
+
+    /// Sends the buffered output (with the head of this response at its
+    /// end), then `len` bytes of the file from `offset`.
+    async fn send_file(&mut self, info: &FileInfo, offset: u64, len: u64) -> io::Result<()> {
+        if !self.nodelay {
+            self.nodelay = true;
+            let _ = self.stream.set_nodelay(true);
+        }
+        self.write_out(true).await?;
+        let (mut offset, end) = (offset, offset + len);
+        while offset < end {
+            match sendfile::try_send_file(&self.stream, &info.file, &mut offset, end) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait_writable().await?,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
         Ok(())
     }
 
     async fn flush(&mut self) -> io::Result<()> {
-        if !self.out.is_empty() {
-            let timeout = self.shared.limits.send_timeout;
-            sendfile::write_all(&self.stream, &self.out, false, timeout).await?;
-            self.out.clear();
+        self.write_out(false).await
+    }
+
+    /// Writes all buffered output; `more` says a file body follows.
+    async fn write_out(&mut self, more: bool) -> io::Result<()> {
+        let mut sent = 0;
+        while sent < self.out.len() {
+            match sendfile::try_send(&self.stream, &self.out[sent..], more) {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait_writable().await?,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.out.clear();
+                    return Err(e);
+                }
+            }
         }
+        self.out.clear();
         Ok(())
+    }
+
+    /// Waits until the socket takes more data; a client that reads nothing
+    /// for the send timeout is dropped.
+    async fn wait_writable(&mut self) -> io::Result<()> {
+        let until = Instant::now() + self.shared.limits.send_timeout;
+        self.arm(until);
+        let Connection {
+            stream,
+            timer,
+            deadline,
+            ..
+        } = self;
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(ready) = stream.poll_write_ready(cx) {
+                return Poll::Ready(ready);
+            }
+            if expired(timer, *deadline, cx) {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "client stopped reading",
+                )));
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Makes `until` the end of the current wait, re-arming the timer only
+    /// when the wait ends earlier than the timer would fire.
+    fn arm(&mut self, until: Instant) {
+        if until < self.timer.deadline().into_std() {
+            self.timer.as_mut().reset(until.into());
+        }
+        self.deadline = until;
+    }
+
+    /// Whether bytes from the client are pending after a last response, so
+    /// that closing at once could reset the connection under it.
+    fn client_may_send(&mut self) -> bool {
+        if self.eof {
+            return false;
+        }
+        if !self.buf.is_empty() {
+            return true;
+        }
+        // Costs no call when the socket is known to be drained.
+        matches!(self.try_read(), Ok(true)) && !self.eof
     }
 
     /// Takes buffers from the worker's pool if this connection has none.
@@ -297,7 +406,10 @@ impl Connection {
             if !self.buf.is_empty() {
                 let deadline = *deadline.get_or_insert_with(|| Instant::now() + header_timeout);
                 match request::parse(&self.buf, &self.shared.limits) {
-                    Ok(Some(head)) => return Ok(HeadRead::Head(head)),
+                    Ok(Some(head)) => {
+                        self.head = head;
+                        return Ok(HeadRead::Head);
+                    }
                     Ok(None) => {}
                     Err(e) => return Ok(HeadRead::Malformed(e)),
                 }
@@ -313,19 +425,44 @@ impl Connection {
             }
             self.flush().await?;
             let idle = self.buf.is_empty();
-            if idle && *self.shutdown.borrow() {
+            if idle && stop::stopping() {
                 return Ok(HeadRead::Closed);
             }
             self.release_buffers();
             let until = deadline.unwrap_or_else(|| Instant::now() + keepalive_timeout);
-            tokio::select! {
-                ready = self.stream.readable() => ready?,
-                () = sleep_until(until.into()) => {
-                    return Ok(if idle { HeadRead::Closed } else { HeadRead::TimedOut });
-                }
-                _ = self.shutdown.changed(), if idle => return Ok(HeadRead::Closed),
+            match self.wait_readable(until, idle).await? {
+                Wake::Readable => {}
+                Wake::TimedOut if idle => return Ok(HeadRead::Closed),
+                Wake::TimedOut => return Ok(HeadRead::TimedOut),
+                Wake::Stopping => return Ok(HeadRead::Closed),
             }
         }
+    }
+
+    /// Waits until the socket is readable, `until` passes, or (when `idle`)
+    /// the server stops.
+    async fn wait_readable(&mut self, until: Instant, idle: bool) -> io::Result<Wake> {
+        self.arm(until);
+        let Connection {
+            stream,
+            timer,
+            stop,
+            deadline,
+            ..
+        } = self;
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(ready) = stream.poll_read_ready(cx) {
+                return Poll::Ready(ready.map(|()| Wake::Readable));
+            }
+            if expired(timer, *deadline, cx) {
+                return Poll::Ready(Ok(Wake::TimedOut));
+            }
+            if idle && Pin::new(&mut *stop).poll(cx).is_ready() {
+                return Poll::Ready(Ok(Wake::Stopping));
+            }
+            Poll::Pending
+        })
+        .await
     }
 
     /// Waits for more bytes of a body. `Ok(false)`: the client closed.
@@ -338,10 +475,10 @@ impl Connection {
                 return Ok(!self.eof);
             }
             self.flush().await?;
-            let timeout = self.shared.limits.body_timeout;
-            match tokio::time::timeout(timeout, self.stream.readable()).await {
-                Ok(ready) => ready?,
-                Err(_) => {
+            let until = Instant::now() + self.shared.limits.body_timeout;
+            match self.wait_readable(until, false).await? {
+                Wake::Readable => {}
+                _ => {
                     return Err(io::Error::new(
                         io::ErrorKind::TimedOut,
                         "request body stalled",
@@ -353,12 +490,16 @@ impl Connection {
 
     /// Reads and discards the body, so the next request starts at the right
     /// byte. The outer error is the connection's; the inner one is answered.
-    async fn drain_body(&mut self, head: &RequestHead) -> io::Result<Result<(), ParseError>> {
+    async fn drain_body(
+        &mut self,
+        framing: Framing,
+        expect_continue: bool,
+    ) -> io::Result<Result<(), ParseError>> {
         let shared = self.shared.clone();
         let limits = &shared.limits;
         let (max_body, max_trailer) = (limits.max_body, limits.max_header_bytes);
-        let mut continued = !head.expect_continue;
-        match head.framing {
+        let mut continued = !expect_continue;
+        match framing {
             Framing::None => {}
             Framing::Length(n) => {
                 if n > max_body {
@@ -416,13 +557,13 @@ impl Connection {
             return;
         }
         let until = Instant::now() + self.shared.limits.linger_timeout;
-        let mut sink = [0u8; 4096];
+        self.take_buffers();
         loop {
-            let read = tokio::time::timeout_at(until.into(), self.stream.readable()).await;
-            if !matches!(read, Ok(Ok(()))) {
+            if !matches!(self.wait_readable(until, false).await, Ok(Wake::Readable)) {
                 return;
             }
-            match self.stream.try_read(&mut sink) {
+            self.buf.clear();
+            match self.stream.try_read_buf(&mut self.buf) {
                 Ok(0) => return,
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -430,6 +571,22 @@ impl Connection {
             }
         }
     }
+}
+
+/// True when the connection's timer has passed `deadline`; a timer that
+/// fired early is re-armed for `deadline` and polled again.
+fn expired(
+    timer: &mut Pin<Box<Sleep>>,
+    deadline: Instant,
+    cx: &mut std::task::Context<'_>,
+) -> bool {
+    while timer.as_mut().poll(cx).is_ready() {
+        if Instant::now() >= deadline {
+            return true;
+        }
+        timer.as_mut().reset(deadline.into());
+    }
+    false
 }
 
 /// Appends an error response with its HTML page.
@@ -589,4 +746,34 @@ fn write_file_head(out: &mut Vec<u8>, info: &FileInfo, len: u64, keep_alive: boo
     response::content_length(out, len);
     out.extend_from_slice(&info.fields);
     response::finish(out, keep_alive);
+}
+
+#[cfg(test)]
+mod footprint {
+    #[test]
+    fn a_connection_future_stays_small() {
+        fn size<F: std::future::Future>(_: &F) -> usize {
+            std::mem::size_of::<F>()
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let c = tokio::net::TcpStream::connect(l.local_addr().unwrap())
+                .await
+                .unwrap();
+            let root = super::Root::open(std::path::Path::new(".")).unwrap();
+            let shared = std::sync::Arc::new(super::Shared {
+                root,
+                index: "index.html".into(),
+                limits: Default::default(),
+                log: crate::log::AccessLog::disabled(),
+            });
+            let f = super::serve(c, "127.0.0.1:1".parse().unwrap(), shared);
+            // Thousands of idle connections each hold one of these.
+            assert!(size(&f) <= 1024, "serve future is {} bytes", size(&f));
+        });
+    }
 }

@@ -41,6 +41,7 @@ pub mod resolve;
 pub mod response;
 mod sendfile;
 pub mod server;
+mod stop;
 
 pub use config::{Config, ConfigError};
 pub use limits::Limits;

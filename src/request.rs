@@ -37,9 +37,10 @@ impl Span {
 }
 
 /// The request method, as far as a static-file server cares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Method {
     /// `GET`: serve the resource.
+    #[default]
     Get,
     /// `HEAD`: as GET, without the body.
     Head,
@@ -52,18 +53,20 @@ pub enum Method {
 }
 
 /// The protocol version the request was made with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Version {
     /// HTTP/1.0.
     Http10,
     /// HTTP/1.1, or any later HTTP/1.x, answered as 1.1.
+    #[default]
     Http11,
 }
 
 /// How the request body is delimited (RFC 9112 §6.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Framing {
     /// No body.
+    #[default]
     None,
     /// A body of exactly this many bytes.
     Length(u64),
@@ -112,7 +115,7 @@ impl Field {
 }
 
 /// A parsed request head. Spans point into the buffer given to [`parse`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RequestHead {
     /// Length of the head in bytes, from the request line to the empty line.
     pub len: usize,

@@ -25,6 +25,7 @@ use crate::config::Config;
 use crate::connection::{self, Shared};
 use crate::files::Root;
 use crate::log::{AccessLog, FLUSH_INTERVAL};
+use crate::stop::{self, Stopped};
 
 /// Connections the kernel queues for each listening socket.
 pub const LISTEN_BACKLOG: i32 = 4096;
@@ -225,40 +226,32 @@ impl Worker {
             .enable_all()
             .build()?;
         runtime.block_on(async move {
-            // Connections watch a channel of their own worker, so waiting
-            // for a request never touches state shared with other threads.
-            let (local_tx, local_stop) = watch::channel(false);
-            let mut global = self.stop.clone();
-            tokio::spawn(async move {
-                while !*global.borrow_and_update() {
-                    if global.changed().await.is_err() {
-                        break;
-                    }
-                }
-                let _ = local_tx.send(true);
-                local_tx.closed().await;
-            });
             let mut accepting = Vec::new();
             for listener in listeners {
                 let listener = TcpListener::from_std(listener)?;
                 accepting.push(tokio::spawn(accept_loop(
                     listener,
                     self.shared.clone(),
-                    local_stop.clone(),
                     self.permits.clone(),
                 )));
             }
+            // The log ticker runs until the server stops; then this
+            // worker's accept loops and idle connections are told.
             let log = self.shared.log.clone();
-            let mut stop = local_stop.clone();
+            let mut global = self.stop.clone();
             let ticker = tokio::spawn(async move {
                 let mut tick = tokio::time::interval(FLUSH_INTERVAL);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
+                    if *global.borrow_and_update() {
+                        break;
+                    }
                     tokio::select! {
                         _ = tick.tick() => log.flush(),
-                        _ = stop.changed() => return,
+                        changed = global.changed() => if changed.is_err() { break },
                     }
                 }
+                stop::stop_worker();
             });
             for task in accepting {
                 let _ = task.await;
@@ -278,42 +271,41 @@ impl Worker {
     }
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-    mut stop: watch::Receiver<bool>,
-    permits: Arc<Semaphore>,
-) {
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, permits: Arc<Semaphore>) {
     let mut backoff = ACCEPT_BACKOFF_MIN;
+    let mut stopped = Stopped::default();
     loop {
-        if *stop.borrow() {
-            return;
-        }
         let permit = tokio::select! {
+            biased;
+            () = &mut stopped => return,
             p = permits.clone().acquire_owned() => match p {
                 Ok(p) => p,
                 Err(_) => return,
             },
-            _ = stop.changed() => return,
         };
         let accepted = tokio::select! {
+            biased;
+            () = &mut stopped => return,
             r = listener.accept() => r,
-            _ = stop.changed() => return,
         };
         match accepted {
             Ok((stream, peer)) => {
                 backoff = ACCEPT_BACKOFF_MIN;
                 tracing::debug!(%peer, "connection accepted");
-                let (shared, stop) = (shared.clone(), stop.clone());
+                let shared = shared.clone();
                 tokio::spawn(async move {
-                    connection::serve(stream, peer, shared, stop).await;
+                    connection::serve(stream, peer, shared).await;
                     drop(permit);
                 });
             }
             Err(e) => {
                 drop(permit);
                 tracing::warn!(error = %e, retry_in = ?backoff, "accept failed");
-                tokio::time::sleep(backoff).await;
+                tokio::select! {
+                    biased;
+                    () = &mut stopped => return,
+                    () = tokio::time::sleep(backoff) => {}
+                }
                 backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
             }
         }
