@@ -41,6 +41,9 @@ use crate::stop::{self, Stopped};
 const READ_CHUNK: usize = 8 * 1024;
 /// Buffered output is flushed once it grows past this many bytes.
 pub const OUT_FLUSH: usize = 64 * 1024;
+/// File bodies that take more than one sendfile call are sent corked
+/// (TCP_CORK), so that no call ends with a short segment.
+const CORK_ABOVE: u64 = sendfile::SENDFILE_CHUNK as u64;
 /// Idle buffers each worker keeps for reuse.
 const POOLED_BUFFERS: usize = 16;
 
@@ -263,6 +266,10 @@ impl Connection {
             self.nodelay = true;
             let _ = self.stream.set_nodelay(true);
         }
+        // Corked, the head and the body leave in full segments, the last
+        // one when the cork comes off.
+        let corked =
+            len > CORK_ABOVE && rustix::net::sockopt::set_tcp_cork(&self.stream, true).is_ok();
         self.write_out(true).await?;
         let (mut offset, end) = (offset, offset + len);
         while offset < end {
@@ -272,6 +279,9 @@ impl Connection {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
+        }
+        if corked {
+            let _ = rustix::net::sockopt::set_tcp_cork(&self.stream, false);
         }
         Ok(())
     }

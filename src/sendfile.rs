@@ -19,6 +19,12 @@ use tokio::net::TcpStream;
 /// call, small enough that one connection does not hog its worker.
 pub const SENDFILE_CHUNK: usize = 2 * 1024 * 1024;
 
+fn forget_writable(stream: &TcpStream) {
+    let _ = stream.try_io(Interest::WRITABLE, || {
+        Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock))
+    });
+}
+
 /// Sends what the socket takes of `buf` now. With `more`, tells the kernel
 /// that more data follows at once.
 pub fn try_send(stream: &TcpStream, buf: &[u8], more: bool) -> io::Result<usize> {
@@ -27,9 +33,13 @@ pub fn try_send(stream: &TcpStream, buf: &[u8], more: bool) -> io::Result<usize>
     } else {
         SendFlags::NOSIGNAL
     };
-    stream.try_io(Interest::WRITABLE, || {
+    let sent = stream.try_io(Interest::WRITABLE, || {
         rustix::net::send(stream, buf, flags).map_err(io::Error::from)
-    })
+    })?;
+    if sent < buf.len() {
+        forget_writable(stream);
+    }
+    Ok(sent)
 }
 
 /// Sends what the socket takes of `file` from `*offset`, up to `end`, and
@@ -50,6 +60,12 @@ pub fn try_send_file(
             io::ErrorKind::UnexpectedEof,
             "file shrank while it was being sent",
         ));
+    }
+    if sent < chunk {
+        // A short send filled the socket: forget the readiness now rather
+        // than learn it from a call that would block. Room freed later
+        // raises a fresh edge.
+        forget_writable(stream);
     }
     Ok(sent)
 }
