@@ -354,8 +354,8 @@ fn span_in(base: &[u8], part: &[u8]) -> Span {
     Span::new(start, start + part.len())
 }
 
-/// Upper bound on header fields parsed with storage on the stack.
-const STACK_HEADERS: usize = 100;
+/// Header fields parsed with storage on the stack; more go to the heap.
+const STACK_HEADERS: usize = 24;
 
 /// Parses one request head at the start of `buf`, which must not begin with
 /// empty lines (see [`leading_empty_lines`]). `Ok(None)`: more bytes are
@@ -397,17 +397,20 @@ pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, ParseEr
 
     // Header section (RFC 9112 §5), parsed by httparse.
     let fields_start = lf + 1;
+    let section = &buf[fields_start..];
     let max = limits.max_headers;
+    // Most requests have a few fields: parse with room for STACK_HEADERS
+    // on the stack, and again on the heap only when there are more.
     let mut stack = [httparse::EMPTY_HEADER; STACK_HEADERS];
     let mut heap;
-    let storage: &mut [httparse::Header] = if max <= STACK_HEADERS {
-        &mut stack[..max]
-    } else {
-        heap = vec![httparse::EMPTY_HEADER; max];
-        &mut heap
+    let parsed = match httparse::parse_headers(section, &mut stack[..max.min(STACK_HEADERS)]) {
+        Err(httparse::Error::TooManyHeaders) if max > STACK_HEADERS => {
+            heap = vec![httparse::EMPTY_HEADER; max];
+            httparse::parse_headers(section, &mut heap)
+        }
+        other => other,
     };
-    let section = &buf[fields_start..];
-    let (section_len, fields) = match httparse::parse_headers(section, storage) {
+    let (section_len, fields) = match parsed {
         Ok(httparse::Status::Complete((n, fields))) => (n, fields),
         Ok(httparse::Status::Partial) => {
             if section.len() > limits.max_header_bytes {
