@@ -40,6 +40,10 @@ pub struct Args {
     #[arg(short, long)]
     pub quiet: bool,
 
+    /// Cache-Control value sent with every file response (none by default)
+    #[arg(long, value_name = "VALUE")]
+    pub cache_control: Option<String>,
+
     /// Level of server messages on stderr: error, warn, info, debug, trace
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     pub log_level: String,
@@ -63,6 +67,10 @@ pub struct Args {
     /// Most connections served at once; more wait to be accepted
     #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_MAX_CONNECTIONS, help_heading = "Limits")]
     pub max_connections: usize,
+
+    /// Most ranges served from one request (more: the whole file)
+    #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_MAX_RANGES, help_heading = "Limits")]
+    pub max_ranges: usize,
 
     /// Open files each worker thread keeps cached (0: no cache)
     #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_CACHE_ENTRIES, help_heading = "Limits")]
@@ -124,6 +132,7 @@ impl Args {
             linger_timeout: self.linger_timeout,
             shutdown_grace: self.shutdown_grace,
             max_connections: self.max_connections,
+            max_ranges: self.max_ranges,
             cache_entries: self.cache_entries,
             cache_bytes: self.cache_bytes,
         };
@@ -154,6 +163,14 @@ impl Args {
                 self.index
             )));
         }
+        let cache_control = match self.cache_control {
+            Some(v) if v.is_empty() || v.bytes().any(|b| b.is_ascii_control()) => {
+                return Err(ConfigError(format!(
+                    "--cache-control {v:?} must be a non-empty field value"
+                )))
+            }
+            other => other,
+        };
         Ok(Config {
             root,
             listen: config::resolve_bind(&self.bind, self.port)?,
@@ -162,6 +179,7 @@ impl Args {
                 .threads
                 .map_or_else(config::default_threads, usize::from),
             access_log: !self.quiet,
+            cache_control,
             limits,
         })
     }

@@ -26,6 +26,8 @@ pub struct Config {
     pub threads: usize,
     /// Whether the access log is written to stdout.
     pub access_log: bool,
+    /// A Cache-Control value for every file response.
+    pub cache_control: Option<String>,
     /// Limits and timeouts.
     pub limits: Limits,
 }
@@ -52,6 +54,7 @@ impl Config {
             index: DEFAULT_INDEX.to_string(),
             threads: default_threads(),
             access_log: true,
+            cache_control: None,
             limits: Limits::default(),
         })
     }

@@ -14,7 +14,6 @@
 use std::cell::RefCell;
 use std::io;
 use std::net::SocketAddr;
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -27,13 +26,10 @@ use tokio::net::TcpStream;
 
 use tokio::time::Sleep;
 
-use crate::cache;
-use crate::files::{self, FileInfo, Lookup, Root, SMALL_FILE};
 use crate::limits::Limits;
 use crate::log::AccessLog;
-use crate::request::{self, ChunkedDrain, Framing, Method, ParseError, RequestHead};
-use crate::resolve::{self, Refusal};
-use crate::response;
+use crate::request::{self, ChunkedDrain, Framing, ParseError, RequestHead};
+use crate::respond::{self, error, FileBody, Piece, Reply, Site};
 use crate::sendfile;
 use crate::stop::{self, Stopped};
 
@@ -52,16 +48,12 @@ thread_local! {
     /// idle connection holds no buffer, so thousands of them cost little.
     static POOL: RefCell<Vec<(BytesMut, Vec<u8>)>> = const { RefCell::new(Vec::new()) };
 }
-/// The methods a file allows.
-const ALLOW: &[u8] = b"GET, HEAD, OPTIONS";
 
 /// What every connection of a server shares.
 #[derive(Debug)]
 pub struct Shared {
-    /// The document root.
-    pub root: Root,
-    /// File name served for a directory.
-    pub index: String,
+    /// What responses are built from.
+    pub site: Site,
     /// Limits and timeouts.
     pub limits: Limits,
     /// The access log.
@@ -115,16 +107,6 @@ enum HeadRead {
     Closed,
     /// A partial head did not complete in time.
     TimedOut,
-}
-
-/// What a response needs sent after its head.
-struct Reply {
-    status: u16,
-    /// Body bytes the response carries (logged).
-    bytes: u64,
-    /// A file range to send after the buffered output.
-    file: Option<(Arc<FileInfo>, u64, u64)>,
-    keep_alive: bool,
 }
 
 struct Connection {
@@ -196,8 +178,8 @@ impl Connection {
             let (len, framing, expect_continue) = (head.len, head.framing, head.expect_continue);
             let reply = if framing == Framing::None {
                 let raw = &self.buf[..len];
-                let reply = build(
-                    &self.shared,
+                let reply = respond::build(
+                    &self.shared.site,
                     head,
                     raw,
                     keep_alive,
@@ -216,8 +198,8 @@ impl Connection {
                     return Ok(true);
                 }
                 let head = &self.head;
-                build(
-                    &self.shared,
+                respond::build(
+                    &self.shared.site,
                     head,
                     &raw,
                     keep_alive,
@@ -243,10 +225,10 @@ impl Connection {
 
     /// Sends what a reply still needs and logs it.
     async fn finish(&mut self, reply: Reply, started: Option<Instant>) -> io::Result<()> {
-        if let Some((info, offset, len)) = &reply.file {
+        if let Some(body) = &reply.body {
             // Big bodies are rare next to small ones: their state lives on
             // the heap, so every connection's future stays small.
-            Box::pin(self.send_file(info, *offset, *len)).await?;
+            Box::pin(self.send_body(body)).await?;
         }
         if !reply.keep_alive {
             self.flush().await?;
@@ -260,27 +242,46 @@ impl Connection {
     }
 
     /// Sends the buffered output (with the head of this response at its
-    /// end), then `len` bytes of the file from `offset`.
-    async fn send_file(&mut self, info: &FileInfo, offset: u64, len: u64) -> io::Result<()> {
+    /// end), then the pieces of the body: file ranges with sendfile.
+    async fn send_body(&mut self, body: &FileBody) -> io::Result<()> {
         if !self.nodelay {
             self.nodelay = true;
             let _ = self.stream.set_nodelay(true);
         }
+        let len: u64 = body
+            .pieces
+            .iter()
+            .map(|p| match p {
+                Piece::File(r) => r.end - r.start,
+                Piece::Bytes(b) => b.len() as u64,
+            })
+            .sum();
         // Corked, the head and the body leave in full segments, the last
         // one when the cork comes off.
         let corked =
             len > CORK_ABOVE && rustix::net::sockopt::set_tcp_cork(&self.stream, true).is_ok();
-        self.write_out(true).await?;
-        let (mut offset, end) = (offset, offset + len);
-        while offset < end {
-            match sendfile::try_send_file(&self.stream, &info.file, &mut offset, end) {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait_writable().await?,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+        for piece in &body.pieces {
+            match piece {
+                Piece::Bytes(bytes) => self.out.extend_from_slice(bytes),
+                Piece::File(range) => {
+                    self.write_out(true).await?;
+                    let (mut offset, end) = (range.start, range.end);
+                    while offset < end {
+                        let file = &body.info.file;
+                        match sendfile::try_send_file(&self.stream, file, &mut offset, end) {
+                            Ok(_) => {}
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                                self.wait_writable().await?
+                            }
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
             }
         }
         if corked {
+            self.write_out(false).await?;
             let _ = rustix::net::sockopt::set_tcp_cork(&self.stream, false);
         }
         Ok(())
@@ -599,165 +600,6 @@ fn expired(
     false
 }
 
-/// Appends an error response with its HTML page.
-fn error(
-    out: &mut Vec<u8>,
-    status: u16,
-    head_only: bool,
-    keep_alive: bool,
-    extra: &[(&str, &[u8])],
-) -> Reply {
-    let page = response::error_page(status);
-    response::start(out, status);
-    for (name, value) in extra {
-        response::field(out, name, value);
-    }
-    response::field(out, "Content-Type", b"text/html; charset=utf-8");
-    response::content_length(out, page.len() as u64);
-    response::finish(out, keep_alive);
-    let bytes = if head_only {
-        0
-    } else {
-        out.extend_from_slice(page.as_bytes());
-        page.len() as u64
-    };
-    Reply {
-        status,
-        bytes,
-        file: None,
-        keep_alive,
-    }
-}
-
-/// Builds the response to one request into `out`; a file body too large to
-/// buffer is returned to be sent after it.
-fn build(
-    shared: &Shared,
-    head: &RequestHead,
-    raw: &[u8],
-    keep_alive: bool,
-    out: &mut Vec<u8>,
-    peer: SocketAddr,
-) -> Reply {
-    let head_only = head.method == Method::Head;
-    match head.method {
-        Method::Get | Method::Head => {}
-        Method::Options => {
-            response::start(out, 204);
-            response::field(out, "Allow", ALLOW);
-            response::finish(out, keep_alive);
-            return Reply {
-                status: 204,
-                bytes: 0,
-                file: None,
-                keep_alive,
-            };
-        }
-        Method::NotAllowed => return error(out, 405, false, keep_alive, &[("Allow", ALLOW)]),
-        Method::Unknown => return error(out, 501, false, keep_alive, &[]),
-    }
-    let path = head.path.of(raw);
-    if let Some(info) = cache::get(&shared.root, path) {
-        return file_response(out, info, head_only, keep_alive, peer);
-    }
-    let resolved = match resolve::resolve(path) {
-        Ok(r) => r,
-        Err(Refusal::BadRequest(_)) => return error(out, 400, head_only, keep_alive, &[]),
-        Err(Refusal::Hidden) => return error(out, 404, head_only, keep_alive, &[]),
-    };
-    let lookup = files::lookup(&shared.root, &resolved.rel, resolved.slash, &shared.index);
-    match lookup {
-        Ok(Lookup::File(info)) => {
-            let limits = &shared.limits;
-            let (entries, bytes) = (limits.cache_entries, limits.cache_bytes);
-            cache::put(&shared.root, path, &resolved.rel, &info, entries, bytes);
-            file_response(out, info, head_only, keep_alive, peer)
-        }
-        Ok(Lookup::AddSlash) => {
-            let mut location = resolve::directory_url(&resolved).into_bytes();
-            if let Some(q) = head.query {
-                location.push(b'?');
-                location.extend_from_slice(q.of(raw));
-            }
-            error(out, 301, head_only, keep_alive, &[("Location", &location)])
-        }
-        Ok(Lookup::Forbidden) => error(out, 403, head_only, keep_alive, &[]),
-        Ok(Lookup::NotFound) => error(out, 404, head_only, keep_alive, &[]),
-        Err(e) => {
-            tracing::warn!(%peer, path = %String::from_utf8_lossy(path), error = %e, "cannot open file");
-            error(out, 500, head_only, keep_alive, &[])
-        }
-    }
-}
-
-fn file_response(
-    out: &mut Vec<u8>,
-    info: Arc<FileInfo>,
-    head_only: bool,
-    keep_alive: bool,
-    peer: SocketAddr,
-) -> Reply {
-    if head_only {
-        write_file_head(out, &info, info.size, keep_alive);
-        return Reply {
-            status: 200,
-            bytes: 0,
-            file: None,
-            keep_alive,
-        };
-    }
-    if let Some(body) = &info.body {
-        write_file_head(out, &info, body.len() as u64, keep_alive);
-        out.extend_from_slice(body);
-        return Reply {
-            status: 200,
-            bytes: body.len() as u64,
-            file: None,
-            keep_alive,
-        };
-    }
-    if info.size <= SMALL_FILE {
-        // Read first and frame what was read: a file rewritten meanwhile is
-        // never sent with a length that does not match its bytes.
-        let mut body = vec![0; info.size as usize];
-        let mut got = 0;
-        while got < body.len() {
-            match info.file.read_at(&mut body[got..], got as u64) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    tracing::warn!(%peer, error = %e, "cannot read file");
-                    return error(out, 500, false, keep_alive, &[]);
-                }
-            }
-        }
-        write_file_head(out, &info, got as u64, keep_alive);
-        out.extend_from_slice(&body[..got]);
-        return Reply {
-            status: 200,
-            bytes: got as u64,
-            file: None,
-            keep_alive,
-        };
-    }
-    let len = info.size;
-    write_file_head(out, &info, len, keep_alive);
-    Reply {
-        status: 200,
-        bytes: len,
-        file: Some((info, 0, len)),
-        keep_alive,
-    }
-}
-
-fn write_file_head(out: &mut Vec<u8>, info: &FileInfo, len: u64, keep_alive: bool) {
-    response::start(out, 200);
-    response::content_length(out, len);
-    out.extend_from_slice(&info.fields);
-    response::finish(out, keep_alive);
-}
-
 #[cfg(test)]
 mod footprint {
     #[test]
@@ -774,10 +616,14 @@ mod footprint {
             let c = tokio::net::TcpStream::connect(l.local_addr().unwrap())
                 .await
                 .unwrap();
-            let root = super::Root::open(std::path::Path::new(".")).unwrap();
+            let root = crate::files::Root::open(std::path::Path::new(".")).unwrap();
             let shared = std::sync::Arc::new(super::Shared {
-                root,
-                index: "index.html".into(),
+                site: super::Site {
+                    root,
+                    index: "index.html".into(),
+                    limits: Default::default(),
+                    cache_control: None,
+                },
                 limits: Default::default(),
                 log: crate::log::AccessLog::disabled(),
             });

@@ -148,8 +148,12 @@ pub struct FileInfo {
     pub etag: String,
     /// Content-Type from the name.
     pub content_type: &'static str,
-    /// Content-Type, Last-Modified, ETag and nosniff field lines, encoded.
-    pub fields: Vec<u8>,
+    /// The Content-Type field line, encoded.
+    pub type_field: Vec<u8>,
+    /// The Last-Modified and ETag field lines, encoded.
+    pub validators: Vec<u8>,
+    /// The other field lines of a file response (nosniff, Accept-Ranges).
+    pub other_fields: &'static [u8],
     /// The whole content, for a small file that is not changing.
     pub body: Option<Bytes>,
     /// The version of the file this describes.
@@ -167,15 +171,12 @@ impl FileInfo {
         let mtime_ns = u128::from(secs) * 1_000_000_000 + u128::from(nanos);
         let etag = format!("\"{:x}-{:x}-{:x}\"", stat.st_ino, size, mtime_ns);
         let content_type = mime::content_type(name);
-        let mut fields = Vec::with_capacity(200);
-        for (name, value) in [
-            ("Content-Type", content_type),
-            ("Last-Modified", &httpdate::fmt_http_date(modified)),
-            ("ETag", &etag),
-            ("X-Content-Type-Options", "nosniff"),
-        ] {
-            response::field(&mut fields, name, value.as_bytes());
-        }
+        let mut type_field = Vec::with_capacity(64);
+        response::field(&mut type_field, "Content-Type", content_type.as_bytes());
+        let mut validators = Vec::with_capacity(96);
+        let last_modified = httpdate::fmt_http_date(modified);
+        response::field(&mut validators, "Last-Modified", last_modified.as_bytes());
+        response::field(&mut validators, "ETag", etag.as_bytes());
         let changed = UNIX_EPOCH
             + Duration::new(
                 u64::try_from(stat.st_ctime).unwrap_or(0),
@@ -196,7 +197,9 @@ impl FileInfo {
             modified,
             etag,
             content_type,
-            fields,
+            type_field,
+            validators,
+            other_fields: b"X-Content-Type-Options: nosniff\r\nAccept-Ranges: bytes\r\n",
             body,
             identity: Identity::of(stat),
             stable,

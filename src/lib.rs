@@ -12,6 +12,9 @@
 //!   dotfiles).
 //! - [`files`]: opening files beneath the root, symbolic links included.
 //! - [`cache`]: open files and their encoded heads, validated per request.
+//! - [`respond`]: the pipeline that builds a response to one request.
+//! - [`conditional`]: preconditions and validators (RFC 9110 §13).
+//! - [`range`]: byte ranges and multipart/byteranges (RFC 9110 §14).
 //! - [`response`]: response heads, the cached Date, error pages.
 //! - [`mime`]: Content-Type from the extension.
 //! - `sendfile`: the only descriptor-level code.
@@ -30,14 +33,17 @@
 
 pub mod cache;
 pub mod cli;
+pub mod conditional;
 pub mod config;
 mod connection;
 pub mod files;
 pub mod limits;
 pub mod log;
 pub mod mime;
+pub mod range;
 pub mod request;
 pub mod resolve;
+pub mod respond;
 pub mod response;
 mod sendfile;
 pub mod server;

@@ -35,6 +35,9 @@ pub const DEFAULT_LINGER_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_CACHE_ENTRIES: usize = 256;
 /// Bytes of small-file content each worker thread keeps in memory.
 pub const DEFAULT_CACHE_BYTES: usize = 16 * 1024 * 1024;
+/// Most ranges served from one request; more get the whole file (200)
+/// rather than an amplified multipart answer.
+pub const DEFAULT_MAX_RANGES: usize = 100;
 /// Most connections served at once; more wait in the listen backlog.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
@@ -63,6 +66,8 @@ pub struct Limits {
     pub linger_timeout: Duration,
     /// See [`DEFAULT_MAX_CONNECTIONS`].
     pub max_connections: usize,
+    /// See [`DEFAULT_MAX_RANGES`].
+    pub max_ranges: usize,
     /// See [`DEFAULT_CACHE_ENTRIES`].
     pub cache_entries: usize,
     /// See [`DEFAULT_CACHE_BYTES`].
@@ -83,6 +88,7 @@ impl Default for Limits {
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             linger_timeout: DEFAULT_LINGER_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_ranges: DEFAULT_MAX_RANGES,
             cache_entries: DEFAULT_CACHE_ENTRIES,
             cache_bytes: DEFAULT_CACHE_BYTES,
         }

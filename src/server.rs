@@ -25,6 +25,7 @@ use crate::config::Config;
 use crate::connection::{self, Shared};
 use crate::files::Root;
 use crate::log::{AccessLog, FLUSH_INTERVAL};
+use crate::respond::Site;
 use crate::stop::{self, Stopped};
 
 /// Connections the kernel queues for each listening socket.
@@ -143,9 +144,18 @@ impl Server {
         } else {
             (AccessLog::disabled(), None)
         };
+        let cache_control = config.cache_control.as_ref().map(|value| {
+            let mut field = Vec::new();
+            crate::response::field(&mut field, "Cache-Control", value.as_bytes());
+            field
+        });
         let shared = Arc::new(Shared {
-            root,
-            index: config.index.clone(),
+            site: Site {
+                root,
+                index: config.index.clone(),
+                limits: config.limits.clone(),
+                cache_control,
+            },
             limits: config.limits.clone(),
             log,
         });

@@ -1,0 +1,305 @@
+//! Building the response to one request into the connection's output
+//! buffer. For a file, the pipeline runs in this order:
+//!
+//! 1. method: GET and HEAD serve, OPTIONS lists, others 405 or 501;
+//! 2. the open-file cache, then resolve and open beneath the root;
+//! 3. preconditions (RFC 9110 §13.2.2): 304 or 412;
+//! 4. If-Range, then Range (RFC 9110 §14): 206, multipart 206, or 416;
+//! 5. the head and, for small bodies, the bytes; a large body is returned
+//!    as pieces for the connection to send with sendfile.
+
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::cache;
+use crate::conditional::{self, Precondition};
+use crate::files::{self, FileInfo, Lookup, Root, SMALL_FILE};
+use crate::limits::Limits;
+use crate::range::{self, Ranges};
+use crate::request::{Method, RequestHead};
+use crate::resolve::{self, Refusal};
+use crate::response;
+
+/// The methods a file allows.
+pub const ALLOW: &[u8] = b"GET, HEAD, OPTIONS";
+
+/// What responses are built from.
+#[derive(Debug)]
+pub struct Site {
+    /// The document root.
+    pub root: Root,
+    /// File name served for a directory.
+    pub index: String,
+    /// Limits, the cache's and the ranges' among them.
+    pub limits: Limits,
+    /// An encoded `Cache-Control` field line for file responses.
+    pub cache_control: Option<Vec<u8>>,
+}
+
+/// One piece of a body sent after the buffered output.
+#[derive(Debug)]
+pub enum Piece {
+    /// Bytes, such as a part head of a multipart body.
+    Bytes(Vec<u8>),
+    /// A byte range of the file.
+    File(Range<u64>),
+}
+
+/// A body too large to buffer, sent with sendfile after the head.
+#[derive(Debug)]
+pub struct FileBody {
+    /// The open file.
+    pub info: Arc<FileInfo>,
+    /// What to send, in order.
+    pub pieces: Vec<Piece>,
+}
+
+/// A response built into the output buffer.
+#[derive(Debug)]
+pub struct Reply {
+    /// The status code.
+    pub status: u16,
+    /// Body bytes the response carries (logged).
+    pub bytes: u64,
+    /// What still has to be sent after the output buffer.
+    pub body: Option<FileBody>,
+    /// Whether the connection stays open.
+    pub keep_alive: bool,
+}
+
+impl Reply {
+    fn buffered(status: u16, bytes: u64, keep_alive: bool) -> Reply {
+        Reply {
+            status,
+            bytes,
+            body: None,
+            keep_alive,
+        }
+    }
+}
+
+/// Appends an error (or redirect) response with its HTML page.
+pub fn error(
+    out: &mut Vec<u8>,
+    status: u16,
+    head_only: bool,
+    keep_alive: bool,
+    extra: &[(&str, &[u8])],
+) -> Reply {
+    let page = response::error_page(status);
+    response::start(out, status);
+    for (name, value) in extra {
+        response::field(out, name, value);
+    }
+    response::field(out, "Content-Type", b"text/html; charset=utf-8");
+    response::content_length(out, page.len() as u64);
+    response::finish(out, keep_alive);
+    if head_only {
+        return Reply::buffered(status, 0, keep_alive);
+    }
+    out.extend_from_slice(page.as_bytes());
+    Reply::buffered(status, page.len() as u64, keep_alive)
+}
+
+/// Builds the response to one request into `out`.
+pub fn build(
+    site: &Site,
+    head: &RequestHead,
+    raw: &[u8],
+    keep_alive: bool,
+    out: &mut Vec<u8>,
+    peer: SocketAddr,
+) -> Reply {
+    let head_only = head.method == Method::Head;
+    match head.method {
+        Method::Get | Method::Head => {}
+        Method::Options => {
+            response::start(out, 204);
+            response::field(out, "Allow", ALLOW);
+            response::finish(out, keep_alive);
+            return Reply::buffered(204, 0, keep_alive);
+        }
+        Method::NotAllowed => return error(out, 405, false, keep_alive, &[("Allow", ALLOW)]),
+        Method::Unknown => return error(out, 501, false, keep_alive, &[]),
+    }
+    let path = head.path.of(raw);
+    if let Some(info) = cache::get(&site.root, path) {
+        return file(site, out, info, head, raw, keep_alive, peer);
+    }
+    let resolved = match resolve::resolve(path) {
+        Ok(r) => r,
+        Err(Refusal::BadRequest(_)) => return error(out, 400, head_only, keep_alive, &[]),
+        Err(Refusal::Hidden) => return error(out, 404, head_only, keep_alive, &[]),
+    };
+    match files::lookup(&site.root, &resolved.rel, resolved.slash, &site.index) {
+        Ok(Lookup::File(info)) => {
+            let (entries, bytes) = (site.limits.cache_entries, site.limits.cache_bytes);
+            cache::put(&site.root, path, &resolved.rel, &info, entries, bytes);
+            file(site, out, info, head, raw, keep_alive, peer)
+        }
+        Ok(Lookup::AddSlash) => {
+            let mut location = resolve::directory_url(&resolved).into_bytes();
+            if let Some(q) = head.query {
+                location.push(b'?');
+                location.extend_from_slice(q.of(raw));
+            }
+            error(out, 301, head_only, keep_alive, &[("Location", &location)])
+        }
+        Ok(Lookup::Forbidden) => error(out, 403, head_only, keep_alive, &[]),
+        Ok(Lookup::NotFound) => error(out, 404, head_only, keep_alive, &[]),
+        Err(e) => {
+            let shown = String::from_utf8_lossy(path);
+            tracing::warn!(%peer, path = %shown, error = %e, "cannot open file");
+            error(out, 500, head_only, keep_alive, &[])
+        }
+    }
+}
+
+/// Reads up to `size` bytes from the start of the file; fewer if it
+/// shrank meanwhile.
+fn read_up_to(info: &FileInfo, size: u64) -> std::io::Result<Bytes> {
+    let mut body = vec![0; size as usize];
+    let mut got = 0;
+    while got < body.len() {
+        match info.file.read_at(&mut body[got..], got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    body.truncate(got);
+    Ok(Bytes::from(body))
+}
+
+/// The response for an open file: steps 3 to 5 of the module docs.
+fn file(
+    site: &Site,
+    out: &mut Vec<u8>,
+    info: Arc<FileInfo>,
+    head: &RequestHead,
+    raw: &[u8],
+    keep_alive: bool,
+    peer: SocketAddr,
+) -> Reply {
+    let head_only = head.method == Method::Head;
+    let cache_control = site.cache_control.as_deref().unwrap_or_default();
+    match conditional::evaluate(head, raw, &info.etag, info.modified) {
+        Precondition::Proceed => {}
+        Precondition::NotModified => {
+            response::start(out, 304);
+            out.extend_from_slice(&info.validators);
+            out.extend_from_slice(cache_control);
+            response::finish(out, keep_alive);
+            return Reply::buffered(304, 0, keep_alive);
+        }
+        Precondition::Failed => return error(out, 412, head_only, keep_alive, &[]),
+    }
+
+    // Small bodies are framed by what is actually read: a file rewritten
+    // meanwhile is never sent with a length that does not match its bytes.
+    let content = match &info.body {
+        Some(body) => Some(body.clone()),
+        None if info.size <= SMALL_FILE && !head_only => match read_up_to(&info, info.size) {
+            Ok(body) => Some(body),
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "cannot read file");
+                return error(out, 500, false, keep_alive, &[]);
+            }
+        },
+        None => None,
+    };
+    let len = content.as_ref().map_or(info.size, |c| c.len() as u64);
+
+    let ranges = match (head.range.get(raw), head.if_range.get(raw)) {
+        (None, _) => Ranges::Whole,
+        (Some(_), Some(validator))
+            if !conditional::if_range_allows(validator, &info.etag, info.modified) =>
+        {
+            Ranges::Whole
+        }
+        (Some(value), _) => range::parse(value, len, site.limits.max_ranges),
+    };
+
+    let (status, pieces): (u16, Vec<Piece>) = match ranges {
+        Ranges::Whole => {
+            response::start(out, 200);
+            out.extend_from_slice(&info.type_field);
+            response::content_length(out, len);
+            (200, vec![Piece::File(0..len)])
+        }
+        Ranges::Unsatisfiable => {
+            let unsatisfied = format!("bytes */{len}");
+            let extra = [
+                ("Content-Range", unsatisfied.as_bytes()),
+                ("Accept-Ranges", &b"bytes"[..]),
+            ];
+            return error(out, 416, head_only, keep_alive, &extra);
+        }
+        Ranges::Satisfiable(ranges) if ranges.len() == 1 => {
+            let r = ranges[0].clone();
+            response::start(out, 206);
+            out.extend_from_slice(&info.type_field);
+            response::field(
+                out,
+                "Content-Range",
+                range::content_range(&r, len).as_bytes(),
+            );
+            response::content_length(out, r.end - r.start);
+            (206, vec![Piece::File(r)])
+        }
+        Ranges::Satisfiable(ranges) => {
+            let boundary = range::boundary();
+            let mut pieces = Vec::with_capacity(ranges.len() * 2 + 1);
+            let mut total = 0;
+            for r in ranges {
+                let part = range::part_head(&boundary, info.content_type, &r, len).into_bytes();
+                total += part.len() as u64 + (r.end - r.start);
+                pieces.push(Piece::Bytes(part));
+                pieces.push(Piece::File(r));
+            }
+            let closing = range::closing(&boundary).into_bytes();
+            total += closing.len() as u64;
+            pieces.push(Piece::Bytes(closing));
+            response::start(out, 206);
+            let ctype = format!("multipart/byteranges; boundary={boundary}");
+            response::field(out, "Content-Type", ctype.as_bytes());
+            response::content_length(out, total);
+            (206, pieces)
+        }
+    };
+    out.extend_from_slice(&info.validators);
+    out.extend_from_slice(info.other_fields);
+    out.extend_from_slice(cache_control);
+    response::finish(out, keep_alive);
+
+    let bytes: u64 = pieces
+        .iter()
+        .map(|p| match p {
+            Piece::Bytes(b) => b.len() as u64,
+            Piece::File(r) => r.end - r.start,
+        })
+        .sum();
+    if head_only {
+        return Reply::buffered(status, 0, keep_alive);
+    }
+    if let Some(content) = content {
+        for piece in &pieces {
+            match piece {
+                Piece::Bytes(b) => out.extend_from_slice(b),
+                Piece::File(r) => out.extend_from_slice(&content[r.start as usize..r.end as usize]),
+            }
+        }
+        return Reply::buffered(status, bytes, keep_alive);
+    }
+    Reply {
+        status,
+        bytes,
+        body: Some(FileBody { info, pieces }),
+        keep_alive,
+    }
+}
