@@ -1,6 +1,7 @@
 //! A bounded cache of open files, per worker thread.
 //!
-//! Keyed by the URL path as it was sent, an entry holds the open
+//! Keyed by the URL path as it was sent (or, for a precompressed sibling,
+//! by a NUL and its path, which no URL can be), an entry holds the open
 //! descriptor, the encoded header fields and, for a small file, its
 //! content, so a hit costs no open, no formatting and no read.
 //!
@@ -21,8 +22,14 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use crate::encoding::Siblings;
 use crate::files::{FileInfo, Root};
+
+/// How often a cached file's precompressed siblings are looked for again:
+/// one added or removed beside an unchanged file is seen within this time.
+pub const SIBLING_RECHECK: Duration = Duration::from_secs(1);
 
 #[derive(Default)]
 struct Cache {
@@ -33,8 +40,9 @@ struct Cache {
 }
 
 struct Slot {
-    rel: Box<str>,
     info: Arc<FileInfo>,
+    siblings: Siblings,
+    checked: Instant,
 }
 
 thread_local! {
@@ -45,16 +53,22 @@ fn content_len(info: &FileInfo) -> usize {
     info.body.as_ref().map_or(0, |b| b.len())
 }
 
-/// The cached file for `url_path`, if it is still the file on disk.
-pub fn get(root: &Root, url_path: &[u8]) -> Option<Arc<FileInfo>> {
+/// The cached file for `key` and its siblings, if it is still the file on
+/// disk.
+pub fn get(root: &Root, key: &[u8]) -> Option<(Arc<FileInfo>, Siblings)> {
     CACHE.with(|cell| {
         let mut cache = cell.borrow_mut();
         if cache.root != root.id() {
             return None;
         }
-        let slot = cache.map.get(url_path)?;
-        if root.identity(&slot.rel) == Some(slot.info.identity) {
-            return Some(slot.info.clone());
+        let url_path = key;
+        let slot = cache.map.get_mut(key)?;
+        if root.identity(&slot.info.rel) == Some(slot.info.identity) {
+            if slot.checked.elapsed() > SIBLING_RECHECK {
+                slot.siblings = root.siblings(&slot.info.rel);
+                slot.checked = Instant::now();
+            }
+            return Some((slot.info.clone(), slot.siblings));
         }
         if let Some(slot) = cache.map.remove(url_path) {
             cache.bytes -= content_len(&slot.info);
@@ -63,15 +77,16 @@ pub fn get(root: &Root, url_path: &[u8]) -> Option<Arc<FileInfo>> {
     })
 }
 
-/// Remembers that `url_path` names `info`, found at `rel`.
+/// Remembers that `key` names `info`, beside which `siblings` exist.
 pub fn put(
     root: &Root,
-    url_path: &[u8],
-    rel: &str,
+    key: &[u8],
     info: &Arc<FileInfo>,
+    siblings: Siblings,
     max_entries: usize,
     max_bytes: usize,
 ) {
+    let url_path = key;
     if !info.stable || max_entries == 0 {
         return;
     }
@@ -104,8 +119,9 @@ pub fn put(
         cache.map.insert(
             url_path.into(),
             Slot {
-                rel: rel.into(),
                 info: info.clone(),
+                siblings,
+                checked: Instant::now(),
             },
         );
     });

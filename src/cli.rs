@@ -7,7 +7,9 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::config::{self, Config, ConfigError};
+use crate::encoding::Coding;
 use crate::limits::{self, Limits};
+use crate::respond::Compression;
 
 /// A static-file web server: correct HTTP/1.1, fast, safe by default.
 ///
@@ -43,6 +45,16 @@ pub struct Args {
     /// Cache-Control value sent with every file response (none by default)
     #[arg(long, value_name = "VALUE")]
     pub cache_control: Option<String>,
+
+    /// Do not compress files on the fly (precompressed siblings are still
+    /// served)
+    #[arg(long)]
+    pub no_compress: bool,
+
+    /// Content codings in the order preferred when the client accepts
+    /// several equally
+    #[arg(long, value_name = "LIST", default_value = "br,zstd,gzip", value_parser = codings)]
+    pub encodings: Codings,
 
     /// Level of server messages on stderr: error, warn, info, debug, trace
     #[arg(long, value_name = "LEVEL", default_value = "info")]
@@ -80,6 +92,18 @@ pub struct Args {
     #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_CACHE_BYTES, help_heading = "Limits")]
     pub cache_bytes: usize,
 
+    /// Smallest file compressed on the fly, in bytes
+    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_COMPRESS_MIN, help_heading = "Limits")]
+    pub compress_min: u64,
+
+    /// Largest file compressed on the fly, in bytes
+    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_COMPRESS_MAX, help_heading = "Limits")]
+    pub compress_max: u64,
+
+    /// Bytes of compressed copies kept in memory
+    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_COMPRESS_CACHE, help_heading = "Limits")]
+    pub compress_cache: usize,
+
     /// Time to deliver a whole request head, from its first byte
     #[arg(long, value_name = "TIME", default_value = "10s", value_parser = duration, help_heading = "Timeouts")]
     pub header_timeout: Duration,
@@ -103,6 +127,24 @@ pub struct Args {
     /// Time responses in flight get to finish on SIGINT or SIGTERM
     #[arg(long, value_name = "TIME", default_value = "10s", value_parser = duration, help_heading = "Timeouts")]
     pub shutdown_grace: Duration,
+}
+
+/// A preference order of content codings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Codings(pub Vec<Coding>);
+
+/// Parses `br,zstd,gzip`: known codings, each once.
+fn codings(s: &str) -> Result<Codings, String> {
+    let mut list = Vec::new();
+    for token in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        let coding = Coding::from_token(token)
+            .ok_or_else(|| format!("unknown coding {token:?} (use br, zstd, gzip)"))?;
+        if list.contains(&coding) {
+            return Err(format!("{token} is listed twice"));
+        }
+        list.push(coding);
+    }
+    Ok(Codings(list))
 }
 
 /// Parses `10s`, `500ms`, `1m30s`, or a plain number of seconds.
@@ -163,6 +205,12 @@ impl Args {
                 self.index
             )));
         }
+        if self.compress_min > self.compress_max {
+            return Err(ConfigError(format!(
+                "--compress-min {} is larger than --compress-max {}",
+                self.compress_min, self.compress_max
+            )));
+        }
         let cache_control = match self.cache_control {
             Some(v) if v.is_empty() || v.bytes().any(|b| b.is_ascii_control()) => {
                 return Err(ConfigError(format!(
@@ -180,6 +228,13 @@ impl Args {
                 .map_or_else(config::default_threads, usize::from),
             access_log: !self.quiet,
             cache_control,
+            compression: Compression {
+                enabled: !self.no_compress,
+                min: self.compress_min,
+                max: self.compress_max,
+                cache_bytes: self.compress_cache,
+            },
+            preference: self.encodings.0,
             limits,
         })
     }

@@ -4,7 +4,9 @@
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 
-use crate::limits::Limits;
+use crate::encoding::{Coding, DEFAULT_PREFERENCE};
+use crate::limits::{self, Limits};
+use crate::respond::Compression;
 
 /// Port listened on when none is given.
 pub const DEFAULT_PORT: u16 = 8080;
@@ -28,6 +30,10 @@ pub struct Config {
     pub access_log: bool,
     /// A Cache-Control value for every file response.
     pub cache_control: Option<String>,
+    /// Compression on the fly.
+    pub compression: Compression,
+    /// Codings in the order preferred when the client likes them equally.
+    pub preference: Vec<Coding>,
     /// Limits and timeouts.
     pub limits: Limits,
 }
@@ -55,8 +61,20 @@ impl Config {
             threads: default_threads(),
             access_log: true,
             cache_control: None,
+            compression: default_compression(),
+            preference: DEFAULT_PREFERENCE.to_vec(),
             limits: Limits::default(),
         })
+    }
+}
+
+/// Compression on the fly with the default limits: on.
+pub fn default_compression() -> Compression {
+    Compression {
+        enabled: true,
+        min: limits::DEFAULT_COMPRESS_MIN,
+        max: limits::DEFAULT_COMPRESS_MAX,
+        cache_bytes: limits::DEFAULT_COMPRESS_CACHE,
     }
 }
 

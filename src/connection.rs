@@ -623,6 +623,8 @@ mod footprint {
                     index: "index.html".into(),
                     limits: Default::default(),
                     cache_control: None,
+                    compression: crate::config::default_compression(),
+                    preference: crate::encoding::DEFAULT_PREFERENCE.to_vec(),
                 },
                 limits: Default::default(),
                 log: crate::log::AccessLog::disabled(),

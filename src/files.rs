@@ -20,6 +20,7 @@ use std::os::unix::fs::FileExt;
 use bytes::Bytes;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
 
+use crate::encoding::{self, Siblings};
 use crate::{mime, response};
 
 /// The document root: its canonical path and an open descriptor.
@@ -43,6 +44,27 @@ impl Root {
         )?;
         let id = ROOTS_OPENED.fetch_add(1, Ordering::Relaxed);
         Ok(Root { id, path, fd })
+    }
+
+    /// Whether `rel` is a regular file now (following links).
+    pub fn is_file(&self, rel: &str) -> bool {
+        rustix::fs::statat(&self.fd, rel, AtFlags::empty())
+            .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile)
+    }
+
+    /// Which precompressed siblings (`rel.br`, `rel.zst`, `rel.gz`) exist.
+    pub fn siblings(&self, rel: &str) -> Siblings {
+        let mut found = Siblings::default();
+        let mut name = String::with_capacity(rel.len() + 4);
+        for coding in encoding::DEFAULT_PREFERENCE {
+            name.clear();
+            name.push_str(rel);
+            name.push_str(coding.suffix());
+            if self.is_file(&name) {
+                found.add(coding);
+            }
+        }
+        found
     }
 
     /// The identity of `rel` now, following links, for cache validation:
@@ -109,7 +131,7 @@ pub enum Lookup {
 
 /// What identifies one version of a file: any write, truncation, rename
 /// over it, chmod or touch changes at least the change time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Identity {
     dev: u64,
     ino: u64,
@@ -137,6 +159,8 @@ pub const RACY_WINDOW: Duration = Duration::from_secs(1);
 /// An open file and everything its response head needs, computed once.
 #[derive(Debug)]
 pub struct FileInfo {
+    /// Where it was found, relative to the root.
+    pub rel: String,
     /// The open file, read with `pread` and `sendfile` only (no shared
     /// position), so one descriptor serves every connection.
     pub file: File,
@@ -192,6 +216,7 @@ impl FileInfo {
             None
         };
         FileInfo {
+            rel: name.to_string(),
             file,
             size,
             modified,

@@ -14,6 +14,7 @@
 //! - [`cache`]: open files and their encoded heads, validated per request.
 //! - [`respond`]: the pipeline that builds a response to one request.
 //! - [`conditional`]: preconditions and validators (RFC 9110 §13).
+//! - [`encoding`]: Accept-Encoding, precompressed siblings, compression.
 //! - [`range`]: byte ranges and multipart/byteranges (RFC 9110 §14).
 //! - [`response`]: response heads, the cached Date, error pages.
 //! - [`mime`]: Content-Type from the extension.
@@ -36,6 +37,7 @@ pub mod cli;
 pub mod conditional;
 pub mod config;
 mod connection;
+pub mod encoding;
 pub mod files;
 pub mod limits;
 pub mod log;

@@ -38,6 +38,14 @@ pub const DEFAULT_CACHE_BYTES: usize = 16 * 1024 * 1024;
 /// Most ranges served from one request; more get the whole file (200)
 /// rather than an amplified multipart answer.
 pub const DEFAULT_MAX_RANGES: usize = 100;
+/// Smallest file compressed on the fly, in bytes: below this, the coding
+/// saves less than it costs.
+pub const DEFAULT_COMPRESS_MIN: u64 = 512;
+/// Largest file compressed on the fly, in bytes. Compression runs on the
+/// worker thread, once per file version.
+pub const DEFAULT_COMPRESS_MAX: u64 = 4 * 1024 * 1024;
+/// Bytes of compressed copies kept in memory, for all workers together.
+pub const DEFAULT_COMPRESS_CACHE: usize = 32 * 1024 * 1024;
 /// Most connections served at once; more wait in the listen backlog.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 

@@ -3,11 +3,14 @@
 //!
 //! 1. method: GET and HEAD serve, OPTIONS lists, others 405 or 501;
 //! 2. the open-file cache, then resolve and open beneath the root;
-//! 3. preconditions (RFC 9110 §13.2.2): 304 or 412;
-//! 4. If-Range, then Range (RFC 9110 §14): 206, multipart 206, or 416;
-//! 5. the head and, for small bodies, the bytes; a large body is returned
+//! 3. the representation: a precompressed sibling, a compressed copy, or
+//!    the file as it is, by Accept-Encoding (RFC 9110 §12.5.3);
+//! 4. preconditions (RFC 9110 §13.2.2) on that representation: 304 or 412;
+//! 5. If-Range, then Range (RFC 9110 §14): 206, multipart 206, or 416;
+//! 6. the head and, for small bodies, the bytes; a large body is returned
 //!    as pieces for the connection to send with sendfile.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
@@ -17,6 +20,7 @@ use bytes::Bytes;
 
 use crate::cache;
 use crate::conditional::{self, Precondition};
+use crate::encoding::{self, Coding, Siblings};
 use crate::files::{self, FileInfo, Lookup, Root, SMALL_FILE};
 use crate::limits::Limits;
 use crate::range::{self, Ranges};
@@ -38,6 +42,23 @@ pub struct Site {
     pub limits: Limits,
     /// An encoded `Cache-Control` field line for file responses.
     pub cache_control: Option<Vec<u8>>,
+    /// Compression on the fly.
+    pub compression: Compression,
+    /// Codings in the order preferred when the client likes them equally.
+    pub preference: Vec<Coding>,
+}
+
+/// When files are compressed on the fly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compression {
+    /// Whether compressible files are compressed on the fly at all.
+    pub enabled: bool,
+    /// Smallest file compressed, in bytes.
+    pub min: u64,
+    /// Largest file compressed, in bytes.
+    pub max: u64,
+    /// Bytes of compressed copies kept, for all workers together.
+    pub cache_bytes: usize,
 }
 
 /// One piece of a body sent after the buffered output.
@@ -127,8 +148,8 @@ pub fn build(
         Method::Unknown => return error(out, 501, false, keep_alive, &[]),
     }
     let path = head.path.of(raw);
-    if let Some(info) = cache::get(&site.root, path) {
-        return file(site, out, info, head, raw, keep_alive, peer);
+    if let Some((info, siblings)) = cache::get(&site.root, path) {
+        return file(site, out, info, siblings, head, raw, keep_alive, peer);
     }
     let resolved = match resolve::resolve(path) {
         Ok(r) => r,
@@ -137,9 +158,10 @@ pub fn build(
     };
     match files::lookup(&site.root, &resolved.rel, resolved.slash, &site.index) {
         Ok(Lookup::File(info)) => {
+            let siblings = site.root.siblings(&info.rel);
             let (entries, bytes) = (site.limits.cache_entries, site.limits.cache_bytes);
-            cache::put(&site.root, path, &resolved.rel, &info, entries, bytes);
-            file(site, out, info, head, raw, keep_alive, peer)
+            cache::put(&site.root, path, &info, siblings, entries, bytes);
+            file(site, out, info, siblings, head, raw, keep_alive, peer)
         }
         Ok(Lookup::AddSlash) => {
             let mut location = resolve::directory_url(&resolved).into_bytes();
@@ -176,11 +198,117 @@ fn read_up_to(info: &FileInfo, size: u64) -> std::io::Result<Bytes> {
     Ok(Bytes::from(body))
 }
 
-/// The response for an open file: steps 3 to 5 of the module docs.
+/// One representation of a file (RFC 9110 §3.2): what is sent and its
+/// validators.
+struct Representation<'a> {
+    /// The file the bytes come from when they are not in memory.
+    info: Arc<FileInfo>,
+    /// The bytes, when in memory.
+    content: Option<Bytes>,
+    /// Length in bytes.
+    len: u64,
+    /// Strong validator.
+    etag: Cow<'a, str>,
+    /// Last-Modified and ETag field lines.
+    validators: Cow<'a, [u8]>,
+    /// The content coding, if any.
+    coding: Option<Coding>,
+}
+
+/// The file as it is; small bodies are read now and framed by what is
+/// read, so a file rewritten meanwhile is never sent with a length that
+/// does not match its bytes.
+fn identity(info: &Arc<FileInfo>, head_only: bool) -> std::io::Result<Representation<'_>> {
+    let content = match &info.body {
+        Some(body) => Some(body.clone()),
+        None if info.size <= SMALL_FILE && !head_only => Some(read_up_to(info, info.size)?),
+        None => None,
+    };
+    Ok(Representation {
+        info: info.clone(),
+        len: content.as_ref().map_or(info.size, |c| c.len() as u64),
+        content,
+        etag: Cow::Borrowed(&info.etag),
+        validators: Cow::Borrowed(&info.validators),
+        coding: None,
+    })
+}
+
+/// The precompressed sibling of `info` for `coding`, opened beneath the
+/// root and cached like any file.
+fn sibling(
+    site: &Site,
+    info: &FileInfo,
+    coding: Coding,
+    head_only: bool,
+) -> Option<Representation<'static>> {
+    let rel = format!("{}{}", info.rel, coding.suffix());
+    let mut key = Vec::with_capacity(rel.len() + 1);
+    key.push(0);
+    key.extend_from_slice(rel.as_bytes());
+    let found = match cache::get(&site.root, &key) {
+        Some((found, _)) => found,
+        None => match files::lookup(&site.root, &rel, false, &site.index) {
+            Ok(Lookup::File(found)) => {
+                let (entries, bytes) = (site.limits.cache_entries, site.limits.cache_bytes);
+                cache::put(
+                    &site.root,
+                    &key,
+                    &found,
+                    Siblings::default(),
+                    entries,
+                    bytes,
+                );
+                found
+            }
+            _ => return None,
+        },
+    };
+    let rep = identity(&found, head_only).ok()?;
+    Some(Representation {
+        etag: Cow::Owned(rep.etag.into_owned()),
+        validators: Cow::Owned(rep.validators.into_owned()),
+        coding: Some(coding),
+        ..rep
+    })
+}
+
+/// `info` compressed with `coding` on the fly (once per file version).
+fn compressed(
+    site: &Site,
+    info: &Arc<FileInfo>,
+    coding: Coding,
+) -> Option<Representation<'static>> {
+    let whole = match &info.body {
+        Some(body) => body.clone(),
+        None => read_up_to(info, info.size).ok()?,
+    };
+    if whole.len() as u64 != info.size {
+        return None;
+    }
+    let bytes = encoding::compressed(info.identity, &whole, coding, site.compression.cache_bytes)?;
+    let etag = encoding::coded_etag(&info.etag, coding);
+    let mut validators = Vec::with_capacity(96);
+    let last_modified = httpdate::fmt_http_date(info.modified);
+    response::field(&mut validators, "Last-Modified", last_modified.as_bytes());
+    response::field(&mut validators, "ETag", etag.as_bytes());
+    Some(Representation {
+        info: info.clone(),
+        len: bytes.len() as u64,
+        content: Some(bytes),
+        etag: Cow::Owned(etag),
+        validators: Cow::Owned(validators),
+        coding: Some(coding),
+    })
+}
+
+/// The response for an open file: steps 3 to 6 of the module docs.
+#[allow(clippy::too_many_arguments)]
 fn file(
     site: &Site,
     out: &mut Vec<u8>,
     info: Arc<FileInfo>,
+    siblings: Siblings,
     head: &RequestHead,
     raw: &[u8],
     keep_alive: bool,
@@ -188,11 +316,54 @@ fn file(
 ) -> Reply {
     let head_only = head.method == Method::Head;
     let cache_control = site.cache_control.as_deref().unwrap_or_default();
-    match conditional::evaluate(head, raw, &info.etag, info.modified) {
+
+    // Step 3: the representation.
+    let c = &site.compression;
+    let on_the_fly = c.enabled
+        && (c.min..=c.max).contains(&info.size)
+        && encoding::compressible(info.content_type);
+    let vary = siblings.any() || on_the_fly;
+    let chosen = head.accept_encoding.get(raw).and_then(|ae| {
+        let available =
+            |coding: Coding| siblings.has(coding) || (on_the_fly && coding.on_the_fly());
+        encoding::choose(ae, available, &site.preference)
+    });
+    let coded = chosen.and_then(|coding| {
+        if siblings.has(coding) {
+            sibling(site, &info, coding, head_only)
+        } else {
+            compressed(site, &info, coding)
+        }
+    });
+    let rep = match coded {
+        Some(rep) => rep,
+        None => match identity(&info, head_only) {
+            Ok(rep) => rep,
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "cannot read file");
+                return error(out, 500, false, keep_alive, &[]);
+            }
+        },
+    };
+    let mut negotiated = Vec::new();
+    if let Some(coding) = rep.coding {
+        response::field(
+            &mut negotiated,
+            "Content-Encoding",
+            coding.token().as_bytes(),
+        );
+    }
+    if vary {
+        negotiated.extend_from_slice(b"Vary: Accept-Encoding\r\n");
+    }
+
+    // Step 4: preconditions.
+    match conditional::evaluate(head, raw, &rep.etag, info.modified) {
         Precondition::Proceed => {}
         Precondition::NotModified => {
             response::start(out, 304);
-            out.extend_from_slice(&info.validators);
+            out.extend_from_slice(&rep.validators);
+            out.extend_from_slice(&negotiated);
             out.extend_from_slice(cache_control);
             response::finish(out, keep_alive);
             return Reply::buffered(304, 0, keep_alive);
@@ -200,31 +371,19 @@ fn file(
         Precondition::Failed => return error(out, 412, head_only, keep_alive, &[]),
     }
 
-    // Small bodies are framed by what is actually read: a file rewritten
-    // meanwhile is never sent with a length that does not match its bytes.
-    let content = match &info.body {
-        Some(body) => Some(body.clone()),
-        None if info.size <= SMALL_FILE && !head_only => match read_up_to(&info, info.size) {
-            Ok(body) => Some(body),
-            Err(e) => {
-                tracing::warn!(%peer, error = %e, "cannot read file");
-                return error(out, 500, false, keep_alive, &[]);
-            }
-        },
-        None => None,
-    };
-    let len = content.as_ref().map_or(info.size, |c| c.len() as u64);
-
+    // Step 5: ranges, of the representation chosen.
+    let len = rep.len;
     let ranges = match (head.range.get(raw), head.if_range.get(raw)) {
         (None, _) => Ranges::Whole,
         (Some(_), Some(validator))
-            if !conditional::if_range_allows(validator, &info.etag, info.modified) =>
+            if !conditional::if_range_allows(validator, &rep.etag, info.modified) =>
         {
             Ranges::Whole
         }
         (Some(value), _) => range::parse(value, len, site.limits.max_ranges),
     };
 
+    // Step 6: head and body.
     let (status, pieces): (u16, Vec<Piece>) = match ranges {
         Ranges::Whole => {
             response::start(out, 200);
@@ -272,7 +431,8 @@ fn file(
             (206, pieces)
         }
     };
-    out.extend_from_slice(&info.validators);
+    out.extend_from_slice(&rep.validators);
+    out.extend_from_slice(&negotiated);
     out.extend_from_slice(info.other_fields);
     out.extend_from_slice(cache_control);
     response::finish(out, keep_alive);
@@ -287,7 +447,7 @@ fn file(
     if head_only {
         return Reply::buffered(status, 0, keep_alive);
     }
-    if let Some(content) = content {
+    if let Some(content) = rep.content {
         for piece in &pieces {
             match piece {
                 Piece::Bytes(b) => out.extend_from_slice(b),
@@ -299,7 +459,10 @@ fn file(
     Reply {
         status,
         bytes,
-        body: Some(FileBody { info, pieces }),
+        body: Some(FileBody {
+            info: rep.info,
+            pieces,
+        }),
         keep_alive,
     }
 }

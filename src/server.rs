@@ -155,6 +155,8 @@ impl Server {
                 index: config.index.clone(),
                 limits: config.limits.clone(),
                 cache_control,
+                compression: config.compression.clone(),
+                preference: config.preference.clone(),
             },
             limits: config.limits.clone(),
             log,
