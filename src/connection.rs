@@ -73,6 +73,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
         timer: Box::pin(tokio::time::sleep_until(first_deadline.into())),
         deadline: first_deadline,
         head: RequestHead::default(),
+        buffered: false,
         buf: BytesMut::new(),
         out: Vec::new(),
         line: Vec::new(),
@@ -123,6 +124,10 @@ struct Connection {
     deadline: Instant,
     /// The head of the request being answered; spans point into `buf`.
     head: RequestHead,
+    /// Whether `buf` and `out` are this connection's own, not placeholders
+    /// while their allocations wait in the pool. (A buffer consumed to
+    /// its end has no capacity left, so capacity cannot tell.)
+    buffered: bool,
     /// Bytes read and not yet consumed.
     buf: BytesMut,
     /// Responses not yet written.
@@ -359,16 +364,18 @@ impl Connection {
 
     /// Takes buffers from the worker's pool if this connection has none.
     fn take_buffers(&mut self) {
-        if self.buf.capacity() == 0 {
+        if !self.buffered {
             let pooled = POOL.with(|p| p.borrow_mut().pop());
             (self.buf, self.out) =
                 pooled.unwrap_or_else(|| (BytesMut::with_capacity(READ_CHUNK), Vec::new()));
+            self.buffered = true;
         }
     }
 
     /// Gives empty buffers back to the pool while the connection waits.
     fn release_buffers(&mut self) {
-        if self.buf.is_empty() && self.out.is_empty() && self.buf.capacity() > 0 {
+        if self.buffered && self.buf.is_empty() && self.out.is_empty() {
+            self.buffered = false;
             let buffers = (std::mem::take(&mut self.buf), std::mem::take(&mut self.out));
             POOL.with(|p| {
                 let mut pool = p.borrow_mut();

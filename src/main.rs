@@ -23,7 +23,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let filter = match tracing_subscriber::EnvFilter::try_new(&args.log_level) {
+    let filter = match args
+        .log_level
+        .parse::<tracing::level_filters::LevelFilter>()
+    {
         Ok(f) => f,
         Err(_) => {
             eprintln!(
@@ -34,7 +37,7 @@ fn main() -> ExitCode {
         }
     };
     tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_max_level(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

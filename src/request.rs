@@ -96,9 +96,12 @@ impl Field {
         }
     }
 
+    /// Adds a field line; empty lines add no list element.
     fn add(&mut self, head: &[u8], span: Span) {
         *self = match std::mem::take(self) {
             Field::Absent => Field::One(span),
+            Field::One(first) if first.is_empty() => Field::One(span),
+            kept if span.is_empty() => kept,
             Field::One(first) => {
                 let mut s = String::from_utf8_lossy(first.of(head)).into_owned();
                 s.push_str(", ");
@@ -995,5 +998,137 @@ mod tests {
                 .status,
             413
         );
+    }
+
+    /// A canonical encoding of what the server took from a head: the
+    /// request line, Host, and a field for every decision and every field
+    /// it keeps.
+    fn canonical(head: &RequestHead, raw: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(head.method_name.of(raw));
+        out.push(b' ');
+        if head.asterisk {
+            out.push(b'*');
+        } else {
+            out.push(b'/');
+            out.extend_from_slice(head.path.of(raw).strip_prefix(b"/").unwrap_or_default());
+            if let Some(q) = head.query {
+                out.push(b'?');
+                out.extend_from_slice(q.of(raw));
+            }
+        }
+        out.extend_from_slice(match head.version {
+            Version::Http10 => b" HTTP/1.0\r\n",
+            Version::Http11 => b" HTTP/1.1\r\n",
+        });
+        if let Some(a) = head.authority {
+            out.extend_from_slice(b"Host: ");
+            out.extend_from_slice(a.of(raw));
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(if head.keep_alive {
+            b"Connection: keep-alive\r\n"
+        } else {
+            b"Connection: close\r\n"
+        });
+        match head.framing {
+            Framing::None => {}
+            Framing::Length(n) => {
+                out.extend_from_slice(format!("Content-Length: {n}\r\n").as_bytes())
+            }
+            Framing::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+        }
+        if head.expect_continue {
+            out.extend_from_slice(b"Expect: 100-continue\r\n");
+        }
+        for (name, field) in [
+            ("If-Match", &head.if_match),
+            ("If-None-Match", &head.if_none_match),
+            ("If-Modified-Since", &head.if_modified_since),
+            ("If-Unmodified-Since", &head.if_unmodified_since),
+            ("Range", &head.range),
+            ("If-Range", &head.if_range),
+            ("Accept-Encoding", &head.accept_encoding),
+        ] {
+            if let Some(v) = field.get(raw) {
+                out.extend_from_slice(name.as_bytes());
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(v);
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+        out.extend_from_slice(b"\r\n");
+        out
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn field_line() -> impl Strategy<Value = String> {
+            let names = prop::sample::select(vec![
+                "Host",
+                "Connection",
+                "Content-Length",
+                "Transfer-Encoding",
+                "Expect",
+                "If-Match",
+                "If-None-Match",
+                "If-Modified-Since",
+                "Range",
+                "If-Range",
+                "Accept-Encoding",
+                "X-Other",
+                "User-Agent",
+            ]);
+            let values = prop::sample::select(vec![
+                "x",
+                "close",
+                "keep-alive",
+                "5",
+                "0",
+                "chunked",
+                "gzip, chunked",
+                "100-continue",
+                "\"a\", W/\"b\"",
+                "*",
+                "bytes=0-9,20-",
+                "br;q=0.5, gzip",
+                "Sat, 21 Nov 2026 20:16:36 GMT",
+                "",
+                "a b\tc",
+                "[::1]:80",
+            ]);
+            (names, values).prop_map(|(n, v)| format!("{n}: {v}\r\n"))
+        }
+
+        proptest! {
+            #[test]
+            fn reencoding_a_head_is_stable(
+                method in prop::sample::select(vec!["GET", "HEAD", "OPTIONS", "POST", "BREW"]),
+                path in "/[a-zA-Z0-9._~%/-]{0,30}",
+                query in proptest::option::of("[a-z0-9=&%]{0,12}"),
+                version in prop::sample::select(vec!["HTTP/1.0", "HTTP/1.1", "HTTP/1.7"]),
+                fields in proptest::collection::vec(field_line(), 0..8),
+            ) {
+                let target = match &query {
+                    Some(q) => format!("{path}?{q}"),
+                    None => path.clone(),
+                };
+                let raw = format!("{method} {target} {version}\r\n{}\r\n", fields.concat());
+                let limits = Limits::default();
+                if let Ok(Some(head)) = parse(raw.as_bytes(), &limits) {
+                    let once = canonical(&head, raw.as_bytes());
+                    let again = parse(&once, &limits).unwrap().unwrap();
+                    let twice = canonical(&again, &once);
+                    prop_assert_eq!(String::from_utf8_lossy(&once), String::from_utf8_lossy(&twice));
+                    prop_assert_eq!(head.method, again.method);
+                    prop_assert_eq!(head.version, again.version);
+                    prop_assert_eq!(head.framing, again.framing);
+                    prop_assert_eq!(head.keep_alive, again.keep_alive);
+                    prop_assert_eq!(head.expect_continue, again.expect_continue);
+                }
+            }
+        }
     }
 }

@@ -30,6 +30,9 @@ use crate::stop::{self, Stopped};
 
 /// Connections the kernel queues for each listening socket.
 pub const LISTEN_BACKLOG: i32 = 4096;
+/// Descriptors kept free for everything but connections and the cache:
+/// listeners, the root, logs, the runtime's own.
+const RESERVED_FDS: u64 = 64;
 /// First pause after a failed accept (out of descriptors, say).
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
 /// Longest pause between accept attempts after repeated failures.
@@ -92,9 +95,41 @@ fn listen(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     Ok(listener)
 }
 
+/// Raises the soft limit on open descriptors to the hard limit, where
+/// allowed, and returns the limit in force (`None`: unlimited).
+fn raise_fd_limit() -> Option<u64> {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        let raised = rustix::process::Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            return limit.maximum;
+        }
+    }
+    limit.current
+}
+
 impl Server {
-    /// Opens the root and binds every address of `config`.
-    pub fn bind(config: Config) -> Result<Server, Error> {
+    /// Opens the root and binds every address of `config`. Raises the
+    /// process's descriptor limit to its hard limit, and lowers
+    /// `max_connections` if the descriptors could not serve that many.
+    pub fn bind(mut config: Config) -> Result<Server, Error> {
+        if let Some(fds) = raise_fd_limit() {
+            let cached = (config.limits.cache_entries * config.threads) as u64;
+            let room = fds.saturating_sub(cached + RESERVED_FDS).max(1);
+            if config.limits.max_connections as u64 > room {
+                tracing::warn!(
+                    max_connections = config.limits.max_connections,
+                    fd_limit = fds,
+                    lowered_to = room,
+                    "too few file descriptors for --max-connections; lowering it"
+                );
+                config.limits.max_connections = room as usize;
+            }
+        }
         let root = Root::open(&config.root).map_err(|e| Error::Root(config.root.clone(), e))?;
         let mut listeners = Vec::with_capacity(config.listen.len());
         let mut port = None;
