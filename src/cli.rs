@@ -6,21 +6,58 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::config::{self, Config, ConfigError};
+use crate::config::{self, Config, ConfigError, DumpSettings};
 use crate::encoding::Coding;
 use crate::limits::{self, Limits};
-use crate::respond::Compression;
+use crate::reply::ReplyFile;
+use crate::respond::{Compression, Mode};
 
 /// A static-file web server: correct HTTP/1.1, fast, safe by default.
 ///
 /// Serves the files under ROOT. Dotfiles are never served, and nothing
 /// outside ROOT is, whatever the URL or the symbolic links say.
 #[derive(Debug, Parser)]
-#[command(name = "henaserver", version, about, max_term_width = 100)]
+#[command(
+    name = "henaserver",
+    version,
+    about,
+    max_term_width = 100,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Args {
-    /// Directory to serve
-    #[arg(default_value = ".")]
-    pub root: PathBuf,
+    /// A tool instead of the server
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Directory to serve [default: the current directory]
+    pub root: Option<PathBuf>,
+
+    /// Write every request and response head received and sent into DIR,
+    /// one file each, named in order
+    #[arg(long, value_name = "DIR", help_heading = "Seeing HTTP")]
+    pub dump: Option<PathBuf>,
+
+    /// Most files --dump writes before it stops
+    #[arg(long, value_name = "N", default_value_t = crate::dump::DEFAULT_DUMP_MAX, help_heading = "Seeing HTTP")]
+    pub dump_max: u64,
+
+    /// Let --dump write Authorization, Proxy-Authorization and Cookie values
+    #[arg(long, help_heading = "Seeing HTTP")]
+    pub dump_secrets: bool,
+
+    /// Answer every request with the raw HTTP response in FILE (no files
+    /// are served)
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "echo",
+        help_heading = "Seeing HTTP"
+    )]
+    pub reply: Option<PathBuf>,
+
+    /// Answer every request with the request itself, as text
+    #[arg(long, help_heading = "Seeing HTTP")]
+    pub echo: bool,
 
     /// Address to listen on: an IP address, ADDR:PORT, or a host name
     #[arg(long, value_name = "ADDR", default_value = config::DEFAULT_BIND)]
@@ -129,6 +166,35 @@ pub struct Args {
     pub shutdown_grace: Duration,
 }
 
+/// Tools that run instead of the server.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Send raw bytes to a server and print its raw response
+    Raw(RawArgs),
+}
+
+/// `henaserver raw`.
+#[derive(Debug, clap::Args)]
+pub struct RawArgs {
+    /// Where to send: HOST:PORT, [V6]:PORT or http://HOST:PORT/
+    pub addr: String,
+
+    /// File holding the request bytes [default: standard input]
+    pub file: Option<PathBuf>,
+
+    /// Send the bytes exactly as they are (no LF to CRLF in the head)
+    #[arg(long)]
+    pub binary: bool,
+
+    /// Write the response to FILE instead of standard output
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Time to connect, and to wait for each piece of the answer
+    #[arg(long, value_name = "TIME", default_value = "10s", value_parser = duration)]
+    pub timeout: Duration,
+}
+
 /// A preference order of content codings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Codings(pub Vec<Coding>);
@@ -161,7 +227,24 @@ fn duration(s: &str) -> Result<Duration, String> {
 impl Args {
     /// Checks the arguments and resolves them into a [`Config`].
     pub fn into_config(self) -> Result<Config, ConfigError> {
-        let root = config::check_root(self.root)?;
+        let mode = match (&self.reply, self.echo) {
+            (Some(file), _) => {
+                Mode::Reply(ReplyFile::load(file).map_err(|e| ConfigError(format!("--reply {e}")))?)
+            }
+            (None, true) => Mode::Echo,
+            (None, false) => Mode::Files,
+        };
+        if mode != Mode::Files && self.root.is_some() {
+            return Err(ConfigError(
+                "--reply and --echo serve no files: drop ROOT".into(),
+            ));
+        }
+        let root = config::check_root(self.root.unwrap_or_else(|| PathBuf::from(".")))?;
+        let dump = self.dump.map(|dir| DumpSettings {
+            dir,
+            max: self.dump_max,
+            secrets: self.dump_secrets,
+        });
         let limits = Limits {
             max_request_line: self.max_request_line,
             max_header_bytes: self.max_header_bytes,
@@ -235,6 +318,8 @@ impl Args {
                 cache_bytes: self.compress_cache,
             },
             preference: self.encodings.0,
+            mode,
+            dump,
             limits,
         })
     }

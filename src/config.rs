@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use crate::encoding::{Coding, DEFAULT_PREFERENCE};
 use crate::limits::{self, Limits};
-use crate::respond::Compression;
+use crate::respond::{Compression, Mode};
 
 /// Port listened on when none is given.
 pub const DEFAULT_PORT: u16 = 8080;
@@ -34,8 +34,24 @@ pub struct Config {
     pub compression: Compression,
     /// Codings in the order preferred when the client likes them equally.
     pub preference: Vec<Coding>,
+    /// What the server answers with: files, a reply file, or echoes.
+    pub mode: Mode,
+    /// Where exchanges are dumped, if anywhere.
+    pub dump: Option<DumpSettings>,
     /// Limits and timeouts.
     pub limits: Limits,
+}
+
+/// `--dump`: where and how much.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DumpSettings {
+    /// The directory the files go to; created if missing.
+    pub dir: PathBuf,
+    /// Files written before dumping stops.
+    pub max: u64,
+    /// Whether Authorization, Proxy-Authorization and Cookie values are
+    /// written as they are.
+    pub secrets: bool,
 }
 
 /// A configuration that cannot be used, with what is wrong.
@@ -63,6 +79,8 @@ impl Config {
             cache_control: None,
             compression: default_compression(),
             preference: DEFAULT_PREFERENCE.to_vec(),
+            mode: Mode::Files,
+            dump: None,
             limits: Limits::default(),
         })
     }

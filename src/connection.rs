@@ -26,10 +26,11 @@ use tokio::net::TcpStream;
 
 use tokio::time::Sleep;
 
+use crate::dump::Dump;
 use crate::limits::Limits;
 use crate::log::AccessLog;
 use crate::request::{self, ChunkedDrain, Framing, ParseError, RequestHead};
-use crate::respond::{self, error, FileBody, Piece, Reply, Site};
+use crate::respond::{self, error, FileBody, Mode, Piece, Reply, Site};
 use crate::sendfile;
 use crate::stop::{self, Stopped};
 
@@ -54,6 +55,8 @@ thread_local! {
 pub struct Shared {
     /// What responses are built from.
     pub site: Site,
+    /// Where exchanges are dumped, with `--dump`.
+    pub dump: Option<Arc<Dump>>,
     /// Limits and timeouts.
     pub limits: Limits,
     /// The access log.
@@ -78,8 +81,16 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
         out: Vec::new(),
         line: Vec::new(),
         eof: false,
+        dump_id: 0,
+        requests: std::cell::Cell::new(0),
+        keep_bodies: false,
+        body: Vec::new(),
         nodelay: false,
     };
+    if let Some(dump) = &conn.shared.dump {
+        conn.dump_id = dump.connection();
+    }
+    conn.keep_bodies = conn.shared.dump.is_some() || conn.shared.site.mode == Mode::Echo;
     let linger = match conn.run().await {
         Ok(linger) => linger,
         Err(e) => {
@@ -136,6 +147,14 @@ struct Connection {
     line: Vec<u8>,
     /// The client has closed its side.
     eof: bool,
+    /// This connection's number in the dump, and its requests so far.
+    dump_id: u64,
+    requests: std::cell::Cell<u64>,
+    /// Whether request bodies are kept (for `--echo` or `--dump`) rather
+    /// than discarded.
+    keep_bodies: bool,
+    /// The body of the current request, when kept.
+    body: Vec<u8>,
     /// TCP_NODELAY is set: done once a connection is kept alive or sends a
     /// file body, so one-request connections skip the call.
     nodelay: bool,
@@ -156,7 +175,9 @@ impl Connection {
                 }
                 HeadRead::TimedOut => {
                     self.line.clear();
+                    let mark = self.out.len();
                     let reply = error(&mut self.out, 408, false, false, &[]);
+                    self.record(&self.buf, mark, reply.bytes);
                     self.finish(reply, Some(Instant::now())).await?;
                     return Ok(true);
                 }
@@ -167,7 +188,9 @@ impl Connection {
                     let first_line = &self.buf[..end.unwrap_or(self.buf.len()).min(256)];
                     self.line
                         .extend_from_slice(first_line.strip_suffix(b"\r").unwrap_or(first_line));
+                    let mark = self.out.len();
                     let reply = error(&mut self.out, e.status, false, false, &[]);
+                    self.record(&self.buf, mark, reply.bytes);
                     self.finish(reply, Some(Instant::now())).await?;
                     return Ok(true);
                 }
@@ -181,36 +204,39 @@ impl Connection {
                 self.line.extend_from_slice(head.line.of(&self.buf));
             }
             let (len, framing, expect_continue) = (head.len, head.framing, head.expect_continue);
+            let mark = self.out.len();
             let reply = if framing == Framing::None {
                 let raw = &self.buf[..len];
-                let reply = respond::build(
-                    &self.shared.site,
-                    head,
-                    raw,
-                    keep_alive,
-                    &mut self.out,
-                    self.peer,
-                );
+                let site = &self.shared.site;
+                let reply =
+                    respond::build(site, head, raw, &[], keep_alive, &mut self.out, self.peer);
+                self.record(raw, mark, reply.bytes);
                 self.buf.advance(len);
                 reply
             } else {
                 let raw = self.buf.split_to(len).freeze();
+                self.body.clear();
                 // Bodies are rare: their state lives on the heap.
                 let drained = Box::pin(self.drain_body(framing, expect_continue)).await?;
-                if let Err(e) = drained {
-                    let reply = error(&mut self.out, e.status, false, false, &[]);
+                let mark = self.out.len();
+                let reply = match drained {
+                    Err(e) => error(&mut self.out, e.status, false, false, &[]),
+                    Ok(()) => {
+                        let (head, site) = (&self.head, &self.shared.site);
+                        let (out, peer) = (&mut self.out, self.peer);
+                        respond::build(site, head, &raw, &self.body, keep_alive, out, peer)
+                    }
+                };
+                if self.shared.dump.is_some() {
+                    let mut request = raw.to_vec();
+                    request.extend_from_slice(&self.body);
+                    self.record(&request, mark, reply.bytes);
+                }
+                if drained.is_err() {
                     self.finish(reply, started).await?;
                     return Ok(true);
                 }
-                let head = &self.head;
-                respond::build(
-                    &self.shared.site,
-                    head,
-                    &raw,
-                    keep_alive,
-                    &mut self.out,
-                    self.peer,
-                )
+                reply
             };
             let keep_alive = reply.keep_alive;
             self.finish(reply, started).await?;
@@ -347,6 +373,28 @@ impl Connection {
             self.timer.as_mut().reset(until.into());
         }
         self.deadline = until;
+    }
+
+    /// Dumps one exchange (with `--dump`): `request` as received, and the
+    /// response head written to the output buffer from `mark`.
+    fn record(&self, request: &[u8], mark: usize, body_bytes: u64) {
+        let Some(dump) = &self.shared.dump else {
+            return;
+        };
+        let number = self.requests.get() + 1;
+        self.requests.set(number);
+        let written = &self.out[mark..];
+        let head_end = written
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(written.len(), |i| i + 4);
+        dump.exchange(
+            self.dump_id,
+            number,
+            request,
+            &written[..head_end],
+            body_bytes,
+        );
     }
 
     /// Whether bytes from the client are pending after a last response, so
@@ -529,6 +577,9 @@ impl Connection {
                 let mut left = n;
                 loop {
                     let take = left.min(self.buf.len() as u64);
+                    if self.keep_bodies {
+                        self.body.extend_from_slice(&self.buf[..take as usize]);
+                    }
                     self.buf.advance(take as usize);
                     left -= take;
                     if left == 0 {
@@ -550,6 +601,9 @@ impl Connection {
                         Ok(r) => r,
                         Err(e) => return Ok(Err(e)),
                     };
+                    if self.keep_bodies {
+                        self.body.extend_from_slice(&self.buf[..used]);
+                    }
                     self.buf.advance(used);
                     if done {
                         break;
@@ -632,7 +686,9 @@ mod footprint {
                     cache_control: None,
                     compression: crate::config::default_compression(),
                     preference: crate::encoding::DEFAULT_PREFERENCE.to_vec(),
+                    mode: Default::default(),
                 },
+                dump: None,
                 limits: Default::default(),
                 log: crate::log::AccessLog::disabled(),
             });

@@ -20,6 +20,9 @@
 //! - [`mime`]: Content-Type from the extension.
 //! - `sendfile`: the only descriptor-level code.
 //! - [`log`]: the access log, written off the request path.
+//! - [`dump`]: `--dump`, the raw bytes of every exchange in files.
+//! - [`reply`]: `--reply`, one raw response for every request.
+//! - [`raw`]: the `henaserver raw` client.
 //!
 //! # Example
 //! ```no_run
@@ -37,12 +40,15 @@ pub mod cli;
 pub mod conditional;
 pub mod config;
 mod connection;
+pub mod dump;
 pub mod encoding;
 pub mod files;
 pub mod limits;
 pub mod log;
 pub mod mime;
 pub mod range;
+pub mod raw;
+pub mod reply;
 pub mod request;
 pub mod resolve;
 pub mod respond;

@@ -4,7 +4,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use henaserver::cli::Args;
+use henaserver::cli::{Args, Command, RawArgs};
+use henaserver::respond::Mode;
 use henaserver::Server;
 
 fn main() -> ExitCode {
@@ -23,6 +24,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(Command::Raw(raw)) = args.command {
+        return run_raw(raw);
+    }
     let filter = match args
         .log_level
         .parse::<tracing::level_filters::LevelFilter>()
@@ -56,25 +60,86 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let config = server.config();
+    let what = match &config.mode {
+        Mode::Files => format!("serving {}", config.root.display()),
+        Mode::Reply(file) => format!("replying with a {} response", file.status),
+        Mode::Echo => "echoing requests".to_string(),
+    };
     let urls: Vec<String> = server
         .local_addrs()
         .iter()
         .map(|a| format!("http://{a}/"))
         .collect();
-    {
+    let announce = move || {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(
-            out,
-            "henaserver: serving {} at {}",
-            server.config().root.display(),
-            urls.join(" and ")
-        );
+        let _ = writeln!(out, "henaserver: {what} at {}", urls.join(" and "));
         let _ = out.flush();
-    }
-    match server.run_until_signal() {
+    };
+    match server.run_until_signal_then(announce) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("henaserver: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `henaserver raw`: send bytes, print the raw answer.
+fn run_raw(args: RawArgs) -> ExitCode {
+    use std::io::Read;
+    let input = match &args.file {
+        Some(path) => {
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+        }
+        None => {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut bytes)
+                .map(|_| bytes)
+                .map_err(|e| format!("cannot read standard input: {e}"))
+        }
+    };
+    let input = match input {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            eprintln!("henaserver raw: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let request = if args.binary {
+        input
+    } else {
+        henaserver::raw::crlf_head(&input)
+    };
+    let addr = match henaserver::raw::resolve(&args.addr) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("henaserver raw: cannot resolve {}: {e}", args.addr);
+            return ExitCode::from(2);
+        }
+    };
+    let answer = match henaserver::raw::exchange(addr, &request, args.timeout) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            eprintln!("henaserver raw: {addr}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let written = match &args.out {
+        Some(path) => std::fs::write(path, &answer)
+            .map_err(|e| format!("cannot write {}: {e}", path.display())),
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&answer)
+                .and_then(|()| out.flush())
+                .map_err(|e| format!("cannot write the answer: {e}"))
+        }
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("henaserver raw: {e}");
             ExitCode::from(1)
         }
     }

@@ -24,6 +24,7 @@ use crate::encoding::{self, Coding, Siblings};
 use crate::files::{self, FileInfo, Lookup, Root, SMALL_FILE};
 use crate::limits::Limits;
 use crate::range::{self, Ranges};
+use crate::reply::ReplyFile;
 use crate::request::{Method, RequestHead};
 use crate::resolve::{self, Refusal};
 use crate::response;
@@ -46,6 +47,20 @@ pub struct Site {
     pub compression: Compression,
     /// Codings in the order preferred when the client likes them equally.
     pub preference: Vec<Coding>,
+    /// What the server answers with.
+    pub mode: Mode,
+}
+
+/// What the server answers with.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Files from the root.
+    #[default]
+    Files,
+    /// The same raw response to every request (`--reply`).
+    Reply(ReplyFile),
+    /// Each request, as received, as a text/plain body (`--echo`).
+    Echo,
 }
 
 /// When files are compressed on the fly.
@@ -127,15 +142,23 @@ pub fn error(
 }
 
 /// Builds the response to one request into `out`.
+/// `raw` is the request head as received and `body` its body (kept only
+/// when a mode or the dump needs it).
 pub fn build(
     site: &Site,
     head: &RequestHead,
     raw: &[u8],
+    body: &[u8],
     keep_alive: bool,
     out: &mut Vec<u8>,
     peer: SocketAddr,
 ) -> Reply {
     let head_only = head.method == Method::Head;
+    match &site.mode {
+        Mode::Files => {}
+        Mode::Echo => return echo(out, raw, body, head_only, keep_alive),
+        Mode::Reply(file) => return replay(out, file, head_only, keep_alive),
+    }
     match head.method {
         Method::Get | Method::Head => {}
         Method::Options => {
@@ -179,6 +202,36 @@ pub fn build(
             error(out, 500, head_only, keep_alive, &[])
         }
     }
+}
+
+/// The request as received, as a text/plain body.
+fn echo(out: &mut Vec<u8>, raw: &[u8], body: &[u8], head_only: bool, keep_alive: bool) -> Reply {
+    let len = (raw.len() + body.len()) as u64;
+    response::start(out, 200);
+    response::field(out, "Content-Type", b"text/plain; charset=utf-8");
+    response::content_length(out, len);
+    response::field(out, "X-Content-Type-Options", b"nosniff");
+    response::finish(out, keep_alive);
+    if head_only {
+        return Reply::buffered(200, 0, keep_alive);
+    }
+    out.extend_from_slice(raw);
+    out.extend_from_slice(body);
+    Reply::buffered(200, len, keep_alive)
+}
+
+/// The reply file's response, with the server's framing and Connection.
+fn replay(out: &mut Vec<u8>, file: &ReplyFile, head_only: bool, keep_alive: bool) -> Reply {
+    out.extend_from_slice(&file.head);
+    if file.has_body() {
+        response::content_length(out, file.body.len() as u64);
+    }
+    response::finish(out, keep_alive);
+    if head_only || !file.has_body() {
+        return Reply::buffered(file.status, 0, keep_alive);
+    }
+    out.extend_from_slice(&file.body);
+    Reply::buffered(file.status, file.body.len() as u64, keep_alive)
 }
 
 /// Reads up to `size` bytes from the start of the file; fewer if it

@@ -45,6 +45,8 @@ pub enum Error {
     Root(PathBuf, io::Error),
     /// An address cannot be listened on.
     Bind(SocketAddr, io::Error),
+    /// The dump directory cannot be created.
+    Dump(PathBuf, io::Error),
     /// Threads or event loops cannot be created.
     Io(io::Error),
 }
@@ -57,6 +59,7 @@ impl std::fmt::Display for Error {
                 write!(f, "cannot listen on {addr}: address already in use")
             }
             Error::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+            Error::Dump(dir, e) => write!(f, "cannot create dump directory {}: {e}", dir.display()),
             Error::Io(e) => write!(f, "{e}"),
         }
     }
@@ -70,6 +73,7 @@ pub struct Server {
     config: Config,
     root: Root,
     listeners: Vec<std::net::TcpListener>,
+    dump: Option<Arc<crate::dump::Dump>>,
 }
 
 fn listen(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
@@ -145,10 +149,18 @@ impl Server {
             port.get_or_insert(local.port());
             listeners.push(listener);
         }
+        let dump = match &config.dump {
+            Some(d) => Some(
+                crate::dump::Dump::start(&d.dir, d.max, d.secrets)
+                    .map_err(|e| Error::Dump(d.dir.clone(), e))?,
+            ),
+            None => None,
+        };
         Ok(Server {
             config,
             root,
             listeners,
+            dump,
         })
     }
 
@@ -172,6 +184,7 @@ impl Server {
             config,
             root,
             listeners,
+            dump,
         } = self;
         let (log, log_thread) = if config.access_log {
             let (log, handle) = AccessLog::spawn(Box::new(io::stdout()));
@@ -192,7 +205,9 @@ impl Server {
                 cache_control,
                 compression: config.compression.clone(),
                 preference: config.preference.clone(),
+                mode: config.mode.clone(),
             },
+            dump,
             limits: config.limits.clone(),
             log,
         });
@@ -240,12 +255,20 @@ impl Server {
 
     /// Serves until SIGINT or SIGTERM.
     pub fn run_until_signal(self) -> Result<(), Error> {
+        self.run_until_signal_then(|| {})
+    }
+
+    /// Serves until SIGINT or SIGTERM, calling `ready` once the signals are
+    /// handled: a start message printed from it can be acted on at once.
+    pub fn run_until_signal_then(self, ready: impl FnOnce()) -> Result<(), Error> {
         self.run(async {
             use tokio::signal::unix::{signal, SignalKind};
-            match (
+            let signals = (
                 signal(SignalKind::interrupt()),
                 signal(SignalKind::terminate()),
-            ) {
+            );
+            ready();
+            match signals {
                 (Ok(mut int), Ok(mut term)) => {
                     tokio::select! {
                         _ = int.recv() => {}

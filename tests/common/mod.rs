@@ -65,10 +65,14 @@ fn collect(stream: impl Read + Send + 'static, lines: Arc<Mutex<Vec<String>>>) {
 }
 
 impl TestServer {
-    /// Starts `henaserver ROOT --port 0 ARGS...`.
+    /// Starts `henaserver ROOT --port 0 ARGS...` (no ROOT when `root` is
+    /// empty).
     pub fn start(root: &Path, args: &[&str]) -> TestServer {
-        let mut child = Command::new(bin())
-            .arg(root)
+        let mut command = Command::new(bin());
+        if !root.as_os_str().is_empty() {
+            command.arg(root);
+        }
+        let mut child = command
             .args(["--port", "0"])
             .args(args)
             .stdin(Stdio::null())

@@ -1,0 +1,180 @@
+//! `--reply FILE`: answer every request with one raw HTTP response kept in
+//! a file, as HenaServer's second chapter did with `server_send.txt`.
+//!
+//! The file is read and checked at start: it must begin with an HTTP/1.x
+//! response head. Lone LF line endings (files saved by editors) become
+//! CRLF; a chunked body is decoded; a missing or wrong Content-Length is
+//! corrected, with a warning. The file's Connection field is replaced by
+//! the server's own, so keep-alive follows the usual rules.
+
+use std::path::Path;
+
+use bytes::Bytes;
+
+use crate::response;
+
+/// A response ready to be replayed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyFile {
+    /// The status code.
+    pub status: u16,
+    /// The status line and field lines, CRLF-terminated, without the
+    /// Content-Length, Transfer-Encoding and Connection fields and without
+    /// the empty line.
+    pub head: Vec<u8>,
+    /// The body.
+    pub body: Bytes,
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Decodes a chunked body; `None` if it is not well-formed.
+fn dechunk(mut body: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(body.len());
+    loop {
+        let line_end = find(body, b"\r\n")?;
+        let size_text = std::str::from_utf8(&body[..line_end]).ok()?;
+        let size_text = size_text.split(';').next()?.trim();
+        let size = usize::from_str_radix(size_text, 16).ok()?;
+        body = &body[line_end + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        if body.len() < size + 2 || &body[size..size + 2] != b"\r\n" {
+            return None;
+        }
+        out.extend_from_slice(&body[..size]);
+        body = &body[size + 2..];
+    }
+}
+
+impl ReplyFile {
+    /// Reads and checks `path`; warnings (corrections) are logged.
+    pub fn load(path: &Path) -> Result<ReplyFile, String> {
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Self::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Checks and normalizes a raw response.
+    pub fn parse(bytes: &[u8]) -> Result<ReplyFile, String> {
+        let (head, body) = match (find(bytes, b"\r\n\r\n"), find(bytes, b"\n\n")) {
+            (Some(crlf), Some(lf)) if lf < crlf => (&bytes[..lf + 1], &bytes[lf + 2..]),
+            (Some(crlf), _) => (&bytes[..crlf + 2], &bytes[crlf + 4..]),
+            (None, Some(lf)) => (&bytes[..lf + 1], &bytes[lf + 2..]),
+            (None, None) => (bytes, &b""[..]),
+        };
+        // Lone LF becomes CRLF in the head.
+        let mut crlf_head = Vec::with_capacity(head.len() + 16);
+        for line in head.split_inclusive(|&b| b == b'\n') {
+            let text = line.strip_suffix(b"\n").unwrap_or(line);
+            let text = text.strip_suffix(b"\r").unwrap_or(text);
+            crlf_head.extend_from_slice(text);
+            crlf_head.extend_from_slice(b"\r\n");
+        }
+        let mut with_end = crlf_head.clone();
+        with_end.extend_from_slice(b"\r\n");
+        let mut fields = [httparse::EMPTY_HEADER; 100];
+        let mut parsed = httparse::Response::new(&mut fields);
+        match parsed.parse(&with_end) {
+            Ok(httparse::Status::Complete(_)) => {}
+            Ok(httparse::Status::Partial) => return Err("the response head is incomplete".into()),
+            Err(e) => return Err(format!("not an HTTP/1.x response head ({e})")),
+        }
+        let status = parsed.code.ok_or("no status code")?;
+        let mut chunked = false;
+        let mut declared: Option<usize> = None;
+        let mut kept = Vec::with_capacity(crlf_head.len());
+        let status_line_end = find(&crlf_head, b"\r\n").map_or(crlf_head.len(), |i| i + 2);
+        kept.extend_from_slice(&crlf_head[..status_line_end]);
+        for f in parsed.headers.iter() {
+            let name = f.name;
+            if name.eq_ignore_ascii_case("content-length") {
+                declared = std::str::from_utf8(f.value)
+                    .ok()
+                    .and_then(|v| v.trim().parse().ok());
+            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                chunked = true;
+            } else if !name.eq_ignore_ascii_case("connection") {
+                response::field(&mut kept, name, f.value);
+            }
+        }
+        let body = if chunked {
+            dechunk(body).ok_or("the chunked body is not well-formed")?
+        } else {
+            body.to_vec()
+        };
+        match declared {
+            Some(n) if n != body.len() && !chunked => tracing::warn!(
+                declared = n,
+                actual = body.len(),
+                "reply Content-Length does not match the body; corrected"
+            ),
+            None if !chunked && !body.is_empty() => {
+                tracing::warn!(actual = body.len(), "reply has no Content-Length; added")
+            }
+            _ => {}
+        }
+        Ok(ReplyFile {
+            status,
+            head: kept,
+            body: Bytes::from(body),
+        })
+    }
+
+    /// Whether this status carries a body at all (RFC 9110 §6.4.1).
+    pub fn has_body(&self) -> bool {
+        !(self.status < 200 || self.status == 204 || self.status == 304)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crlf_and_lf_files() {
+        let crlf = ReplyFile::parse(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+        )
+        .unwrap();
+        assert_eq!(crlf.status, 200);
+        assert_eq!(crlf.head, b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n");
+        assert_eq!(crlf.body, &b"hello"[..]);
+        let lf = ReplyFile::parse(
+            b"HTTP/1.1 200 OK\nContent-Type: text/html\nContent-Length: 5\n\nhello",
+        )
+        .unwrap();
+        assert_eq!(lf, crlf);
+    }
+
+    #[test]
+    fn lengths_are_corrected() {
+        let short =
+            ReplyFile::parse(b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\nhello").unwrap();
+        assert_eq!(short.body, &b"hello"[..]);
+        let none = ReplyFile::parse(b"HTTP/1.0 404 Not Found\r\n\r\nmissing").unwrap();
+        assert_eq!(none.status, 404);
+        assert_eq!(none.body, &b"missing"[..]);
+        let chunked = ReplyFile::parse(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(chunked.body, &b"hello world"[..]);
+        assert_eq!(chunked.head, b"HTTP/1.1 200 OK\r\n");
+    }
+
+    #[test]
+    fn wrong_files_are_refused() {
+        assert!(ReplyFile::parse(b"GET / HTTP/1.1\r\n\r\n").is_err());
+        assert!(ReplyFile::parse(b"hello world").is_err());
+        assert!(ReplyFile::parse(b"HTTP/2 200\r\n\r\n").is_err());
+        assert!(ReplyFile::parse(b"").is_err());
+        assert!(
+            ReplyFile::parse(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+                .is_err()
+        );
+    }
+}
