@@ -59,9 +59,10 @@ pub struct Args {
     #[arg(long, help_heading = "Seeing HTTP")]
     pub echo: bool,
 
-    /// Address to listen on: an IP address, ADDR:PORT, or a host name
+    /// Address to listen on: an IP address, ADDR:PORT ([::1]:8080), or a
+    /// host name for all its addresses (repeatable)
     #[arg(long, value_name = "ADDR", default_value = config::DEFAULT_BIND)]
-    pub bind: String,
+    pub bind: Vec<String>,
 
     /// Port to listen on; 0 picks a free port
     #[arg(short, long, default_value_t = config::DEFAULT_PORT)]
@@ -92,6 +93,36 @@ pub struct Args {
     /// several equally
     #[arg(long, value_name = "LIST", default_value = "br,zstd,gzip", value_parser = codings)]
     pub encodings: Codings,
+
+    /// Add a field to every response, as 'Name: value' (repeatable)
+    #[arg(long = "header", value_name = "'NAME: VALUE'", value_parser = header_field, help_heading = "Features")]
+    pub headers: Vec<(String, String)>,
+
+    /// Answer CORS requests from ORIGIN (repeatable; no value: any origin)
+    #[arg(long, value_name = "ORIGIN", num_args = 0..=1, default_missing_value = "*", help_heading = "Features")]
+    pub cors: Vec<String>,
+
+    /// List directories that have no index file (HTML, or JSON on request)
+    #[arg(long, help_heading = "Features")]
+    pub listing: bool,
+
+    /// Serve FILE with 200 for GETs that match no file and take HTML
+    /// (single-page applications)
+    #[arg(long, value_name = "FILE", help_heading = "Features")]
+    pub fallback: Option<String>,
+
+    /// Serve FILE for error STATUS, keeping the status (repeatable)
+    #[arg(long = "error-page", value_name = "STATUS=FILE", value_parser = error_page, help_heading = "Features")]
+    pub error_pages: Vec<(u16, String)>,
+
+    /// Serve /about from about.html, and redirect /about.html to /about
+    #[arg(long, help_heading = "Features")]
+    pub clean_urls: bool,
+
+    /// Require Basic authentication as USER with a password hashed by
+    /// `henaserver hash-password` (repeatable)
+    #[arg(long = "auth", value_name = "USER:HASH", value_parser = auth_user, help_heading = "Features")]
+    pub users: Vec<crate::auth::User>,
 
     /// Level of server messages on stderr: error, warn, info, debug, trace
     #[arg(long, value_name = "LEVEL", default_value = "info")]
@@ -171,6 +202,9 @@ pub struct Args {
 pub enum Command {
     /// Send raw bytes to a server and print its raw response
     Raw(RawArgs),
+    /// Read a password on standard input and print its argon2 hash, for
+    /// --auth USER:HASH
+    HashPassword,
 }
 
 /// `henaserver raw`.
@@ -193,6 +227,42 @@ pub struct RawArgs {
     /// Time to connect, and to wait for each piece of the answer
     #[arg(long, value_name = "TIME", default_value = "10s", value_parser = duration)]
     pub timeout: Duration,
+}
+
+/// Parses `Name: value` for --header.
+fn header_field(s: &str) -> Result<(String, String), String> {
+    let (name, value) = s.split_once(':').ok_or("expected 'Name: value'")?;
+    let (name, value) = (name.trim(), value.trim());
+    if name.is_empty() || !name.bytes().all(crate::request::is_tchar) {
+        return Err(format!("{name:?} is not a field name"));
+    }
+    if value.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+        return Err("the value has control characters".into());
+    }
+    Ok((name.to_string(), value.to_string()))
+}
+
+/// Parses `404=404.html` for --error-page.
+fn error_page(s: &str) -> Result<(u16, String), String> {
+    let (status, file) = s
+        .split_once('=')
+        .ok_or("expected STATUS=FILE, as 404=404.html")?;
+    let status: u16 = status
+        .trim()
+        .parse()
+        .map_err(|_| format!("{status:?} is not a status code"))?;
+    if !(400..=599).contains(&status) {
+        return Err(format!("{status} is not an error status (400 to 599)"));
+    }
+    let file = file.trim().trim_start_matches('/');
+    if file.is_empty() {
+        return Err("the file name is empty".into());
+    }
+    Ok((status, file.to_string()))
+}
+
+fn auth_user(s: &str) -> Result<crate::auth::User, String> {
+    crate::auth::User::parse(s)
 }
 
 /// A preference order of content codings.
@@ -294,6 +364,14 @@ impl Args {
                 self.compress_min, self.compress_max
             )));
         }
+        let mut listen = Vec::new();
+        for bind in &self.bind {
+            for addr in config::resolve_bind(bind, self.port)? {
+                if !listen.contains(&addr) {
+                    listen.push(addr);
+                }
+            }
+        }
         let cache_control = match self.cache_control {
             Some(v) if v.is_empty() || v.bytes().any(|b| b.is_ascii_control()) => {
                 return Err(ConfigError(format!(
@@ -304,7 +382,7 @@ impl Args {
         };
         Ok(Config {
             root,
-            listen: config::resolve_bind(&self.bind, self.port)?,
+            listen,
             index: self.index,
             threads: self
                 .threads
@@ -320,6 +398,13 @@ impl Args {
             preference: self.encodings.0,
             mode,
             dump,
+            headers: self.headers,
+            cors: self.cors,
+            listing: self.listing,
+            fallback: self.fallback.map(|f| f.trim_start_matches('/').to_string()),
+            error_pages: self.error_pages,
+            clean_urls: self.clean_urls,
+            users: self.users,
             limits,
         })
     }

@@ -38,6 +38,20 @@ pub struct Config {
     pub mode: Mode,
     /// Where exchanges are dumped, if anywhere.
     pub dump: Option<DumpSettings>,
+    /// Fields added to every response (`--header`).
+    pub headers: Vec<(String, String)>,
+    /// Origins allowed by `--cors` (`*` for any).
+    pub cors: Vec<String>,
+    /// List directories without an index file.
+    pub listing: bool,
+    /// The file served with 200 for unknown paths that take HTML.
+    pub fallback: Option<String>,
+    /// Custom pages for error statuses, relative to the root.
+    pub error_pages: Vec<(u16, String)>,
+    /// `/about` serves `about.html`, and `/about.html` redirects to `/about`.
+    pub clean_urls: bool,
+    /// Users of Basic authentication; none: no authentication.
+    pub users: Vec<crate::auth::User>,
     /// Limits and timeouts.
     pub limits: Limits,
 }
@@ -81,6 +95,13 @@ impl Config {
             preference: DEFAULT_PREFERENCE.to_vec(),
             mode: Mode::Files,
             dump: None,
+            headers: Vec::new(),
+            cors: Vec::new(),
+            listing: false,
+            fallback: None,
+            error_pages: Vec::new(),
+            clean_urls: false,
+            users: Vec::new(),
             limits: Limits::default(),
         })
     }

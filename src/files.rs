@@ -123,8 +123,10 @@ pub enum Lookup {
     File(Arc<FileInfo>),
     /// A directory asked for without its trailing slash: redirect.
     AddSlash,
-    /// A directory without an index file, or a file the server may not read.
+    /// A file or directory the server may not read.
     Forbidden,
+    /// A directory without an index file.
+    NoIndex,
     /// Nothing servable there.
     NotFound,
 }
@@ -285,14 +287,15 @@ pub fn lookup(root: &Root, rel: &str, slash: bool, index: &str) -> io::Result<Lo
             };
             let fd = match root.open_beneath(&index_rel) {
                 Ok(fd) => fd,
-                Err(e) if not_found(&e) || e.kind() == io::ErrorKind::PermissionDenied => {
+                Err(e) if not_found(&e) => return Ok(Lookup::NoIndex),
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
                     return Ok(Lookup::Forbidden)
                 }
                 Err(e) => return Err(e),
             };
             let stat = rustix::fs::fstat(&fd)?;
             if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
-                return Ok(Lookup::Forbidden);
+                return Ok(Lookup::NoIndex);
             }
             Ok(Lookup::File(Arc::new(FileInfo::open(
                 fd, &stat, &index_rel,

@@ -18,6 +18,9 @@
 //! - [`range`]: byte ranges and multipart/byteranges (RFC 9110 §14).
 //! - [`response`]: response heads, the cached Date, error pages.
 //! - [`mime`]: Content-Type from the extension.
+//! - [`listing`]: directory listings, HTML and JSON.
+//! - [`cors`]: Cross-Origin Resource Sharing.
+//! - [`auth`]: Basic authentication against argon2 or bcrypt hashes.
 //! - `sendfile`: the only descriptor-level code.
 //! - [`log`]: the access log, written off the request path.
 //! - [`dump`]: `--dump`, the raw bytes of every exchange in files.
@@ -35,15 +38,18 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod auth;
 pub mod cache;
 pub mod cli;
 pub mod conditional;
 pub mod config;
 mod connection;
+pub mod cors;
 pub mod dump;
 pub mod encoding;
 pub mod files;
 pub mod limits;
+pub mod listing;
 pub mod log;
 pub mod mime;
 pub mod range;

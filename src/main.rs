@@ -24,8 +24,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Some(Command::Raw(raw)) = args.command {
-        return run_raw(raw);
+    match args.command {
+        Some(Command::Raw(raw)) => return run_raw(raw),
+        Some(Command::HashPassword) => return hash_password(),
+        None => {}
     }
     let filter = match args
         .log_level
@@ -140,6 +142,30 @@ fn run_raw(args: RawArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("henaserver raw: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `henaserver hash-password`: a password on standard input, its hash out.
+fn hash_password() -> ExitCode {
+    let mut line = String::new();
+    if let Err(e) = std::io::stdin().read_line(&mut line) {
+        eprintln!("henaserver hash-password: cannot read standard input: {e}");
+        return ExitCode::from(1);
+    }
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        eprintln!("henaserver hash-password: the password is empty");
+        return ExitCode::from(2);
+    }
+    match henaserver::auth::hash_password(password) {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("henaserver hash-password: {e}");
             ExitCode::from(1)
         }
     }

@@ -82,8 +82,9 @@ pub enum Field {
     Absent,
     /// One field line.
     One(Span),
-    /// Several field lines, combined as RFC 9110 §5.3 says.
-    Many(String),
+    /// Several field lines, combined as RFC 9110 §5.3 says (rare, so kept
+    /// out of line to keep every head small).
+    Many(Box<String>),
 }
 
 impl Field {
@@ -106,7 +107,7 @@ impl Field {
                 let mut s = String::from_utf8_lossy(first.of(head)).into_owned();
                 s.push_str(", ");
                 s.push_str(&String::from_utf8_lossy(span.of(head)));
-                Field::Many(s)
+                Field::Many(Box::new(s))
             }
             Field::Many(mut s) => {
                 s.push_str(", ");
@@ -158,6 +159,16 @@ pub struct RequestHead {
     pub if_range: Field,
     /// `Accept-Encoding`.
     pub accept_encoding: Field,
+    /// `Accept`.
+    pub accept: Field,
+    /// `Origin`.
+    pub origin: Field,
+    /// `Access-Control-Request-Method` (CORS preflight).
+    pub cors_method: Field,
+    /// `Access-Control-Request-Headers` (CORS preflight).
+    pub cors_headers: Field,
+    /// `Authorization`.
+    pub authorization: Field,
 }
 
 /// Why a request head was refused. The connection is closed afterwards:
@@ -448,6 +459,11 @@ pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, ParseEr
         range: Field::Absent,
         if_range: Field::Absent,
         accept_encoding: Field::Absent,
+        accept: Field::Absent,
+        origin: Field::Absent,
+        cors_method: Field::Absent,
+        cors_headers: Field::Absent,
+        authorization: Field::Absent,
     };
     parse_target(buf, method, target, &mut head)?;
 
@@ -471,6 +487,15 @@ pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, ParseEr
                 host = Some(value);
             }
             5 if name.eq_ignore_ascii_case(b"range") => head.range.add(buf, span),
+            6 if name.eq_ignore_ascii_case(b"accept") => head.accept.add(buf, span),
+            6 if name.eq_ignore_ascii_case(b"origin") => head.origin.add(buf, span),
+            13 if name.eq_ignore_ascii_case(b"authorization") => head.authorization.add(buf, span),
+            29 if name.eq_ignore_ascii_case(b"access-control-request-method") => {
+                head.cors_method.add(buf, span)
+            }
+            30 if name.eq_ignore_ascii_case(b"access-control-request-headers") => {
+                head.cors_headers.add(buf, span)
+            }
             6 if name.eq_ignore_ascii_case(b"expect") => {
                 if expect.is_some() {
                     return Err(err(417, "several expectations"));

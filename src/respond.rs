@@ -18,7 +18,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::cache;
 use crate::conditional::{self, Precondition};
 use crate::encoding::{self, Coding, Siblings};
 use crate::files::{self, FileInfo, Lookup, Root, SMALL_FILE};
@@ -28,6 +27,7 @@ use crate::reply::ReplyFile;
 use crate::request::{Method, RequestHead};
 use crate::resolve::{self, Refusal};
 use crate::response;
+use crate::{auth, cache, cors};
 
 /// The methods a file allows.
 pub const ALLOW: &[u8] = b"GET, HEAD, OPTIONS";
@@ -49,6 +49,20 @@ pub struct Site {
     pub preference: Vec<Coding>,
     /// What the server answers with.
     pub mode: Mode,
+    /// Encoded `--header` field lines, sent with every response.
+    pub headers: Vec<u8>,
+    /// Origins allowed by `--cors` (`*` for any); empty: no CORS.
+    pub cors: Vec<String>,
+    /// `--listing`: list directories without an index file.
+    pub listing: bool,
+    /// `--fallback`: the file served for unknown paths that take HTML.
+    pub fallback: Option<String>,
+    /// `--error-page`: status and file, relative to the root.
+    pub error_pages: Vec<(u16, String)>,
+    /// `--clean-urls`: `/about` serves `about.html`, which redirects there.
+    pub clean_urls: bool,
+    /// Basic authentication users and their password hashes.
+    pub users: Vec<auth::User>,
 }
 
 /// What the server answers with.
@@ -142,8 +156,85 @@ pub fn error(
 }
 
 /// Builds the response to one request into `out`.
-/// `raw` is the request head as received and `body` its body (kept only
-/// when a mode or the dump needs it).
+/// What every step of one response needs to know.
+struct Ctx<'a> {
+    site: &'a Site,
+    head: &'a RequestHead,
+    raw: &'a [u8],
+    keep_alive: bool,
+    head_only: bool,
+    peer: SocketAddr,
+}
+
+impl Ctx<'_> {
+    /// Ends a head: `--header` fields, CORS fields, Connection.
+    fn finish(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.site.headers);
+        cors::response_fields(self.site, self.head, self.raw, out);
+        response::finish(out, self.keep_alive);
+    }
+
+    /// An error response: the `--error-page` file for `status` if one is
+    /// configured and readable, else the built-in page.
+    fn fail(&self, out: &mut Vec<u8>, status: u16, extra: &[(&str, &[u8])]) -> Reply {
+        let custom = self
+            .site
+            .error_pages
+            .iter()
+            .find(|(s, _)| *s == status)
+            .and_then(|(_, rel)| {
+                match files::lookup(&self.site.root, rel, false, &self.site.index) {
+                    Ok(Lookup::File(info)) if info.size <= SMALL_FILE => {
+                        read_up_to(&info, info.size)
+                            .ok()
+                            .map(|body| (info.content_type, body))
+                    }
+                    _ => None,
+                }
+            });
+        let (content_type, page): (&str, Bytes) = match custom {
+            Some(found) => found,
+            None => (
+                "text/html; charset=utf-8",
+                Bytes::from_static(response::error_page(status).as_bytes()),
+            ),
+        };
+        response::start(out, status);
+        for (name, value) in extra {
+            response::field(out, name, value);
+        }
+        response::field(out, "Content-Type", content_type.as_bytes());
+        response::content_length(out, page.len() as u64);
+        self.finish(out);
+        if self.head_only {
+            return Reply::buffered(status, 0, self.keep_alive);
+        }
+        out.extend_from_slice(&page);
+        Reply::buffered(status, page.len() as u64, self.keep_alive)
+    }
+
+    /// A 301 to `location` with the request's query kept.
+    fn redirect(&self, out: &mut Vec<u8>, location: &str) -> Reply {
+        let mut location = location.as_bytes().to_vec();
+        if let Some(q) = self.head.query {
+            location.push(b'?');
+            location.extend_from_slice(q.of(self.raw));
+        }
+        self.fail(out, 301, &[("Location", &location)])
+    }
+
+    /// Whether the request would take an HTML page (for `--fallback`).
+    fn accepts_html(&self) -> bool {
+        self.head.accept.get(self.raw).is_some_and(|a| {
+            let a = String::from_utf8_lossy(a).to_ascii_lowercase();
+            a.contains("text/html") || a.contains("application/xhtml+xml")
+        })
+    }
+}
+
+/// Builds the response to one request into `out`. `raw` is the request
+/// head as received and `body` its body (kept only when a mode or the dump
+/// needs it).
 pub fn build(
     site: &Site,
     head: &RequestHead,
@@ -159,49 +250,141 @@ pub fn build(
         Mode::Echo => return echo(out, raw, body, head_only, keep_alive),
         Mode::Reply(file) => return replay(out, file, head_only, keep_alive),
     }
+    let ctx = Ctx {
+        site,
+        head,
+        raw,
+        keep_alive,
+        head_only,
+        peer,
+    };
     match head.method {
         Method::Get | Method::Head => {}
         Method::Options => {
             response::start(out, 204);
             response::field(out, "Allow", ALLOW);
-            response::finish(out, keep_alive);
+            cors::preflight_fields(site, head, raw, out);
+            ctx.finish(out);
             return Reply::buffered(204, 0, keep_alive);
         }
-        Method::NotAllowed => return error(out, 405, false, keep_alive, &[("Allow", ALLOW)]),
-        Method::Unknown => return error(out, 501, false, keep_alive, &[]),
+        Method::NotAllowed => return ctx.fail(out, 405, &[("Allow", ALLOW)]),
+        Method::Unknown => return ctx.fail(out, 501, &[]),
+    }
+    if let Some(challenge) = auth::check(site, head, raw) {
+        return ctx.fail(out, 401, &[("WWW-Authenticate", challenge.as_bytes())]);
     }
     let path = head.path.of(raw);
     if let Some((info, siblings)) = cache::get(&site.root, path) {
-        return file(site, out, info, siblings, head, raw, keep_alive, peer);
+        return file(&ctx, out, info, siblings);
     }
     let resolved = match resolve::resolve(path) {
         Ok(r) => r,
-        Err(Refusal::BadRequest(_)) => return error(out, 400, head_only, keep_alive, &[]),
-        Err(Refusal::Hidden) => return error(out, 404, head_only, keep_alive, &[]),
+        Err(Refusal::BadRequest(_)) => return ctx.fail(out, 400, &[]),
+        Err(Refusal::Hidden) => return not_found(&ctx, out),
     };
-    match files::lookup(&site.root, &resolved.rel, resolved.slash, &site.index) {
+    let found = files::lookup(&site.root, &resolved.rel, resolved.slash, &site.index);
+    // --clean-urls: `/about` serves `about.html`.
+    let found = match found {
+        Ok(Lookup::NotFound) if site.clean_urls && !resolved.slash && resolved.rel != "." => {
+            match files::lookup(
+                &site.root,
+                &format!("{}.html", resolved.rel),
+                false,
+                &site.index,
+            ) {
+                Ok(Lookup::File(info)) => Ok(Lookup::File(info)),
+                _ => Ok(Lookup::NotFound),
+            }
+        }
+        other => other,
+    };
+    match found {
         Ok(Lookup::File(info)) => {
+            if site.clean_urls {
+                if let Some(clean) = clean_url(&resolved) {
+                    return ctx.redirect(out, &clean);
+                }
+            }
             let siblings = site.root.siblings(&info.rel);
             let (entries, bytes) = (site.limits.cache_entries, site.limits.cache_bytes);
             cache::put(&site.root, path, &info, siblings, entries, bytes);
-            file(site, out, info, siblings, head, raw, keep_alive, peer)
+            file(&ctx, out, info, siblings)
         }
-        Ok(Lookup::AddSlash) => {
-            let mut location = resolve::directory_url(&resolved).into_bytes();
-            if let Some(q) = head.query {
-                location.push(b'?');
-                location.extend_from_slice(q.of(raw));
-            }
-            error(out, 301, head_only, keep_alive, &[("Location", &location)])
-        }
-        Ok(Lookup::Forbidden) => error(out, 403, head_only, keep_alive, &[]),
-        Ok(Lookup::NotFound) => error(out, 404, head_only, keep_alive, &[]),
+        Ok(Lookup::AddSlash) => ctx.redirect(out, &resolve::directory_url(&resolved)),
+        Ok(Lookup::NoIndex) if site.listing => listing(&ctx, out, &resolved),
+        Ok(Lookup::NoIndex) | Ok(Lookup::Forbidden) => ctx.fail(out, 403, &[]),
+        Ok(Lookup::NotFound) => not_found(&ctx, out),
         Err(e) => {
             let shown = String::from_utf8_lossy(path);
             tracing::warn!(%peer, path = %shown, error = %e, "cannot open file");
-            error(out, 500, head_only, keep_alive, &[])
+            ctx.fail(out, 500, &[])
         }
     }
+}
+
+/// For `--clean-urls`: where a request naming an `.html` file (or an
+/// index file) should go instead, without the extension.
+fn clean_url(resolved: &resolve::Resolved) -> Option<String> {
+    let stem = resolved.rel.strip_suffix(".html")?;
+    if stem.is_empty() || resolved.slash {
+        return None;
+    }
+    let parent = resolve::Resolved {
+        rel: stem.rsplit_once('/').map_or(".", |(p, _)| p).to_string(),
+        slash: true,
+    };
+    let dir = resolve::directory_url(&parent);
+    let last = stem.rsplit('/').next().unwrap_or(stem);
+    if last == "index" {
+        return Some(dir);
+    }
+    let name: String =
+        percent_encoding::utf8_percent_encode(last, percent_encoding::NON_ALPHANUMERIC).collect();
+    Some(format!("{dir}{name}"))
+}
+
+/// 404, or the `--fallback` page for a GET that would take HTML.
+fn not_found(ctx: &Ctx, out: &mut Vec<u8>) -> Reply {
+    if let Some(fallback) = &ctx.site.fallback {
+        if ctx.accepts_html() {
+            if let Ok(Lookup::File(info)) =
+                files::lookup(&ctx.site.root, fallback, false, &ctx.site.index)
+            {
+                return file(ctx, out, info, Siblings::default());
+            }
+        }
+    }
+    ctx.fail(out, 404, &[])
+}
+
+/// `--listing`: the directory as an HTML page or JSON.
+fn listing(ctx: &Ctx, out: &mut Vec<u8>, resolved: &resolve::Resolved) -> Reply {
+    let entries = match crate::listing::entries(&ctx.site.root, &resolved.rel) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::warn!(peer = %ctx.peer, error = %e, "cannot list directory");
+            return ctx.fail(out, 500, &[]);
+        }
+    };
+    let (content_type, page) = if crate::listing::prefers_json(ctx.head.accept.get(ctx.raw)) {
+        ("application/json", crate::listing::json(&entries))
+    } else {
+        let url = resolve::directory_url(resolved);
+        (
+            "text/html; charset=utf-8",
+            crate::listing::html(&url, &entries),
+        )
+    };
+    response::start(out, 200);
+    response::field(out, "Content-Type", content_type.as_bytes());
+    response::content_length(out, page.len() as u64);
+    response::field(out, "Vary", b"Accept");
+    ctx.finish(out);
+    if ctx.head_only {
+        return Reply::buffered(200, 0, ctx.keep_alive);
+    }
+    out.extend_from_slice(page.as_bytes());
+    Reply::buffered(200, page.len() as u64, ctx.keep_alive)
 }
 
 /// The request as received, as a text/plain body.
@@ -356,18 +539,9 @@ fn compressed(
 }
 
 /// The response for an open file: steps 3 to 6 of the module docs.
-#[allow(clippy::too_many_arguments)]
-fn file(
-    site: &Site,
-    out: &mut Vec<u8>,
-    info: Arc<FileInfo>,
-    siblings: Siblings,
-    head: &RequestHead,
-    raw: &[u8],
-    keep_alive: bool,
-    peer: SocketAddr,
-) -> Reply {
-    let head_only = head.method == Method::Head;
+fn file(ctx: &Ctx, out: &mut Vec<u8>, info: Arc<FileInfo>, siblings: Siblings) -> Reply {
+    let (site, head, raw) = (ctx.site, ctx.head, ctx.raw);
+    let (keep_alive, head_only, peer) = (ctx.keep_alive, ctx.head_only, ctx.peer);
     let cache_control = site.cache_control.as_deref().unwrap_or_default();
 
     // Step 3: the representation.
@@ -394,7 +568,7 @@ fn file(
             Ok(rep) => rep,
             Err(e) => {
                 tracing::warn!(%peer, error = %e, "cannot read file");
-                return error(out, 500, false, keep_alive, &[]);
+                return ctx.fail(out, 500, &[]);
             }
         },
     };
@@ -418,10 +592,10 @@ fn file(
             out.extend_from_slice(&rep.validators);
             out.extend_from_slice(&negotiated);
             out.extend_from_slice(cache_control);
-            response::finish(out, keep_alive);
+            ctx.finish(out);
             return Reply::buffered(304, 0, keep_alive);
         }
-        Precondition::Failed => return error(out, 412, head_only, keep_alive, &[]),
+        Precondition::Failed => return ctx.fail(out, 412, &[]),
     }
 
     // Step 5: ranges, of the representation chosen.
@@ -450,7 +624,7 @@ fn file(
                 ("Content-Range", unsatisfied.as_bytes()),
                 ("Accept-Ranges", &b"bytes"[..]),
             ];
-            return error(out, 416, head_only, keep_alive, &extra);
+            return ctx.fail(out, 416, &extra);
         }
         Ranges::Satisfiable(ranges) if ranges.len() == 1 => {
             let r = ranges[0].clone();
@@ -488,7 +662,7 @@ fn file(
     out.extend_from_slice(&negotiated);
     out.extend_from_slice(info.other_fields);
     out.extend_from_slice(cache_control);
-    response::finish(out, keep_alive);
+    ctx.finish(out);
 
     let bytes: u64 = pieces
         .iter()

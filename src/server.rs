@@ -206,6 +206,16 @@ impl Server {
                 compression: config.compression.clone(),
                 preference: config.preference.clone(),
                 mode: config.mode.clone(),
+                headers: config.headers.iter().fold(Vec::new(), |mut out, (n, v)| {
+                    crate::response::field(&mut out, n, v.as_bytes());
+                    out
+                }),
+                cors: config.cors.clone(),
+                listing: config.listing,
+                fallback: config.fallback.clone(),
+                error_pages: config.error_pages.clone(),
+                clean_urls: config.clean_urls,
+                users: config.users.clone(),
             },
             dump,
             limits: config.limits.clone(),
