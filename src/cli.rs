@@ -80,6 +80,14 @@ pub struct Args {
     #[arg(short, long)]
     pub quiet: bool,
 
+    /// Write the access log to FILE instead of stdout (reopened on SIGHUP)
+    #[arg(long, value_name = "FILE")]
+    pub access_log: Option<PathBuf>,
+
+    /// Access log format
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = crate::log::Format::Combined)]
+    pub log_format: crate::log::Format,
+
     /// Cache-Control value sent with every file response (none by default)
     #[arg(long, value_name = "VALUE")]
     pub cache_control: Option<String>,
@@ -388,6 +396,8 @@ impl Args {
                 .threads
                 .map_or_else(config::default_threads, usize::from),
             access_log: !self.quiet,
+            access_log_file: self.access_log,
+            log_format: self.log_format,
             cache_control,
             compression: Compression {
                 enabled: !self.no_compress,

@@ -26,8 +26,12 @@ pub struct Config {
     pub index: String,
     /// Worker threads; each runs its own event loop.
     pub threads: usize,
-    /// Whether the access log is written to stdout.
+    /// Whether the access log is written at all.
     pub access_log: bool,
+    /// Where it is written: stdout, or this file.
+    pub access_log_file: Option<PathBuf>,
+    /// How its lines look.
+    pub log_format: crate::log::Format,
     /// A Cache-Control value for every file response.
     pub cache_control: Option<String>,
     /// Compression on the fly.
@@ -90,6 +94,8 @@ impl Config {
             index: DEFAULT_INDEX.to_string(),
             threads: default_threads(),
             access_log: true,
+            access_log_file: None,
+            log_format: crate::log::Format::default(),
             cache_control: None,
             compression: default_compression(),
             preference: DEFAULT_PREFERENCE.to_vec(),

@@ -6,15 +6,23 @@
 //! slow or blocked stdout therefore never stalls a request: when the writer
 //! falls behind, lines are dropped and counted, and the count is reported.
 //!
-//! A line reads
-//! `127.0.0.1:50624 - - [21/Nov/2026:20:16:36 +0000] "GET / HTTP/1.1" 200 612 0.084ms`:
-//! client address, time, request line, status, body bytes sent, and the
-//! time from the complete request head to the last byte of the response.
+//! Three formats (`--log-format`):
+//! - `combined` (the default):
+//!   `127.0.0.1:50624 - - [21/Nov/2026:20:16:36 +0000] "GET / HTTP/1.1" 200 612 "-" "curl/8.0" 0.084ms`
+//! - `common`: the same without referer and user agent;
+//! - `json`: one object per line with the same fields, plus the duration,
+//!   the ranges and the content coding served.
+//!
+//! The client is given with its port; the time taken runs from the
+//! complete request head to the last byte of the response. Lines go to
+//! stdout or to a file (`--access-log`), which is reopened on SIGHUP so
+//! that logs can be rotated.
 
 use std::cell::RefCell;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -28,11 +36,68 @@ const QUEUED_BATCHES: usize = 256;
 /// Longest part of a request line that is logged.
 const MAX_LOGGED_LINE: usize = 1024;
 
+/// How access log lines are written.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Common Log Format, with the time taken appended.
+    Common,
+    /// Combined Log Format (referer and user agent), with the time taken.
+    #[default]
+    Combined,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Where access log lines go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Standard output.
+    Stdout,
+    /// A file, appended to, reopened on SIGHUP.
+    File(PathBuf),
+}
+
+/// One answered request, as the log sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry<'a> {
+    /// The client.
+    pub peer: SocketAddr,
+    /// The request line, as received.
+    pub line: &'a [u8],
+    /// The status sent.
+    pub status: u16,
+    /// Body bytes sent.
+    pub bytes: u64,
+    /// Time from the complete head to the last byte.
+    pub elapsed: Duration,
+    /// Referer, if sent.
+    pub referer: &'a [u8],
+    /// User-Agent, if sent.
+    pub user_agent: &'a [u8],
+    /// The ranges served (`bytes=0-99`), if a part was.
+    pub range: &'a str,
+    /// The content coding served, if any.
+    pub encoding: &'a str,
+}
+
 /// A handle to the access log, cloned into every worker.
 #[derive(Clone, Debug)]
 pub struct AccessLog {
     tx: Option<SyncSender<Vec<u8>>>,
     dropped: Arc<AtomicU64>,
+    reopen: Arc<AtomicBool>,
+    format: Format,
 }
 
 thread_local! {
@@ -46,26 +111,44 @@ impl AccessLog {
         AccessLog {
             tx: None,
             dropped: Arc::new(AtomicU64::new(0)),
+            reopen: Arc::new(AtomicBool::new(false)),
+            format: Format::default(),
         }
     }
 
-    /// A log written to `out` by a thread of its own; the thread ends when
-    /// every handle is dropped.
-    pub fn spawn(out: Box<dyn Write + Send>) -> (AccessLog, std::thread::JoinHandle<()>) {
+    /// A log written to `target` by a thread of its own; the thread ends
+    /// when every handle is dropped. Fails if the file cannot be opened.
+    pub fn spawn(
+        target: Target,
+        format: Format,
+    ) -> std::io::Result<(AccessLog, std::thread::JoinHandle<()>)> {
+        let out = open(&target)?;
         let (tx, rx) = sync_channel(QUEUED_BATCHES);
         let dropped = Arc::new(AtomicU64::new(0));
-        let seen = dropped.clone();
+        let reopen = Arc::new(AtomicBool::new(false));
+        let (seen, again) = (dropped.clone(), reopen.clone());
         let handle = std::thread::Builder::new()
             .name("henaserver-log".into())
-            .spawn(move || writer(rx, out, seen))
-            .expect("spawning the log thread");
-        (
+            .spawn(move || writer(rx, out, target, seen, again))?;
+        Ok((
             AccessLog {
                 tx: Some(tx),
                 dropped,
+                reopen,
+                format,
             },
             handle,
-        )
+        ))
+    }
+
+    /// Asks the writer to reopen its file before the next line (SIGHUP).
+    pub fn reopen(&self) {
+        self.reopen.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether lines need the referer and user agent.
+    pub fn wants_agents(&self) -> bool {
+        self.format != Format::Common
     }
 
     /// True when lines are written somewhere.
@@ -74,28 +157,48 @@ impl AccessLog {
     }
 
     /// Records one answered request.
-    pub fn record(
-        &self,
-        peer: SocketAddr,
-        request_line: &[u8],
-        status: u16,
-        bytes: u64,
-        elapsed: Duration,
-    ) {
+    pub fn record(&self, e: &Entry) {
         if self.tx.is_none() {
             return;
         }
+        let format = self.format;
         let full = BUFFER.with(|b| {
             let mut buf = b.borrow_mut();
-            let _ = write!(buf, "{peer} - - [");
-            push_clf_time(&mut buf);
-            buf.extend_from_slice(b"] \"");
-            push_escaped(&mut buf, request_line);
-            let _ = writeln!(
-                buf,
-                "\" {status} {bytes} {:.3}ms",
-                elapsed.as_secs_f64() * 1000.0
-            );
+            let ms = e.elapsed.as_secs_f64() * 1000.0;
+            if format == Format::Json {
+                let line = serde_json::json!({
+                    "time": clf_time(),
+                    "client": e.peer.to_string(),
+                    "request": String::from_utf8_lossy(e.line),
+                    "status": e.status,
+                    "bytes": e.bytes,
+                    "duration_ms": (ms * 1000.0).round() / 1000.0,
+                    "referer": String::from_utf8_lossy(e.referer),
+                    "user_agent": String::from_utf8_lossy(e.user_agent),
+                    "range": e.range,
+                    "encoding": e.encoding,
+                });
+                let _ = serde_json::to_writer(&mut *buf, &line);
+                buf.push(b'\n');
+            } else {
+                let _ = write!(buf, "{} - - [", e.peer);
+                push_clf_time(&mut buf);
+                buf.extend_from_slice(b"] \"");
+                push_escaped(&mut buf, e.line);
+                let _ = write!(buf, "\" {} {}", e.status, e.bytes);
+                if format == Format::Combined {
+                    for value in [e.referer, e.user_agent] {
+                        buf.extend_from_slice(b" \"");
+                        if value.is_empty() {
+                            buf.push(b'-');
+                        } else {
+                            push_escaped(&mut buf, value);
+                        }
+                        buf.push(b'"');
+                    }
+                }
+                let _ = writeln!(buf, " {ms:.3}ms");
+            }
             buf.len() >= BATCH_BYTES
         });
         if full {
@@ -120,9 +223,35 @@ impl AccessLog {
     }
 }
 
-fn writer(rx: Receiver<Vec<u8>>, mut out: Box<dyn Write + Send>, dropped: Arc<AtomicU64>) {
+fn open(target: &Target) -> std::io::Result<Box<dyn Write + Send>> {
+    Ok(match target {
+        Target::Stdout => Box::new(std::io::stdout()),
+        Target::File(path) => Box::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?,
+        ),
+    })
+}
+
+fn writer(
+    rx: Receiver<Vec<u8>>,
+    mut out: Box<dyn Write + Send>,
+    target: Target,
+    dropped: Arc<AtomicU64>,
+    reopen: Arc<AtomicBool>,
+) {
     let mut reported = 0;
     while let Ok(batch) = rx.recv() {
+        if reopen.swap(false, Ordering::Relaxed) {
+            match open(&target) {
+                Ok(fresh) => out = fresh,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot reopen the access log; keeping the old one")
+                }
+            }
+        }
         if out.write_all(&batch).and_then(|()| out.flush()).is_err() {
             dropped.fetch_add(1, Ordering::Relaxed);
         }
@@ -135,6 +264,13 @@ fn writer(rx: Receiver<Vec<u8>>, mut out: Box<dyn Write + Send>, dropped: Arc<At
             reported = now;
         }
     }
+}
+
+/// The time as Common Log Format has it.
+fn clf_time() -> String {
+    let mut buf = Vec::with_capacity(26);
+    push_clf_time(&mut buf);
+    String::from_utf8(buf).unwrap_or_default()
 }
 
 /// Appends the time as Common Log Format has it: `21/Nov/2026:20:16:36 +0000`.

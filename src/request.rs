@@ -169,6 +169,10 @@ pub struct RequestHead {
     pub cors_headers: Field,
     /// `Authorization`.
     pub authorization: Field,
+    /// `Referer`.
+    pub referer: Field,
+    /// `User-Agent`.
+    pub user_agent: Field,
 }
 
 /// Why a request head was refused. The connection is closed afterwards:
@@ -464,6 +468,8 @@ pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, ParseEr
         cors_method: Field::Absent,
         cors_headers: Field::Absent,
         authorization: Field::Absent,
+        referer: Field::Absent,
+        user_agent: Field::Absent,
     };
     parse_target(buf, method, target, &mut head)?;
 
@@ -488,6 +494,8 @@ pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, ParseEr
             }
             5 if name.eq_ignore_ascii_case(b"range") => head.range.add(buf, span),
             6 if name.eq_ignore_ascii_case(b"accept") => head.accept.add(buf, span),
+            7 if name.eq_ignore_ascii_case(b"referer") => head.referer.add(buf, span),
+            10 if name.eq_ignore_ascii_case(b"user-agent") => head.user_agent.add(buf, span),
             6 if name.eq_ignore_ascii_case(b"origin") => head.origin.add(buf, span),
             13 if name.eq_ignore_ascii_case(b"authorization") => head.authorization.add(buf, span),
             29 if name.eq_ignore_ascii_case(b"access-control-request-method") => {

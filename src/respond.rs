@@ -119,6 +119,10 @@ pub struct Reply {
     pub body: Option<FileBody>,
     /// Whether the connection stays open.
     pub keep_alive: bool,
+    /// The content coding served, or "" (logged).
+    pub encoding: &'static str,
+    /// The ranges served, for a 206 (logged).
+    pub range: Option<Box<str>>,
 }
 
 impl Reply {
@@ -128,6 +132,8 @@ impl Reply {
             bytes,
             body: None,
             keep_alive,
+            encoding: "",
+            range: None,
         }
     }
 }
@@ -671,8 +677,23 @@ fn file(ctx: &Ctx, out: &mut Vec<u8>, info: Arc<FileInfo>, siblings: Siblings) -
             Piece::File(r) => r.end - r.start,
         })
         .sum();
+    let encoding = rep.coding.map_or("", Coding::token);
+    let range = (status == 206).then(|| {
+        let parts: Vec<String> = pieces
+            .iter()
+            .filter_map(|p| match p {
+                Piece::File(r) => Some(format!("{}-{}", r.start, r.end - 1)),
+                Piece::Bytes(_) => None,
+            })
+            .collect();
+        format!("bytes={}", parts.join(",")).into_boxed_str()
+    });
     if head_only {
-        return Reply::buffered(status, 0, keep_alive);
+        return Reply {
+            encoding,
+            range,
+            ..Reply::buffered(status, 0, keep_alive)
+        };
     }
     if let Some(content) = rep.content {
         for piece in &pieces {
@@ -681,7 +702,11 @@ fn file(ctx: &Ctx, out: &mut Vec<u8>, info: Arc<FileInfo>, siblings: Siblings) -
                 Piece::File(r) => out.extend_from_slice(&content[r.start as usize..r.end as usize]),
             }
         }
-        return Reply::buffered(status, bytes, keep_alive);
+        return Reply {
+            encoding,
+            range,
+            ..Reply::buffered(status, bytes, keep_alive)
+        };
     }
     Reply {
         status,
@@ -691,5 +716,7 @@ fn file(ctx: &Ctx, out: &mut Vec<u8>, info: Arc<FileInfo>, siblings: Siblings) -
             pieces,
         }),
         keep_alive,
+        encoding,
+        range,
     }
 }

@@ -24,7 +24,7 @@ use tokio::sync::{watch, Semaphore};
 use crate::config::Config;
 use crate::connection::{self, Shared};
 use crate::files::Root;
-use crate::log::{AccessLog, FLUSH_INTERVAL};
+use crate::log::{AccessLog, Target, FLUSH_INTERVAL};
 use crate::respond::Site;
 use crate::stop::{self, Stopped};
 
@@ -47,6 +47,8 @@ pub enum Error {
     Bind(SocketAddr, io::Error),
     /// The dump directory cannot be created.
     Dump(PathBuf, io::Error),
+    /// The access log file cannot be opened.
+    Log(PathBuf, io::Error),
     /// Threads or event loops cannot be created.
     Io(io::Error),
 }
@@ -60,6 +62,7 @@ impl std::fmt::Display for Error {
             }
             Error::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
             Error::Dump(dir, e) => write!(f, "cannot create dump directory {}: {e}", dir.display()),
+            Error::Log(path, e) => write!(f, "cannot open access log {}: {e}", path.display()),
             Error::Io(e) => write!(f, "{e}"),
         }
     }
@@ -74,6 +77,8 @@ pub struct Server {
     root: Root,
     listeners: Vec<std::net::TcpListener>,
     dump: Option<Arc<crate::dump::Dump>>,
+    log: AccessLog,
+    log_thread: Option<std::thread::JoinHandle<()>>,
 }
 
 fn listen(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
@@ -156,11 +161,28 @@ impl Server {
             ),
             None => None,
         };
+        let (log, log_thread) = if config.access_log {
+            let target = match &config.access_log_file {
+                Some(path) => Target::File(path.clone()),
+                None => Target::Stdout,
+            };
+            let shown = config
+                .access_log_file
+                .clone()
+                .unwrap_or_else(|| "stdout".into());
+            let (log, handle) =
+                AccessLog::spawn(target, config.log_format).map_err(|e| Error::Log(shown, e))?;
+            (log, Some(handle))
+        } else {
+            (AccessLog::disabled(), None)
+        };
         Ok(Server {
             config,
             root,
             listeners,
             dump,
+            log,
+            log_thread,
         })
     }
 
@@ -185,13 +207,9 @@ impl Server {
             root,
             listeners,
             dump,
+            log,
+            log_thread,
         } = self;
-        let (log, log_thread) = if config.access_log {
-            let (log, handle) = AccessLog::spawn(Box::new(io::stdout()));
-            (log, Some(handle))
-        } else {
-            (AccessLog::disabled(), None)
-        };
         let cache_control = config.cache_control.as_ref().map(|value| {
             let mut field = Vec::new();
             crate::response::field(&mut field, "Cache-Control", value.as_bytes());
@@ -270,21 +288,28 @@ impl Server {
 
     /// Serves until SIGINT or SIGTERM, calling `ready` once the signals are
     /// handled: a start message printed from it can be acted on at once.
+    /// SIGHUP reopens the access log file.
     pub fn run_until_signal_then(self, ready: impl FnOnce()) -> Result<(), Error> {
-        self.run(async {
+        let log = self.log.clone();
+        self.run(async move {
             use tokio::signal::unix::{signal, SignalKind};
             let signals = (
                 signal(SignalKind::interrupt()),
                 signal(SignalKind::terminate()),
+                signal(SignalKind::hangup()),
             );
             ready();
             match signals {
-                (Ok(mut int), Ok(mut term)) => {
+                (Ok(mut int), Ok(mut term), Ok(mut hup)) => loop {
                     tokio::select! {
-                        _ = int.recv() => {}
-                        _ = term.recv() => {}
+                        _ = int.recv() => break,
+                        _ = term.recv() => break,
+                        _ = hup.recv() => {
+                            tracing::info!("SIGHUP: reopening the access log");
+                            log.reopen();
+                        }
                     }
-                }
+                },
                 _ => std::future::pending().await,
             }
             tracing::info!("stopping: finishing responses in flight");
