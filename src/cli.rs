@@ -32,6 +32,15 @@ pub struct Args {
     /// Directory to serve [default: the current directory]
     pub root: Option<PathBuf>,
 
+    /// Read options from a TOML file (keys are the long flags' names);
+    /// HENASERVER_<OPTION> variables override it, flags override both
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Print the resolved configuration as TOML and exit
+    #[arg(long)]
+    pub print_config: bool,
+
     /// Write every request and response head received and sent into DIR,
     /// one file each, named in order
     #[arg(long, value_name = "DIR", help_heading = "Seeing HTTP")]
@@ -137,15 +146,15 @@ pub struct Args {
     pub log_level: String,
 
     /// Longest request line, in bytes (longer: 414)
-    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_MAX_REQUEST_LINE, help_heading = "Limits")]
+    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_MAX_REQUEST_LINE, value_parser = positive, help_heading = "Limits")]
     pub max_request_line: usize,
 
     /// Largest header section, in bytes (larger: 431)
-    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_MAX_HEADER_BYTES, help_heading = "Limits")]
+    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_MAX_HEADER_BYTES, value_parser = positive, help_heading = "Limits")]
     pub max_header_bytes: usize,
 
     /// Most header fields in a request (more: 431)
-    #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_MAX_HEADERS, help_heading = "Limits")]
+    #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_MAX_HEADERS, value_parser = positive, help_heading = "Limits")]
     pub max_headers: usize,
 
     /// Largest request body read and discarded, in bytes (larger: 413)
@@ -153,7 +162,7 @@ pub struct Args {
     pub max_body: u64,
 
     /// Most connections served at once; more wait to be accepted
-    #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_MAX_CONNECTIONS, help_heading = "Limits")]
+    #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_MAX_CONNECTIONS, value_parser = positive, help_heading = "Limits")]
     pub max_connections: usize,
 
     /// Most ranges served from one request (more: the whole file)
@@ -213,6 +222,14 @@ pub enum Command {
     /// Read a password on standard input and print its argon2 hash, for
     /// --auth USER:HASH
     HashPassword,
+    /// Print a shell completion script
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff)
+    Man,
 }
 
 /// `henaserver raw`.
@@ -235,6 +252,15 @@ pub struct RawArgs {
     /// Time to connect, and to wait for each piece of the answer
     #[arg(long, value_name = "TIME", default_value = "10s", value_parser = duration)]
     pub timeout: Duration,
+}
+
+/// A whole number of at least 1.
+fn positive(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Parses `Name: value` for --header.
@@ -415,6 +441,7 @@ impl Args {
             error_pages: self.error_pages,
             clean_urls: self.clean_urls,
             users: self.users,
+            rules: Vec::new(),
             limits,
         })
     }
@@ -454,7 +481,8 @@ mod tests {
                 .unwrap_err()
                 .0
         };
-        assert!(err(&["--max-headers", "0"]).contains("--max-headers"));
+        assert!(Args::try_parse_from(["henaserver", "--max-headers", "0"]).is_err());
         assert!(err(&["--index", "../x"]).contains("--index"));
+        assert!(err(&["--compress-min", "10", "--compress-max", "5"]).contains("--compress-min"));
     }
 }

@@ -56,6 +56,8 @@ pub struct Config {
     pub clean_urls: bool,
     /// Users of Basic authentication; none: no authentication.
     pub users: Vec<crate::auth::User>,
+    /// Rules from the configuration file.
+    pub rules: Vec<crate::settings::Rule>,
     /// Limits and timeouts.
     pub limits: Limits,
 }
@@ -108,6 +110,7 @@ impl Config {
             error_pages: Vec::new(),
             clean_urls: false,
             users: Vec::new(),
+            rules: Vec::new(),
             limits: Limits::default(),
         })
     }

@@ -718,6 +718,7 @@ mod footprint {
                     error_pages: Vec::new(),
                     clean_urls: false,
                     users: Vec::new(),
+                    rules: Vec::new(),
                 },
                 dump: None,
                 limits: Default::default(),

@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`cli`]: the command line, parsed by clap and turned into a [`Config`].
+//! - [`settings`]: the config file, environment variables, and flags.
 //! - [`config`]: the resolved configuration.
 //! - [`limits`]: every limit and timeout, with its default.
 //! - [`server`]: listening sockets, worker threads, graceful shutdown.
@@ -61,6 +62,7 @@ pub mod respond;
 pub mod response;
 mod sendfile;
 pub mod server;
+pub mod settings;
 mod stop;
 
 pub use config::{Config, ConfigError};

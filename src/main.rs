@@ -3,14 +3,14 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
-use henaserver::cli::{Args, Command, RawArgs};
+use henaserver::cli::{Command, RawArgs};
 use henaserver::respond::Mode;
 use henaserver::Server;
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
-        Ok(args) => args,
+    let vars: Vec<(String, String)> = std::env::vars().collect();
+    let resolved = match henaserver::settings::resolve(std::env::args_os().collect(), &vars) {
+        Ok(r) => r,
         Err(e) => {
             use clap::error::ErrorKind;
             if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
@@ -24,9 +24,42 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let henaserver::settings::Resolved { args, rules, toml } = resolved;
+    if args.print_config {
+        print!("{toml}");
+        return ExitCode::SUCCESS;
+    }
     match args.command {
         Some(Command::Raw(raw)) => return run_raw(raw),
         Some(Command::HashPassword) => return hash_password(),
+        Some(Command::Completions { shell }) => {
+            use clap::CommandFactory;
+            let mut command = henaserver::cli::Args::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "henaserver", &mut script);
+            let mut out = std::io::stdout().lock();
+            return match out.write_all(&script).and_then(|()| out.flush()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::from(1),
+            };
+        }
+        Some(Command::Man) => {
+            use clap::CommandFactory;
+            let page = clap_mangen::Man::new(henaserver::cli::Args::command());
+            let mut roff = Vec::new();
+            let mut out = std::io::stdout().lock();
+            let written = page
+                .render(&mut roff)
+                .and_then(|()| out.write_all(&roff))
+                .and_then(|()| out.flush());
+            return match written {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("henaserver man: {e}");
+                    ExitCode::from(1)
+                }
+            };
+        }
         None => {}
     }
     let filter = match args
@@ -49,7 +82,7 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let config = match args.into_config() {
-        Ok(c) => c,
+        Ok(c) => henaserver::Config { rules, ..c },
         Err(e) => {
             eprintln!("henaserver: {e}");
             return ExitCode::from(2);

@@ -63,6 +63,8 @@ pub struct Site {
     pub clean_urls: bool,
     /// Basic authentication users and their password hashes.
     pub users: Vec<auth::User>,
+    /// Rules from the configuration file: fields by path glob or type.
+    pub rules: Vec<crate::settings::Rule>,
 }
 
 /// What the server answers with.
@@ -544,11 +546,48 @@ fn compressed(
     })
 }
 
+/// The Cache-Control and header fields the configuration's rules give a
+/// file, or `None` when no rule matches (the common case costs nothing).
+fn rules_fields(site: &Site, info: &FileInfo) -> Option<Vec<u8>> {
+    if site.rules.is_empty() {
+        return None;
+    }
+    let path = format!("/{}", info.rel);
+    let mut cache_control = site.cache_control.clone();
+    let mut fields = Vec::new();
+    let mut matched = false;
+    for rule in site
+        .rules
+        .iter()
+        .filter(|r| r.matches(&path, info.content_type))
+    {
+        matched = true;
+        if let Some(value) = &rule.cache_control {
+            let mut line = Vec::new();
+            response::field(&mut line, "Cache-Control", value.as_bytes());
+            cache_control = Some(line);
+        }
+        for (name, value) in &rule.headers {
+            response::field(&mut fields, name, value.as_bytes());
+        }
+    }
+    if !matched {
+        return None;
+    }
+    let mut out = cache_control.unwrap_or_default();
+    out.extend_from_slice(&fields);
+    Some(out)
+}
+
 /// The response for an open file: steps 3 to 6 of the module docs.
 fn file(ctx: &Ctx, out: &mut Vec<u8>, info: Arc<FileInfo>, siblings: Siblings) -> Reply {
     let (site, head, raw) = (ctx.site, ctx.head, ctx.raw);
     let (keep_alive, head_only, peer) = (ctx.keep_alive, ctx.head_only, ctx.peer);
-    let cache_control = site.cache_control.as_deref().unwrap_or_default();
+    let ruled = rules_fields(site, &info);
+    let cache_control: &[u8] = match &ruled {
+        Some(fields) => fields,
+        None => site.cache_control.as_deref().unwrap_or_default(),
+    };
 
     // Step 3: the representation.
     let c = &site.compression;

@@ -234,6 +234,7 @@ impl Server {
                 error_pages: config.error_pages.clone(),
                 clean_urls: config.clean_urls,
                 users: config.users.clone(),
+                rules: config.rules.clone(),
             },
             dump,
             limits: config.limits.clone(),
