@@ -140,9 +140,29 @@ impl Server {
             }
         }
         let root = Root::open(&config.root).map_err(|e| Error::Root(config.root.clone(), e))?;
-        let mut listeners = Vec::with_capacity(config.listen.len());
+        // systemd socket activation: listening sockets handed over in
+        // LISTEN_FDS are used instead of binding.
+        let mut inherited = listenfd::ListenFd::from_env();
+        let mut listeners = Vec::new();
+        for i in 0..inherited.len() {
+            match inherited.take_tcp_listener(i) {
+                Ok(Some(listener)) => {
+                    listener.set_nonblocking(true).map_err(Error::Io)?;
+                    listeners.push(listener);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(fd = i + 3, error = %e, "ignoring an inherited socket that is not a TCP listener")
+                }
+            }
+        }
+        let addresses = if listeners.is_empty() {
+            config.listen.clone()
+        } else {
+            Vec::new()
+        };
         let mut port = None;
-        for &addr in &config.listen {
+        for &addr in &addresses {
             // Several addresses of one host name with port 0 share the port
             // the first one got.
             let addr = match (addr.port(), port) {

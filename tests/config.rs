@@ -174,7 +174,10 @@ fn completions_and_man_page() {
     for shell in ["bash", "zsh", "fish"] {
         let (code, out, err) = run(&["completions", shell], &[]);
         assert_eq!(code, Some(0), "{err}");
-        assert!(out.contains("max-body") && out.contains("henaserver"), "{shell}");
+        assert!(
+            out.contains("max-body") && out.contains("henaserver"),
+            "{shell}"
+        );
     }
     let (code, out, _) = run(&["man"], &[]);
     assert_eq!(code, Some(0));

@@ -311,3 +311,55 @@ fn several_listeners_and_ipv6() {
         assert_eq!(c.response().text(), "<h1>home</h1>");
     }
 }
+
+#[test]
+fn systemd_socket_activation() {
+    // A socket bound by a "service manager" (here python3) and handed over
+    // as file descriptor 3 with LISTEN_FDS and LISTEN_PID.
+    let has_python = Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_python {
+        return;
+    }
+    let t = site();
+    let script = r#"
+import os, socket, subprocess, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+print(s.getsockname()[1], flush=True)
+os.dup2(s.fileno(), 3)
+os.set_inheritable(3, True)
+env = dict(os.environ, LISTEN_FDS="1")
+p = subprocess.Popen(["sh", "-c", 'LISTEN_PID=$$ exec "$0" "$@"', sys.argv[1], sys.argv[2], "--quiet"],
+                     pass_fds=[3], env=env, stdout=subprocess.DEVNULL)
+sys.stdin.read()
+p.terminate()
+p.wait()
+"#;
+    let mut helper = Command::new("python3")
+        .args([
+            "-c",
+            script,
+            bin().to_str().unwrap(),
+            t.path().to_str().unwrap(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(helper.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let port: u16 = line.trim().parse().unwrap();
+    let mut c = Client::connect(format!("127.0.0.1:{port}").parse().unwrap());
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(c.response().text(), "<h1>home</h1>");
+    drop(helper.stdin.take());
+    let _ = helper.wait();
+}
