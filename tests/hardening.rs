@@ -238,3 +238,73 @@ fn many_idle_connections_cost_little_memory() {
         "{per_connection} bytes per idle connection"
     );
 }
+
+/// Each obfuscation gets one reading: either refused (400/501 and close),
+/// or read as exactly one framing, the next request answered after it.
+#[test]
+fn transfer_encoding_and_content_length_obfuscations_have_one_reading() {
+    let t = tree();
+    let s = TestServer::start(t.path(), &["--quiet"]);
+    let chunked_body = "0\r\n\r\n";
+    let next = "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+    // (fields, expected first status, whether the next request is answered)
+    let cases: &[(&str, u16, bool)] = &[
+        ("Transfer-Encoding: CHUNKED\r\n", 405, true),
+        ("Transfer-Encoding:\tchunked\r\n", 405, true),
+        ("Transfer-Encoding: chunked\t\r\n", 405, true),
+        ("Transfer-Encoding: , chunked\r\n", 405, true),
+        (
+            "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+            400,
+            false,
+        ),
+        ("Transfer-Encoding: chunked, identity\r\n", 400, false),
+        ("Transfer-Encoding: \"chunked\"\r\n", 400, false),
+        ("Transfer-Encoding: chunked\r\n \r\n", 400, false),
+        ("Transfer-Encoding: x\0chunked\r\n", 400, false),
+        ("Transfer\0Encoding: chunked\r\n", 400, false),
+        ("Content-Length: 5\r\nContent-Length: 5\r\n", 405, true),
+        ("Content-Length: 005\r\n", 405, true),
+        ("Content-Length: 5, 5\r\n", 405, true),
+        ("Content-Length: 18446744073709551616\r\n", 400, false),
+    ];
+    for (fields, status, continues) in cases {
+        let body = if fields.contains("Content-Length") {
+            "0\r\n\r\n"
+        } else {
+            chunked_body
+        };
+        let raw = format!("POST /a.txt HTTP/1.1\r\nHost: x\r\n{fields}\r\n{body}{next}");
+        let mut c = s.connect();
+        c.send(raw.as_bytes());
+        let r = c.response();
+        assert_eq!(r.status, *status, "{fields:?}");
+        if *continues {
+            assert_eq!(c.response().body, b"alpha", "{fields:?}");
+        } else {
+            assert_eq!(r.header("Connection"), Some("close"), "{fields:?}");
+            assert!(find(&c.read_to_close(), b"alpha").is_none(), "{fields:?}");
+        }
+    }
+    // A field name with an underscore is another field: the body is not
+    // chunked, and what follows is read as the next request (here: junk).
+    let mut c = s.connect();
+    c.send(
+        format!(
+            "POST /a.txt HTTP/1.1\r\nHost: x\r\nTransfer_Encoding: chunked\r\n\r\n{chunked_body}"
+        )
+        .as_bytes(),
+    );
+    assert_eq!(c.response().status, 405);
+    assert_eq!(c.response().status, 400);
+    // Bare LF line endings are one reading too: the same request.
+    let mut c = s.connect();
+    c.send(
+        format!(
+            "POST /a.txt HTTP/1.1\nHost: x\nTransfer-Encoding: chunked\n\n{chunked_body}{next}"
+        )
+        .as_bytes(),
+    );
+    assert_eq!(c.response().status, 405);
+    assert_eq!(c.response().body, b"alpha");
+}
