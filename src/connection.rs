@@ -222,9 +222,17 @@ impl Connection {
             let reply = if framing == Framing::None {
                 let raw = &self.buf[..len];
                 let site = &self.shared.site;
-                let reply =
-                    respond::build(site, head, raw, &[], keep_alive, &mut self.out, self.peer);
-                self.record(raw, mark, reply.bytes);
+                let (out, peer) = (&mut self.out, self.peer);
+                let mut reply = respond::build(site, head, raw, &[], keep_alive, out, peer, true);
+                if let Some((info, coding)) = reply.compress.take() {
+                    // A large file to compress first: off the event loop.
+                    let cache_bytes = site.compression.cache_bytes;
+                    respond::compress_off_loop(info, coding, cache_bytes).await;
+                    let (site, head, raw) = (&self.shared.site, &self.head, &self.buf[..len]);
+                    let (out, peer) = (&mut self.out, self.peer);
+                    reply = respond::build(site, head, raw, &[], keep_alive, out, peer, false);
+                }
+                self.record(&self.buf[..len], mark, reply.bytes);
                 self.buf.advance(len);
                 reply
             } else {
@@ -238,7 +246,7 @@ impl Connection {
                     Ok(()) => {
                         let (head, site) = (&self.head, &self.shared.site);
                         let (out, peer) = (&mut self.out, self.peer);
-                        respond::build(site, head, &raw, &self.body, keep_alive, out, peer)
+                        respond::build(site, head, &raw, &self.body, keep_alive, out, peer, false)
                     }
                 };
                 if self.shared.dump.is_some() {

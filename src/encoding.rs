@@ -237,6 +237,13 @@ struct Store {
 
 static STORE: Mutex<Option<Store>> = Mutex::new(None);
 
+/// The cached `coding` of the file version `identity`: `None` when it was
+/// never made, `Some(None)` when it did not make the file smaller.
+pub fn cached(identity: Identity, coding: Coding) -> Option<Option<Bytes>> {
+    let guard = STORE.lock().ok()?;
+    guard.as_ref()?.map.get(&(identity, coding)).cloned()
+}
+
 /// The `coding` of the file version `identity` with content `data`,
 /// compressed once and kept while the cache (at most `max_bytes`) has room.
 pub fn compressed(

@@ -125,6 +125,9 @@ pub struct Reply {
     pub encoding: &'static str,
     /// The ranges served, for a 206 (logged).
     pub range: Option<Box<str>>,
+    /// Nothing was written: compress this file with this coding off the
+    /// event loop, then build the response again.
+    pub compress: Option<(Arc<FileInfo>, Coding)>,
 }
 
 impl Reply {
@@ -136,8 +139,26 @@ impl Reply {
             keep_alive,
             encoding: "",
             range: None,
+            compress: None,
         }
     }
+}
+
+/// Files larger than this are compressed on the blocking pool, so that
+/// the other connections of the worker are not kept waiting.
+pub const INLINE_COMPRESS: u64 = 64 * 1024;
+
+/// Compresses `info` with `coding` into the shared cache, on a thread of
+/// the blocking pool.
+pub async fn compress_off_loop(info: Arc<FileInfo>, coding: Coding, cache_bytes: usize) {
+    let _ = tokio::task::spawn_blocking(move || {
+        if let Ok(whole) = read_up_to(&info, info.size) {
+            if whole.len() as u64 == info.size {
+                encoding::compressed(info.identity, &whole, coding, cache_bytes);
+            }
+        }
+    })
+    .await;
 }
 
 /// Appends an error (or redirect) response with its HTML page.
@@ -166,6 +187,8 @@ pub fn error(
 /// Builds the response to one request into `out`.
 /// What every step of one response needs to know.
 struct Ctx<'a> {
+    /// Whether a large compression may be handed off (see `Reply::compress`).
+    defer: bool,
     site: &'a Site,
     head: &'a RequestHead,
     raw: &'a [u8],
@@ -243,6 +266,7 @@ impl Ctx<'_> {
 /// Builds the response to one request into `out`. `raw` is the request
 /// head as received and `body` its body (kept only when a mode or the dump
 /// needs it).
+#[allow(clippy::too_many_arguments)]
 pub fn build(
     site: &Site,
     head: &RequestHead,
@@ -251,6 +275,7 @@ pub fn build(
     keep_alive: bool,
     out: &mut Vec<u8>,
     peer: SocketAddr,
+    defer: bool,
 ) -> Reply {
     let head_only = head.method == Method::Head;
     match &site.mode {
@@ -259,6 +284,7 @@ pub fn build(
         Mode::Reply(file) => return replay(out, file, head_only, keep_alive),
     }
     let ctx = Ctx {
+        defer,
         site,
         head,
         raw,
@@ -600,6 +626,19 @@ fn file(ctx: &Ctx, out: &mut Vec<u8>, info: Arc<FileInfo>, siblings: Siblings) -
             |coding: Coding| siblings.has(coding) || (on_the_fly && coding.on_the_fly());
         encoding::choose(ae, available, &site.preference)
     });
+    if let Some(coding) = chosen {
+        let large = info.size > INLINE_COMPRESS;
+        if !siblings.has(coding)
+            && large
+            && ctx.defer
+            && encoding::cached(info.identity, coding).is_none()
+        {
+            return Reply {
+                compress: Some((info, coding)),
+                ..Reply::buffered(0, 0, keep_alive)
+            };
+        }
+    }
     let coded = chosen.and_then(|coding| {
         if siblings.has(coding) {
             sibling(site, &info, coding, head_only)
@@ -757,5 +796,6 @@ fn file(ctx: &Ctx, out: &mut Vec<u8>, info: Arc<FileInfo>, siblings: Siblings) -
         keep_alive,
         encoding,
         range,
+        compress: None,
     }
 }

@@ -218,3 +218,33 @@ fn a_changed_file_is_compressed_afresh() {
     assert_eq!(gunzip(&second.body), changed.into_bytes());
     assert_ne!(first.header("ETag"), second.header("ETag"));
 }
+
+#[test]
+fn large_files_are_compressed_off_the_event_loop() {
+    let tree = Tree::new();
+    let big: String = (0..20_000)
+        .map(|i| format!(".c{i} {{ margin: {i}px }}\n"))
+        .collect();
+    tree.file("big.css", &big).file("a.txt", "alpha");
+    let s = TestServer::start(tree.path(), &["--quiet", "--threads", "1"]);
+    for coding in ["gzip", "br"] {
+        let r = get(&s, "/big.css", &format!("Accept-Encoding: {coding}\r\n"));
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("Content-Encoding"), Some(coding));
+        let plain = if coding == "gzip" {
+            gunzip(&r.body)
+        } else {
+            unbrotli(&r.body)
+        };
+        assert_eq!(plain, big.as_bytes());
+        // Again, from the cache, and with a range of the coded bytes.
+        let again = get(
+            &s,
+            "/big.css",
+            &format!("Accept-Encoding: {coding}\r\nRange: bytes=0-99\r\n"),
+        );
+        assert_eq!(again.status, 206);
+        assert_eq!(again.body, &r.body[..100]);
+    }
+    assert_eq!(get(&s, "/a.txt", "").body, b"alpha");
+}
