@@ -23,6 +23,7 @@
 //! - [`cors`]: Cross-Origin Resource Sharing.
 //! - [`auth`]: Basic authentication against argon2 or bcrypt hashes.
 //! - `sendfile`: the only descriptor-level code.
+//! - `stop`: telling a worker's tasks that the server is stopping.
 //! - [`log`]: the access log, written off the request path.
 //! - [`dump`]: `--dump`, the raw bytes of every exchange in files.
 //! - [`reply`]: `--reply`, one raw response for every request.
