@@ -586,6 +586,19 @@ impl Connection {
         }
     }
 
+    /// Waits for more of a body, first telling a client that expects it to
+    /// go on (100 Continue).
+    async fn more_body(&mut self, continued: &mut bool) -> io::Result<()> {
+        if !*continued {
+            self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            *continued = true;
+        }
+        if !self.read_body_bytes().await? {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        Ok(())
+    }
+
     /// Reads and discards the body, so the next request starts at the right
     /// byte. The outer error is the connection's; the inner one is answered.
     async fn drain_body(
@@ -617,13 +630,7 @@ impl Connection {
                     if left == 0 {
                         break;
                     }
-                    if !continued {
-                        self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
-                        continued = true;
-                    }
-                    if !self.read_body_bytes().await? {
-                        return Err(io::ErrorKind::UnexpectedEof.into());
-                    }
+                    self.more_body(&mut continued).await?;
                 }
             }
             Framing::Chunked => {
@@ -640,13 +647,7 @@ impl Connection {
                     if done {
                         break;
                     }
-                    if !continued {
-                        self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
-                        continued = true;
-                    }
-                    if !self.read_body_bytes().await? {
-                        return Err(io::ErrorKind::UnexpectedEof.into());
-                    }
+                    self.more_body(&mut continued).await?;
                 }
             }
         }
@@ -709,27 +710,12 @@ mod footprint {
             let c = tokio::net::TcpStream::connect(l.local_addr().unwrap())
                 .await
                 .unwrap();
-            let root = crate::files::Root::open(std::path::Path::new(".")).unwrap();
+            let config = crate::Config::new(".", 0).unwrap();
+            let root = crate::files::Root::open(&config.root).unwrap();
             let shared = std::sync::Arc::new(super::Shared {
-                site: super::Site {
-                    root,
-                    index: "index.html".into(),
-                    limits: Default::default(),
-                    cache_control: None,
-                    compression: crate::config::default_compression(),
-                    preference: crate::encoding::DEFAULT_PREFERENCE.to_vec(),
-                    mode: Default::default(),
-                    headers: Vec::new(),
-                    cors: Vec::new(),
-                    listing: false,
-                    fallback: None,
-                    error_pages: Vec::new(),
-                    clean_urls: false,
-                    users: Vec::new(),
-                    rules: Vec::new(),
-                },
+                site: super::Site::new(root, &config),
                 dump: None,
-                limits: Default::default(),
+                limits: config.limits.clone(),
                 log: crate::log::AccessLog::disabled(),
             });
             let f = super::serve(c, "127.0.0.1:1".parse().unwrap(), shared);

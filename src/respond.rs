@@ -32,6 +32,38 @@ use crate::{auth, cache, cors};
 /// The methods a file allows.
 pub const ALLOW: &[u8] = b"GET, HEAD, OPTIONS";
 
+impl Site {
+    /// What `config` says responses are built from, for files under `root`.
+    pub fn new(root: Root, config: &crate::Config) -> Site {
+        let encoded = |fields: &[(String, String)]| {
+            fields.iter().fold(Vec::new(), |mut out, (name, value)| {
+                response::field(&mut out, name, value.as_bytes());
+                out
+            })
+        };
+        Site {
+            root,
+            index: config.index.clone(),
+            limits: config.limits.clone(),
+            cache_control: config
+                .cache_control
+                .as_ref()
+                .map(|v| encoded(&[("Cache-Control".to_string(), v.clone())])),
+            compression: config.compression.clone(),
+            preference: config.preference.clone(),
+            mode: config.mode.clone(),
+            headers: encoded(&config.headers),
+            cors: config.cors.clone(),
+            listing: config.listing,
+            fallback: config.fallback.clone(),
+            error_pages: config.error_pages.clone(),
+            clean_urls: config.clean_urls,
+            users: config.users.clone(),
+            rules: config.rules.clone(),
+        }
+    }
+}
+
 /// What responses are built from.
 #[derive(Debug)]
 pub struct Site {

@@ -230,32 +230,8 @@ impl Server {
             log,
             log_thread,
         } = self;
-        let cache_control = config.cache_control.as_ref().map(|value| {
-            let mut field = Vec::new();
-            crate::response::field(&mut field, "Cache-Control", value.as_bytes());
-            field
-        });
         let shared = Arc::new(Shared {
-            site: Site {
-                root,
-                index: config.index.clone(),
-                limits: config.limits.clone(),
-                cache_control,
-                compression: config.compression.clone(),
-                preference: config.preference.clone(),
-                mode: config.mode.clone(),
-                headers: config.headers.iter().fold(Vec::new(), |mut out, (n, v)| {
-                    crate::response::field(&mut out, n, v.as_bytes());
-                    out
-                }),
-                cors: config.cors.clone(),
-                listing: config.listing,
-                fallback: config.fallback.clone(),
-                error_pages: config.error_pages.clone(),
-                clean_urls: config.clean_urls,
-                users: config.users.clone(),
-                rules: config.rules.clone(),
-            },
+            site: Site::new(root, &config),
             dump,
             limits: config.limits.clone(),
             log,
