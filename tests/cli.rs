@@ -117,6 +117,12 @@ fn shutdown_finishes_responses_in_flight_and_closes_idle_connections() {
     // The client reads slowly; the server is told to stop meanwhile.
     s.signal("TERM");
     assert!(idle.closed(), "idle connection not closed at once");
+    // New connections are refused while the response goes on.
+    let refused = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        std::net::TcpStream::connect(s.addr).is_err()
+    });
+    assert!(refused, "still accepting after SIGTERM");
     let started = Instant::now();
     let mut got = busy.pending().len();
     let mut chunk = vec![0u8; 1 << 16];
