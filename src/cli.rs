@@ -9,7 +9,7 @@ use clap::Parser;
 use crate::config::{self, Config, ConfigError, DumpSettings};
 use crate::encoding::Coding;
 use crate::limits::{self, Limits};
-use crate::reply::ReplyFile;
+use crate::reply::ReplySource;
 use crate::respond::{Compression, Mode};
 
 /// A static-file web server: correct HTTP/1.1, fast, safe by default.
@@ -332,9 +332,9 @@ impl Args {
     /// Checks the arguments and resolves them into a [`Config`].
     pub fn into_config(self) -> Result<Config, ConfigError> {
         let mode = match (&self.reply, self.echo) {
-            (Some(file), _) => {
-                Mode::Reply(ReplyFile::load(file).map_err(|e| ConfigError(format!("--reply {e}")))?)
-            }
+            (Some(file), _) => Mode::Reply(std::sync::Arc::new(
+                ReplySource::load(file).map_err(|e| ConfigError(format!("--reply {e}")))?,
+            )),
             (None, true) => Mode::Echo,
             (None, false) => Mode::Files,
         };

@@ -98,7 +98,7 @@ fn main() -> ExitCode {
     let config = server.config();
     let what = match &config.mode {
         Mode::Files => format!("serving {}", config.root.display()),
-        Mode::Reply(file) => format!("replying with a {} response", file.status),
+        Mode::Reply(source) => format!("replying with a {} response", source.current().status),
         Mode::Echo => "echoing requests".to_string(),
     };
     let urls: Vec<String> = server

@@ -7,7 +7,9 @@
 //! corrected, with a warning. The file's Connection field is replaced by
 //! the server's own, so keep-alive follows the usual rules.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 
@@ -24,6 +26,65 @@ pub struct ReplyFile {
     pub head: Vec<u8>,
     /// The body.
     pub body: Bytes,
+}
+
+/// A reply file that is read again when it changes on disk: edit the file
+/// and the next request gets the new response. A change that does not
+/// parse is logged and the last good response kept.
+#[derive(Debug)]
+pub struct ReplySource {
+    path: PathBuf,
+    state: Mutex<(Option<Version>, Arc<ReplyFile>)>,
+}
+
+impl PartialEq for ReplySource {
+    fn eq(&self, other: &Self) -> bool {
+        self.path == other.path
+    }
+}
+
+impl Eq for ReplySource {}
+
+/// What tells one version of the reply file from another.
+type Version = (SystemTime, u64);
+
+fn version(path: &Path) -> Option<Version> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
+}
+
+impl ReplySource {
+    /// Loads `path`, which must hold a valid response.
+    pub fn load(path: &Path) -> Result<ReplySource, String> {
+        let seen = version(path);
+        let file = ReplyFile::load(path)?;
+        Ok(ReplySource {
+            path: path.to_path_buf(),
+            state: Mutex::new((seen, Arc::new(file))),
+        })
+    }
+
+    /// The response to send now, read again if the file changed.
+    pub fn current(&self) -> Arc<ReplyFile> {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = version(&self.path);
+        if now.is_some() && now != state.0 {
+            state.0 = now;
+            match ReplyFile::load(&self.path) {
+                Ok(fresh) => {
+                    tracing::info!(file = %self.path.display(), "reply file changed; serving the new response");
+                    state.1 = Arc::new(fresh);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "reply file changed but cannot be used; keeping the last good one")
+                }
+            }
+        }
+        state.1.clone()
+    }
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {

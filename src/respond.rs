@@ -23,7 +23,7 @@ use crate::encoding::{self, Coding, Siblings};
 use crate::files::{self, FileInfo, Lookup, Root, SMALL_FILE};
 use crate::limits::Limits;
 use crate::range::{self, Ranges};
-use crate::reply::ReplyFile;
+use crate::reply::{ReplyFile, ReplySource};
 use crate::request::{Method, RequestHead};
 use crate::resolve::{self, Refusal};
 use crate::response;
@@ -106,7 +106,7 @@ pub enum Mode {
     #[default]
     Files,
     /// The same raw response to every request (`--reply`).
-    Reply(ReplyFile),
+    Reply(Arc<ReplySource>),
     /// Each request, as received, as a text/plain body (`--echo`).
     Echo,
 }
@@ -313,7 +313,7 @@ pub fn build(
     match &site.mode {
         Mode::Files => {}
         Mode::Echo => return echo(out, raw, body, head_only, keep_alive),
-        Mode::Reply(file) => return replay(out, file, head_only, keep_alive),
+        Mode::Reply(source) => return replay(out, &source.current(), head_only, keep_alive),
     }
     let ctx = Ctx {
         defer,

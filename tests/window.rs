@@ -382,3 +382,22 @@ fn the_whole_exercise_dump_raw_reply() {
     assert_eq!(r.text(), "<h1>Welcome to HenaServer!</h1>\n");
     assert_eq!(r.header("Content-Type"), Some("text/html; charset=utf-8"));
 }
+
+#[test]
+fn reply_follows_changes_to_its_file() {
+    let (t, s) = reply_server(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nfirst");
+    assert_eq!(s.get("/").text(), "first");
+    std::thread::sleep(Duration::from_millis(20));
+    t.file(
+        "reply.http",
+        "HTTP/1.1 201 Created\nContent-Type: text/plain\n\nsecond, longer",
+    );
+    let r = s.get("/");
+    assert_eq!(r.status, 201);
+    assert_eq!(r.text(), "second, longer");
+    // A broken edit keeps the last good response.
+    t.file("reply.http", "not a response at all");
+    let r = s.get("/");
+    assert_eq!(r.status, 201);
+    assert_eq!(r.text(), "second, longer");
+}
