@@ -182,44 +182,24 @@ fn file_layer(path: &Path) -> Result<(Layer, Vec<Rule>), SettingsError> {
                     rules.push(rule(item).map_err(|e| bad(&e))?);
                 }
             }
-            ("error-pages", toml::Value::Table(t)) => {
+            (table @ ("error-pages" | "auth" | "headers"), toml::Value::Table(t)) => {
+                // A table of KEY = "value" stands for a repeatable flag.
+                let (long, separator, shape) = match table {
+                    "error-pages" => ("error-page", "=", "STATUS = \"file\""),
+                    "auth" => ("auth", ":", "USER = \"HASH\""),
+                    _ => ("header", ": ", "NAME = \"value\""),
+                };
                 let values: Vec<String> = t
                     .iter()
                     .map(|(k, v)| {
                         scalar(v)
-                            .map(|f| format!("{k}={f}"))
-                            .ok_or_else(|| bad("expected STATUS = \"file\""))
+                            .map(|value| format!("{k}{separator}{value}"))
+                            .ok_or_else(|| bad(&format!("expected {shape}")))
                     })
                     .collect::<Result<_, _>>()?;
-                let args = args_for("error-page", &ArgAction::Append, &values, None);
+                let args = args_for(long, &ArgAction::Append, &values, None);
                 check(&source, name, &args)?;
-                layer.groups.push((source, "error-page".into(), args));
-            }
-            ("auth", toml::Value::Table(t)) => {
-                let values: Vec<String> = t
-                    .iter()
-                    .map(|(k, v)| {
-                        scalar(v)
-                            .map(|h| format!("{k}:{h}"))
-                            .ok_or_else(|| bad("expected USER = \"HASH\""))
-                    })
-                    .collect::<Result<_, _>>()?;
-                let args = args_for("auth", &ArgAction::Append, &values, None);
-                check(&source, name, &args)?;
-                layer.groups.push((source, "auth".into(), args));
-            }
-            ("headers", toml::Value::Table(t)) => {
-                let values: Vec<String> = t
-                    .iter()
-                    .map(|(k, v)| {
-                        scalar(v)
-                            .map(|h| format!("{k}: {h}"))
-                            .ok_or_else(|| bad("expected NAME = \"value\""))
-                    })
-                    .collect::<Result<_, _>>()?;
-                let args = args_for("header", &ArgAction::Append, &values, None);
-                check(&source, name, &args)?;
-                layer.groups.push((source, "header".into(), args));
+                layer.groups.push((source, long.to_string(), args));
             }
             (_, v) => {
                 let (long, action) = option(name).ok_or_else(|| bad("unknown key"))?;

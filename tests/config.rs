@@ -4,22 +4,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use common::*;
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
-    let mut cmd = Command::new(bin());
-    cmd.args(args).stdin(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let o = cmd.output().unwrap();
-    (
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    run_bin(args, env)
 }
 
 fn printed(args: &[&str], env: &[(&str, &str)]) -> toml::Table {

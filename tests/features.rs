@@ -192,16 +192,7 @@ fn cors() {
 }
 
 fn run(args: &[&str]) -> (Option<i32>, String, String) {
-    let o = Command::new(bin())
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    run_bin(args, &[])
 }
 
 fn hash(password: &str) -> String {

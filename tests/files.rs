@@ -225,13 +225,7 @@ fn large_files_stream_in_bounded_memory() {
     assert_eq!(c.response().body.len(), big.len());
     assert!(c.closed());
     // Resident memory stays far below the file's size.
-    let status = std::fs::read_to_string(format!("/proc/{}/status", s.child.id())).unwrap();
-    let rss_kib: u64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap();
+    let rss_kib = peak_rss_kib(s.child.id());
     assert!(rss_kib < 16 * 1024, "peak RSS {rss_kib} KiB");
 }
 

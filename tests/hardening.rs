@@ -201,13 +201,7 @@ fn a_pipelined_flood_on_one_connection_stays_bounded() {
         assert_eq!(c.response().body, b"alpha");
     }
     writer.join().unwrap();
-    let status = std::fs::read_to_string(format!("/proc/{}/status", s.child.id())).unwrap();
-    let peak: u64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap();
+    let peak = peak_rss_kib(s.child.id());
     assert!(peak < 32 * 1024, "peak RSS {peak} KiB");
 }
 
