@@ -727,12 +727,14 @@ fn file(ctx: &Ctx, out: &mut Vec<u8>, info: Arc<FileInfo>, siblings: Siblings) -
     };
 
     // Step 6: head and body.
-    let (status, pieces): (u16, Vec<Piece>) = match ranges {
+    // One range (the whole file, or a part) needs no list of pieces: the
+    // common case allocates nothing.
+    let (status, single, pieces): (u16, Option<Range<u64>>, Vec<Piece>) = match ranges {
         Ranges::Whole => {
             response::start(out, 200);
             out.extend_from_slice(&info.type_field);
             response::content_length(out, len);
-            (200, vec![Piece::File(0..len)])
+            (200, Some(0..len), Vec::new())
         }
         Ranges::Unsatisfiable => {
             let unsatisfied = format!("bytes */{len}");
@@ -752,7 +754,7 @@ fn file(ctx: &Ctx, out: &mut Vec<u8>, info: Arc<FileInfo>, siblings: Siblings) -
                 range::content_range(&r, len).as_bytes(),
             );
             response::content_length(out, r.end - r.start);
-            (206, vec![Piece::File(r)])
+            (206, Some(r), Vec::new())
         }
         Ranges::Satisfiable(ranges) => {
             let boundary = range::boundary();
@@ -771,7 +773,7 @@ fn file(ctx: &Ctx, out: &mut Vec<u8>, info: Arc<FileInfo>, siblings: Siblings) -
             let ctype = format!("multipart/byteranges; boundary={boundary}");
             response::field(out, "Content-Type", ctype.as_bytes());
             response::content_length(out, total);
-            (206, pieces)
+            (206, None, pieces)
         }
     };
     out.extend_from_slice(&rep.validators);
@@ -780,21 +782,25 @@ fn file(ctx: &Ctx, out: &mut Vec<u8>, info: Arc<FileInfo>, siblings: Siblings) -
     out.extend_from_slice(cache_control);
     ctx.finish(out);
 
-    let bytes: u64 = pieces
-        .iter()
-        .map(|p| match p {
-            Piece::Bytes(b) => b.len() as u64,
-            Piece::File(r) => r.end - r.start,
-        })
-        .sum();
+    let bytes: u64 = match &single {
+        Some(r) => r.end - r.start,
+        None => pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Bytes(b) => b.len() as u64,
+                Piece::File(r) => r.end - r.start,
+            })
+            .sum(),
+    };
     let encoding = rep.coding.map_or("", Coding::token);
     let range = (status == 206).then(|| {
-        let parts: Vec<String> = pieces
+        let parts: Vec<String> = single
             .iter()
-            .filter_map(|p| match p {
-                Piece::File(r) => Some(format!("{}-{}", r.start, r.end - 1)),
+            .chain(pieces.iter().filter_map(|p| match p {
+                Piece::File(r) => Some(r),
                 Piece::Bytes(_) => None,
-            })
+            }))
+            .map(|r| format!("{}-{}", r.start, r.end - 1))
             .collect();
         format!("bytes={}", parts.join(",")).into_boxed_str()
     });
@@ -806,10 +812,16 @@ fn file(ctx: &Ctx, out: &mut Vec<u8>, info: Arc<FileInfo>, siblings: Siblings) -
         };
     }
     if let Some(content) = rep.content {
-        for piece in &pieces {
-            match piece {
-                Piece::Bytes(b) => out.extend_from_slice(b),
-                Piece::File(r) => out.extend_from_slice(&content[r.start as usize..r.end as usize]),
+        let slice = |r: &Range<u64>| &content[r.start as usize..r.end as usize];
+        match &single {
+            Some(r) => out.extend_from_slice(slice(r)),
+            None => {
+                for piece in &pieces {
+                    match piece {
+                        Piece::Bytes(b) => out.extend_from_slice(b),
+                        Piece::File(r) => out.extend_from_slice(slice(r)),
+                    }
+                }
             }
         }
         return Reply {
@@ -823,7 +835,10 @@ fn file(ctx: &Ctx, out: &mut Vec<u8>, info: Arc<FileInfo>, siblings: Siblings) -
         bytes,
         body: Some(FileBody {
             info: rep.info,
-            pieces,
+            pieces: match single {
+                Some(r) => vec![Piece::File(r)],
+                None => pieces,
+            },
         }),
         keep_alive,
         encoding,
