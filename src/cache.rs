@@ -61,7 +61,6 @@ pub fn get(root: &Root, key: &[u8]) -> Option<(Arc<FileInfo>, Siblings)> {
         if cache.root != root.id() {
             return None;
         }
-        let url_path = key;
         let slot = cache.map.get_mut(key)?;
         if root.identity(&slot.info.rel) == Some(slot.info.identity) {
             if slot.checked.elapsed() > SIBLING_RECHECK {
@@ -70,7 +69,7 @@ pub fn get(root: &Root, key: &[u8]) -> Option<(Arc<FileInfo>, Siblings)> {
             }
             return Some((slot.info.clone(), slot.siblings));
         }
-        if let Some(slot) = cache.map.remove(url_path) {
+        if let Some(slot) = cache.map.remove(key) {
             cache.bytes -= content_len(&slot.info);
         }
         None
@@ -86,7 +85,6 @@ pub fn put(
     max_entries: usize,
     max_bytes: usize,
 ) {
-    let url_path = key;
     if !info.stable || max_entries == 0 {
         return;
     }
@@ -102,7 +100,7 @@ pub fn put(
                 ..Cache::default()
             };
         }
-        if let Some(old) = cache.map.remove(url_path) {
+        if let Some(old) = cache.map.remove(key) {
             cache.bytes -= content_len(&old.info);
         }
         while !cache.map.is_empty()
@@ -117,7 +115,7 @@ pub fn put(
         }
         cache.bytes += size;
         cache.map.insert(
-            url_path.into(),
+            key.into(),
             Slot {
                 info: info.clone(),
                 siblings,

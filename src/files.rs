@@ -174,6 +174,8 @@ pub struct FileInfo {
     pub etag: String,
     /// Content-Type from the name.
     pub content_type: &'static str,
+    /// Whether the type is worth compressing on the fly.
+    pub compressible: bool,
     /// The Content-Type field line, encoded.
     pub type_field: Vec<u8>,
     /// The Last-Modified and ETag field lines, encoded.
@@ -224,6 +226,7 @@ impl FileInfo {
             modified,
             etag,
             content_type,
+            compressible: encoding::compressible(content_type),
             type_field,
             validators,
             other_fields: b"X-Content-Type-Options: nosniff\r\nAccept-Ranges: bytes\r\n",

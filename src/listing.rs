@@ -5,7 +5,7 @@
 //! root (the same checks as serving the file would make). Names are
 //! escaped; directories come first, then files, each sorted by name.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use rustix::fs::FileType;
 use serde::Serialize;
@@ -168,11 +168,6 @@ pub fn prefers_json(accept: Option<&[u8]>) -> bool {
     json > 0.0 && json > weight("text/html")
 }
 
-/// The last modification of `t`, for tests and logs.
-pub fn http_date(t: SystemTime) -> String {
-    httpdate::fmt_http_date(t)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,7 +184,7 @@ mod tests {
                 name: "<script>.html".into(),
                 kind: "file",
                 size: 2048,
-                modified: http_date(UNIX_EPOCH),
+                modified: httpdate::fmt_http_date(UNIX_EPOCH),
             }],
         );
         assert!(!page.contains("<script>.html"));

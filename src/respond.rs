@@ -201,22 +201,48 @@ pub fn error(
     keep_alive: bool,
     extra: &[(&str, &[u8])],
 ) -> Reply {
-    let page = response::error_page(status);
-    response::start(out, status);
-    for (name, value) in extra {
-        response::field(out, name, value);
-    }
-    response::field(out, "Content-Type", b"text/html; charset=utf-8");
-    response::content_length(out, page.len() as u64);
-    response::finish(out, keep_alive);
-    if head_only {
-        return Reply::buffered(status, 0, keep_alive);
-    }
-    out.extend_from_slice(page.as_bytes());
-    Reply::buffered(status, page.len() as u64, keep_alive)
+    let html = response::error_page(status).as_bytes();
+    let end = |out: &mut Vec<u8>| response::finish(out, keep_alive);
+    let page = Page {
+        status,
+        extra,
+        content_type: "text/html; charset=utf-8",
+        body: html,
+        head_only,
+        keep_alive,
+    };
+    page.write(out, end)
 }
 
-/// Builds the response to one request into `out`.
+/// A response whose body is a page held in memory.
+struct Page<'a> {
+    status: u16,
+    extra: &'a [(&'a str, &'a [u8])],
+    content_type: &'a str,
+    body: &'a [u8],
+    head_only: bool,
+    keep_alive: bool,
+}
+
+impl Page<'_> {
+    /// Writes the head (ended by `end`, which adds the last fields and the
+    /// Connection field) and, unless HEAD, the body.
+    fn write(self, out: &mut Vec<u8>, end: impl FnOnce(&mut Vec<u8>)) -> Reply {
+        response::start(out, self.status);
+        for (name, value) in self.extra {
+            response::field(out, name, value);
+        }
+        response::field(out, "Content-Type", self.content_type.as_bytes());
+        response::content_length(out, self.body.len() as u64);
+        end(out);
+        if self.head_only {
+            return Reply::buffered(self.status, 0, self.keep_alive);
+        }
+        out.extend_from_slice(self.body);
+        Reply::buffered(self.status, self.body.len() as u64, self.keep_alive)
+    }
+}
+
 /// What every step of one response needs to know.
 struct Ctx<'a> {
     /// Whether a large compression may be handed off (see `Reply::compress`).
@@ -262,18 +288,15 @@ impl Ctx<'_> {
                 Bytes::from_static(response::error_page(status).as_bytes()),
             ),
         };
-        response::start(out, status);
-        for (name, value) in extra {
-            response::field(out, name, value);
-        }
-        response::field(out, "Content-Type", content_type.as_bytes());
-        response::content_length(out, page.len() as u64);
-        self.finish(out);
-        if self.head_only {
-            return Reply::buffered(status, 0, self.keep_alive);
-        }
-        out.extend_from_slice(&page);
-        Reply::buffered(status, page.len() as u64, self.keep_alive)
+        let page = Page {
+            status,
+            extra,
+            content_type,
+            body: &page,
+            head_only: self.head_only,
+            keep_alive: self.keep_alive,
+        };
+        page.write(out, |out| self.finish(out))
     }
 
     /// A 301 to `location` with the request's query kept.
@@ -649,9 +672,7 @@ fn file(ctx: &Ctx, out: &mut Vec<u8>, info: Arc<FileInfo>, siblings: Siblings) -
 
     // Step 3: the representation.
     let c = &site.compression;
-    let on_the_fly = c.enabled
-        && (c.min..=c.max).contains(&info.size)
-        && encoding::compressible(info.content_type);
+    let on_the_fly = c.enabled && (c.min..=c.max).contains(&info.size) && info.compressible;
     let vary = siblings.any() || on_the_fly;
     let chosen = head.accept_encoding.get(raw).and_then(|ae| {
         let available =

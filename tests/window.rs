@@ -337,13 +337,17 @@ fn raw_sends_bytes_and_prints_the_answer() {
     );
     assert_eq!(code, Some(0));
     assert!(out.ends_with(b"alpha"));
-    // Nobody listening: one line, non-zero.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead = closed.local_addr().unwrap().to_string();
-    drop(closed);
-    let (code, _, err) = raw(&[&dead], Some(b"GET / HTTP/1.1\n\n"));
+    // A server that never answers: the timeout ends it, one line, non-zero.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_addr = silent.local_addr().unwrap().to_string();
+    let (code, _, err) = raw(
+        &[&silent_addr, "--timeout", "300ms"],
+        Some(b"GET / HTTP/1.1\n\n"),
+    );
     assert_ne!(code, Some(0));
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("timeout"), "{err}");
+    drop(silent);
 }
 
 #[test]
