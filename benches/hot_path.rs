@@ -4,8 +4,8 @@
 //! `cargo bench --bench hot_path`
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use henaserver::request::{self, RequestHead};
-use henaserver::{resolve, response, Limits};
+use henaserver::internals::{encode_head, parse_head, resolve_path, Plan, RequestHead};
+use henaserver::Limits;
 
 const WRK_REQUEST: &[u8] = b"GET /1k.bin HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n";
 const BROWSER_REQUEST: &[u8] = b"GET /assets/app.js?v=3 HTTP/1.1\r\n\
@@ -28,7 +28,7 @@ fn parse(c: &mut Criterion) {
     for (name, raw) in [("wrk", WRK_REQUEST), ("browser", BROWSER_REQUEST)] {
         g.bench_function(name, |b| {
             b.iter(|| {
-                let head: Option<RequestHead> = request::parse(black_box(raw), &limits).unwrap();
+                let head: Option<RequestHead> = parse_head(black_box(raw), &limits).unwrap();
                 black_box(head)
             })
         });
@@ -44,29 +44,28 @@ fn resolve_paths(c: &mut Criterion) {
         ("encoded", b"/docs/%E6%97%A5%E6%9C%AC/a%20b/../c.html"),
     ] {
         g.bench_function(name, |b| {
-            b.iter(|| black_box(resolve::resolve(black_box(path))))
+            b.iter(|| black_box(resolve_path(black_box(path))))
         });
     }
     g.finish();
 }
 
-fn encode_head(c: &mut Criterion) {
+fn encode(c: &mut Criterion) {
     let mut out = Vec::with_capacity(512);
-    let fields = b"Content-Type: text/html; charset=utf-8\r\n\
-Last-Modified: Sat, 21 Nov 2026 20:22:19 GMT\r\n\
-ETag: \"5f2-1aa-18ea290d9703fa52\"\r\n\
-X-Content-Type-Options: nosniff\r\n";
+    let mut plan = Plan::new(200);
+    plan.field("Content-Type", "text/html; charset=utf-8");
+    plan.field("Last-Modified", "Sat, 21 Nov 2026 20:22:19 GMT");
+    plan.field("ETag", "\"5f2-1aa-18ea290d9703fa52\"");
+    plan.field("X-Content-Type-Options", "nosniff");
+    plan.content_length = Some(1024);
     c.bench_function("encode_head", |b| {
         b.iter(|| {
             out.clear();
-            response::start(&mut out, 200);
-            response::content_length(&mut out, black_box(1024));
-            out.extend_from_slice(fields);
-            response::finish(&mut out, true);
+            encode_head(&mut out, black_box(&plan), true);
             black_box(out.len())
         })
     });
 }
 
-criterion_group!(benches, parse, resolve_paths, encode_head);
+criterion_group!(benches, parse, resolve_paths, encode);
 criterion_main!(benches);

@@ -21,12 +21,13 @@ use rustix::net::{AddressFamily, SocketType};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
-use crate::config::Config;
-use crate::connection::{self, Shared};
-use crate::files::Root;
+use crate::config::{Config, Site};
+use crate::http1::connection::{self, Shared};
 use crate::log::{AccessLog, Target, FLUSH_INTERVAL};
-use crate::respond::Site;
+use crate::site::files::Root;
+use crate::site::Pipeline;
 use crate::stop::{self, Stopped};
+use crate::window::dump::Dump;
 
 /// Connections the kernel queues for each listening socket.
 pub const LISTEN_BACKLOG: i32 = 4096;
@@ -76,7 +77,7 @@ pub struct Server {
     config: Config,
     root: Root,
     listeners: Vec<std::net::TcpListener>,
-    dump: Option<Arc<crate::dump::Dump>>,
+    dump: Option<Arc<Dump>>,
     log: AccessLog,
     log_thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -176,8 +177,7 @@ impl Server {
         }
         let dump = match &config.dump {
             Some(d) => Some(
-                crate::dump::Dump::start(&d.dir, d.max, d.secrets)
-                    .map_err(|e| Error::Dump(d.dir.clone(), e))?,
+                Dump::start(&d.dir, d.max, d.secrets).map_err(|e| Error::Dump(d.dir.clone(), e))?,
             ),
             None => None,
         };
@@ -231,10 +231,11 @@ impl Server {
             log_thread,
         } = self;
         let shared = Arc::new(Shared {
-            site: Site::new(root, &config),
+            pipeline: Pipeline::new(root, Site::new(&config)),
             dump,
             limits: config.limits.clone(),
             log,
+            zero_copy: config.sendfile,
         });
         let (stop_tx, stop_rx) = watch::channel(false);
         let permits = Arc::new(Semaphore::new(config.limits.max_connections));

@@ -3,15 +3,15 @@
 //! never consumes more than it is given.
 #![no_main]
 
-use henaserver::request::{self, ChunkedDrain, Framing};
+use henaserver::internals::{leading_empty_lines, parse_head, valid_authority, ChunkedDrain, Framing};
 use henaserver::Limits;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let limits = Limits::default();
-    let skip = request::leading_empty_lines(data);
+    let skip = leading_empty_lines(data);
     let buf = &data[skip..];
-    if let Ok(Some(head)) = request::parse(buf, &limits) {
+    if let Ok(Some(head)) = parse_head(buf, &limits) {
         assert!(head.len <= buf.len());
         let raw = &buf[..head.len];
         let _ = head.line.of(raw);
@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
             let _ = q.of(raw);
         }
         if let Some(a) = head.authority {
-            assert!(request::valid_authority(a.of(raw)));
+            assert!(valid_authority(a.of(raw)));
         }
         for field in [&head.range, &head.if_none_match, &head.accept_encoding] {
             let _ = field.get(raw);

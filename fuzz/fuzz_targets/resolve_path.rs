@@ -4,11 +4,11 @@
 
 use std::path::{Component, Path};
 
-use henaserver::resolve;
+use henaserver::internals::{directory_url, resolve_path};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(r) = resolve::resolve(data) {
+    if let Ok(r) = resolve_path(data) {
         let path = Path::new(&r.rel);
         assert!(path.is_relative());
         for c in path.components() {
@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         assert!(!r.rel.contains('\0') && !r.rel.contains('\\'));
-        let url = resolve::directory_url(&r);
+        let url = directory_url(&r);
         assert!(url.starts_with('/') && !url.starts_with("//"));
     }
 });

@@ -20,8 +20,8 @@ use std::os::unix::fs::FileExt;
 use bytes::Bytes;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
 
-use crate::encoding::{self, Siblings};
-use crate::{mime, response};
+use super::encoding::{self, Siblings};
+use super::mime;
 
 /// The document root: its canonical path and an open descriptor.
 #[derive(Debug)]
@@ -80,12 +80,7 @@ impl Root {
         self.id
     }
 
-    /// The canonical path of the root.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Opens `rel` (a path from [`crate::resolve`]) without leaving the root.
+    /// Opens `rel` (a path from [`super::resolve`]) without leaving the root.
     pub fn open_beneath(&self, rel: &str) -> io::Result<OwnedFd> {
         let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
         let beneath = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
@@ -165,23 +160,19 @@ pub struct FileInfo {
     pub rel: String,
     /// The open file, read with `pread` and `sendfile` only (no shared
     /// position), so one descriptor serves every connection.
-    pub file: File,
+    pub file: Arc<File>,
     /// Size in bytes when it was opened.
     pub size: u64,
     /// Modification time.
     pub modified: SystemTime,
     /// Strong validator: inode, size and modification time in nanoseconds.
-    pub etag: String,
+    pub etag: Arc<str>,
+    /// The modification time as an HTTP-date, for Last-Modified.
+    pub last_modified: Arc<str>,
     /// Content-Type from the name.
     pub content_type: &'static str,
     /// Whether the type is worth compressing on the fly.
     pub compressible: bool,
-    /// The Content-Type field line, encoded.
-    pub type_field: Vec<u8>,
-    /// The Last-Modified and ETag field lines, encoded.
-    pub validators: Vec<u8>,
-    /// The other field lines of a file response (nosniff, Accept-Ranges).
-    pub other_fields: &'static [u8],
     /// The whole content, for a small file that is not changing.
     pub body: Option<Bytes>,
     /// The version of the file this describes.
@@ -199,12 +190,7 @@ impl FileInfo {
         let mtime_ns = u128::from(secs) * 1_000_000_000 + u128::from(nanos);
         let etag = format!("\"{:x}-{:x}-{:x}\"", stat.st_ino, size, mtime_ns);
         let content_type = mime::content_type(name);
-        let mut type_field = Vec::with_capacity(64);
-        response::field(&mut type_field, "Content-Type", content_type.as_bytes());
-        let mut validators = Vec::with_capacity(96);
         let last_modified = httpdate::fmt_http_date(modified);
-        response::field(&mut validators, "Last-Modified", last_modified.as_bytes());
-        response::field(&mut validators, "ETag", etag.as_bytes());
         let changed = UNIX_EPOCH
             + Duration::new(
                 u64::try_from(stat.st_ctime).unwrap_or(0),
@@ -221,15 +207,13 @@ impl FileInfo {
         };
         FileInfo {
             rel: name.to_string(),
-            file,
+            file: Arc::new(file),
             size,
             modified,
-            etag,
+            etag: etag.into(),
+            last_modified: last_modified.into(),
             content_type,
             compressible: encoding::compressible(content_type),
-            type_field,
-            validators,
-            other_fields: b"X-Content-Type-Options: nosniff\r\nAccept-Ranges: bytes\r\n",
             body,
             identity: Identity::of(stat),
             stable,

@@ -1,24 +1,24 @@
-//! Response heads: the status line, the fields every response carries
-//! (RFC 9110 §6.6.1 Date, §10.2.4 Server), and the short HTML bodies of
-//! error responses.
-//!
-//! Heads are written straight into the connection's output buffer; the
-//! Date value is formatted once per second per worker thread.
+//! Status codes' reason phrases and the short HTML pages of error and
+//! redirect responses.
 
-use std::cell::RefCell;
-use std::time::{SystemTime, UNIX_EPOCH};
+use bytes::Bytes;
 
-/// The value of the Server field.
-pub const SERVER: &str = "henaserver";
+use crate::exchange::Plan;
 
 /// The reason phrase for a status code.
 pub fn reason(status: u16) -> &'static str {
     match status {
         100 => "Continue",
+        101 => "Switching Protocols",
         200 => "OK",
         204 => "No Content",
         206 => "Partial Content",
         301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        401 => "Unauthorized",
         304 => "Not Modified",
         400 => "Bad Request",
         403 => "Forbidden",
@@ -39,67 +39,6 @@ pub fn reason(status: u16) -> &'static str {
     }
 }
 
-struct DateCache {
-    second: u64,
-    value: [u8; 29],
-}
-
-thread_local! {
-    static DATE: RefCell<DateCache> = const { RefCell::new(DateCache { second: u64::MAX, value: [0; 29] }) };
-}
-
-/// Appends the current time in IMF-fixdate form (RFC 9110 §5.6.7).
-pub fn push_date(out: &mut Vec<u8>) {
-    let now = SystemTime::now();
-    let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    DATE.with(|cell| {
-        let mut cache = cell.borrow_mut();
-        if cache.second != second {
-            let s = httpdate::fmt_http_date(now);
-            if s.len() == 29 {
-                cache.value.copy_from_slice(s.as_bytes());
-            }
-            cache.second = second;
-        }
-        out.extend_from_slice(&cache.value);
-    });
-}
-
-/// Appends a status line and the Date and Server fields.
-pub fn start(out: &mut Vec<u8>, status: u16) {
-    out.extend_from_slice(b"HTTP/1.1 ");
-    let mut code = itoa::Buffer::new();
-    out.extend_from_slice(code.format(status).as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(reason(status).as_bytes());
-    out.extend_from_slice(b"\r\nDate: ");
-    push_date(out);
-    out.extend_from_slice(b"\r\nServer: henaserver\r\n");
-}
-
-/// Appends one field line.
-pub fn field(out: &mut Vec<u8>, name: &str, value: &[u8]) {
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value);
-    out.extend_from_slice(b"\r\n");
-}
-
-/// Appends `Content-Length`.
-pub fn content_length(out: &mut Vec<u8>, n: u64) {
-    let mut digits = itoa::Buffer::new();
-    field(out, "Content-Length", digits.format(n).as_bytes());
-}
-
-/// Appends the Connection field and the empty line that ends the head.
-pub fn finish(out: &mut Vec<u8>, keep_alive: bool) {
-    out.extend_from_slice(if keep_alive {
-        b"Connection: keep-alive\r\n\r\n"
-    } else {
-        b"Connection: close\r\n\r\n"
-    });
-}
-
 macro_rules! page {
     ($title:literal, $text:literal) => {
         concat!(
@@ -114,6 +53,14 @@ macro_rules! page {
     };
 }
 
+/// The built-in page for `status`, as a plan (without the fields a site
+/// adds).
+pub fn error_plan(status: u16, head_only: bool) -> Plan {
+    let mut plan = Plan::new(status);
+    plan.field("Content-Type", "text/html; charset=utf-8");
+    plan.with_bytes(Bytes::from_static(error_page(status).as_bytes()), head_only)
+}
+
 /// The HTML body of an error response.
 pub fn error_page(status: u16) -> &'static str {
     match status {
@@ -121,6 +68,10 @@ pub fn error_page(status: u16) -> &'static str {
         400 => page!(
             "400 Bad Request",
             "The server could not understand the request."
+        ),
+        401 => page!(
+            "401 Unauthorized",
+            "This resource needs a user name and password."
         ),
         403 => page!(
             "403 Forbidden",
@@ -177,20 +128,6 @@ pub fn error_page(status: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn head_layout() {
-        let mut out = Vec::new();
-        start(&mut out, 404);
-        content_length(&mut out, 12);
-        finish(&mut out, false);
-        let s = String::from_utf8(out).unwrap();
-        assert!(s.starts_with("HTTP/1.1 404 Not Found\r\nDate: "));
-        assert!(s.contains(" GMT\r\nServer: henaserver\r\nContent-Length: 12\r\n"));
-        assert!(s.ends_with("Connection: close\r\n\r\n"));
-        let date = &s[s.find("Date: ").unwrap() + 6..s.find(" GMT").unwrap() + 4];
-        assert!(httpdate::parse_http_date(date).is_ok(), "{date}");
-    }
 
     #[test]
     fn error_pages_name_their_status() {

@@ -22,36 +22,11 @@ use clap::parser::ValueSource;
 use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches};
 use toml::Spanned;
 
-use crate::cli::Args;
+use crate::config::cli::Args;
+use crate::config::Rule;
 
 /// The prefix of environment variables that set options.
 pub const ENV_PREFIX: &str = "HENASERVER_";
-
-/// A rule from the file: fields for the paths or types it matches.
-#[derive(Debug, Clone)]
-pub struct Rule {
-    /// A glob over the URL path (`/assets/**`), if any.
-    pub glob: Option<globset::GlobMatcher>,
-    /// The text of the glob, for --print-config.
-    pub glob_text: Option<String>,
-    /// A content type (`text/html`, or a prefix like `image/`), if any.
-    pub content_type: Option<String>,
-    /// A Cache-Control value for what matches.
-    pub cache_control: Option<String>,
-    /// Fields added to what matches.
-    pub headers: Vec<(String, String)>,
-}
-
-impl Rule {
-    /// Whether the rule applies to a file at URL `path` of `content_type`.
-    pub fn matches(&self, path: &str, content_type: &str) -> bool {
-        self.glob.as_ref().is_none_or(|g| g.is_match(path))
-            && self
-                .content_type
-                .as_ref()
-                .is_none_or(|t| content_type.starts_with(t.as_str()))
-    }
-}
 
 /// Everything the layers resolved to.
 #[derive(Debug)]
@@ -272,7 +247,7 @@ fn rule(item: &toml::Value) -> Result<Rule, String> {
                     .ok_or("headers: expected a table of NAME = \"value\"")?;
                 for (name, value) in t {
                     let value = value.as_str().ok_or("headers: values are strings")?;
-                    let ok_name = !name.is_empty() && name.bytes().all(crate::request::is_tchar);
+                    let ok_name = !name.is_empty() && name.bytes().all(crate::exchange::is_tchar);
                     if !ok_name || value.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
                         return Err(format!("headers: {name:?} is not a valid field"));
                     }

@@ -13,17 +13,18 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 
-use crate::response;
+use crate::exchange::{Plan, Text};
 
 /// A response ready to be replayed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplyFile {
     /// The status code.
     pub status: u16,
-    /// The status line and field lines, CRLF-terminated, without the
-    /// Content-Length, Transfer-Encoding and Connection fields and without
-    /// the empty line.
-    pub head: Vec<u8>,
+    /// The reason phrase of the file's status line.
+    pub reason: Box<str>,
+    /// The file's header fields, in order, without Content-Length,
+    /// Transfer-Encoding and Connection.
+    pub fields: Vec<(Text, Text)>,
     /// The body.
     pub body: Bytes,
 }
@@ -147,9 +148,8 @@ impl ReplyFile {
         let status = parsed.code.ok_or("no status code")?;
         let mut chunked = false;
         let mut declared: Option<usize> = None;
-        let mut kept = Vec::with_capacity(crlf_head.len());
-        let status_line_end = find(&crlf_head, b"\r\n").map_or(crlf_head.len(), |i| i + 2);
-        kept.extend_from_slice(&crlf_head[..status_line_end]);
+        let reason: Box<str> = parsed.reason.unwrap_or("").into();
+        let mut kept = Vec::with_capacity(parsed.headers.len());
         for f in parsed.headers.iter() {
             let name = f.name;
             if name.eq_ignore_ascii_case("content-length") {
@@ -159,7 +159,8 @@ impl ReplyFile {
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
                 chunked = true;
             } else if !name.eq_ignore_ascii_case("connection") {
-                response::field(&mut kept, name, f.value);
+                let value = String::from_utf8_lossy(f.value).into_owned();
+                kept.push((Text::from(name.to_string()), Text::from(value)));
             }
         }
         let body = if chunked {
@@ -180,7 +181,8 @@ impl ReplyFile {
         }
         Ok(ReplyFile {
             status,
-            head: kept,
+            reason,
+            fields: kept,
             body: Bytes::from(body),
         })
     }
@@ -188,6 +190,22 @@ impl ReplyFile {
     /// Whether this status carries a body at all (RFC 9110 §6.4.1).
     pub fn has_body(&self) -> bool {
         !(self.status < 200 || self.status == 204 || self.status == 304)
+    }
+
+    /// The response to send: the file's status line and fields as written
+    /// (no Date or Server added), with the body framed by the server.
+    pub fn plan(&self, head_only: bool) -> Plan {
+        let plan = Plan {
+            reason: Some(self.reason.clone()),
+            bare: true,
+            fields: self.fields.clone(),
+            ..Plan::new(self.status)
+        };
+        if self.has_body() {
+            plan.with_bytes(self.body.clone(), head_only)
+        } else {
+            plan
+        }
     }
 }
 
@@ -202,7 +220,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(crlf.status, 200);
-        assert_eq!(crlf.head, b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n");
+        assert_eq!(&*crlf.reason, "OK");
+        assert_eq!(
+            crlf.fields,
+            vec![(Text::from("Content-Type"), Text::from("text/html"))]
+        );
         assert_eq!(crlf.body, &b"hello"[..]);
         let lf = ReplyFile::parse(
             b"HTTP/1.1 200 OK\nContent-Type: text/html\nContent-Length: 5\n\nhello",
@@ -224,7 +246,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(chunked.body, &b"hello world"[..]);
-        assert_eq!(chunked.head, b"HTTP/1.1 200 OK\r\n");
+        assert!(chunked.fields.is_empty());
+        let plan = chunked.plan(true);
+        assert_eq!(plan.content_length, Some(11));
+        assert!(plan.body.is_empty());
     }
 
     #[test]

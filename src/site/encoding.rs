@@ -8,65 +8,8 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 
-use crate::files::Identity;
-
-/// A content coding the server can send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Coding {
-    /// Brotli.
-    Br,
-    /// Zstandard (precompressed siblings only).
-    Zstd,
-    /// gzip.
-    Gzip,
-}
-
-/// The order codings are preferred in when the client likes them equally.
-pub const DEFAULT_PREFERENCE: [Coding; 3] = [Coding::Br, Coding::Zstd, Coding::Gzip];
-
-impl Coding {
-    /// The token in Accept-Encoding and Content-Encoding.
-    pub fn token(self) -> &'static str {
-        match self {
-            Coding::Br => "br",
-            Coding::Zstd => "zstd",
-            Coding::Gzip => "gzip",
-        }
-    }
-
-    /// The file name suffix of a precompressed sibling.
-    pub fn suffix(self) -> &'static str {
-        match self {
-            Coding::Br => ".br",
-            Coding::Zstd => ".zst",
-            Coding::Gzip => ".gz",
-        }
-    }
-
-    /// The bit of this coding in a [`Siblings`] set.
-    fn bit(self) -> u8 {
-        match self {
-            Coding::Br => 1,
-            Coding::Zstd => 2,
-            Coding::Gzip => 4,
-        }
-    }
-
-    /// Whether the server compresses with this coding on the fly.
-    pub fn on_the_fly(self) -> bool {
-        matches!(self, Coding::Br | Coding::Gzip)
-    }
-
-    /// Parses a token such as `br`; `x-gzip` is gzip (RFC 9110 §8.4.1.3).
-    pub fn from_token(token: &str) -> Option<Coding> {
-        match token.to_ascii_lowercase().as_str() {
-            "br" => Some(Coding::Br),
-            "zstd" => Some(Coding::Zstd),
-            "gzip" | "x-gzip" => Some(Coding::Gzip),
-            _ => None,
-        }
-    }
-}
+pub(crate) use crate::exchange::{Coding, DEFAULT_PREFERENCE};
+use crate::site::files::Identity;
 
 /// Which precompressed siblings exist beside a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -127,9 +127,15 @@ impl Dump {
 fn writer(dir: &Path, rx: Receiver<File>) {
     let mut failing = false;
     while let Ok(file) = rx.recv() {
-        match std::fs::write(dir.join(&file.name), &file.bytes) {
+        // Written under a temporary name, then renamed: a reader of the
+        // directory never sees half a file.
+        let part = dir.join(format!("{}.part", file.name));
+        let written = std::fs::write(&part, &file.bytes)
+            .and_then(|()| std::fs::rename(&part, dir.join(&file.name)));
+        match written {
             Ok(()) => failing = false,
             Err(e) => {
+                let _ = std::fs::remove_file(&part);
                 if !failing {
                     tracing::warn!(dir = %dir.display(), error = %e, "cannot write dump files; serving goes on");
                 }

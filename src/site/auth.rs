@@ -12,75 +12,36 @@ use std::sync::Mutex;
 use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use base64::Engine;
 
-use crate::request::RequestHead;
-use crate::respond::Site;
+use crate::config::User;
+use crate::exchange::{Name, Request};
 
 /// Verified Authorization values remembered at most.
 pub const VERIFIED_CACHE: usize = 1024;
 /// The realm named in `WWW-Authenticate`.
 pub const REALM: &str = "henaserver";
 
-/// A user allowed in, with the hash of their password.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    /// The user name.
-    pub name: String,
-    /// An argon2 PHC string (`$argon2id$...`) or a bcrypt hash (`$2b$...`).
-    pub hash: String,
-}
-
-impl User {
-    /// Parses `user:HASH`, checking that the hash is one we can verify.
-    pub fn parse(spec: &str) -> Result<User, String> {
-        let (name, hash) = spec
-            .split_once(':')
-            .ok_or("expected USER:HASH (make a hash with henaserver hash-password)")?;
-        if name.is_empty() {
-            return Err("the user name is empty".into());
-        }
-        let known = PasswordHash::new(hash).is_ok() && hash.starts_with("$argon2")
-            || bcrypt_cost(hash).is_some();
-        if !known {
-            return Err(format!(
-                "the hash for {name} is not an argon2 or bcrypt hash (make one with henaserver hash-password)"
-            ));
-        }
-        Ok(User {
-            name: name.to_string(),
-            hash: hash.to_string(),
-        })
+/// Whether `password` is `user`'s.
+fn verify(user: &User, password: &[u8]) -> bool {
+    if user.hash.starts_with("$argon2") {
+        return PasswordHash::new(&user.hash).is_ok_and(|h| {
+            argon2::Argon2::default()
+                .verify_password(password, &h)
+                .is_ok()
+        });
     }
-
-    fn verify(&self, password: &[u8]) -> bool {
-        if self.hash.starts_with("$argon2") {
-            return PasswordHash::new(&self.hash).is_ok_and(|h| {
-                argon2::Argon2::default()
-                    .verify_password(password, &h)
-                    .is_ok()
-            });
-        }
-        bcrypt::verify(password, &self.hash).unwrap_or(false)
-    }
-}
-
-fn bcrypt_cost(hash: &str) -> Option<u32> {
-    let rest = hash
-        .strip_prefix("$2b$")
-        .or_else(|| hash.strip_prefix("$2y$"))
-        .or_else(|| hash.strip_prefix("$2a$"))?;
-    (rest.len() == 56).then(|| rest[..2].parse().ok()).flatten()
+    bcrypt::verify(password, &user.hash).unwrap_or(false)
 }
 
 static VERIFIED: Mutex<Option<HashSet<Vec<u8>>>> = Mutex::new(None);
 
 /// `None` when the request may go on; otherwise the WWW-Authenticate value
 /// for a 401.
-pub fn check(site: &Site, head: &RequestHead, raw: &[u8]) -> Option<String> {
-    if site.users.is_empty() {
+pub fn check(users: &[User], req: &Request) -> Option<String> {
+    if users.is_empty() {
         return None;
     }
     let challenge = || format!("Basic realm=\"{REALM}\", charset=\"UTF-8\"");
-    let Some(value) = head.authorization.get(raw) else {
+    let Some(value) = req.field(Name::Authorization) else {
         return Some(challenge());
     };
     if let Ok(guard) = VERIFIED.lock() {
@@ -100,13 +61,13 @@ pub fn check(site: &Site, head: &RequestHead, raw: &[u8]) -> Option<String> {
         return Some(challenge());
     };
     let (name, password) = (&decoded[..colon], &decoded[colon + 1..]);
-    let user = site.users.iter().find(|u| u.name.as_bytes() == name);
+    let user = users.iter().find(|u| u.name.as_bytes() == name);
     let ok = match user {
-        Some(user) => user.verify(password),
+        Some(user) => verify(user, password),
         None => {
             // As slow as a real check, so a missing user cannot be told
             // from a wrong password.
-            let _ = site.users[0].verify(password);
+            let _ = verify(&users[0], password);
             false
         }
     };
@@ -141,11 +102,11 @@ mod tests {
     fn hashes_round_trip() {
         let hash = hash_password("s3cret").unwrap();
         let user = User::parse(&format!("ann:{hash}")).unwrap();
-        assert!(user.verify(b"s3cret"));
-        assert!(!user.verify(b"wrong"));
+        assert!(verify(&user, b"s3cret"));
+        assert!(!verify(&user, b"wrong"));
         let b = bcrypt::hash("pw", 4).unwrap();
         let user = User::parse(&format!("bob:{b}")).unwrap();
-        assert!(user.verify(b"pw"));
+        assert!(verify(&user, b"pw"));
         assert!(User::parse("carl:plaintext").is_err());
         assert!(User::parse("nohash").is_err());
     }

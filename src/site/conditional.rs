@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::request::RequestHead;
+use crate::exchange::{Name, Request};
 
 /// What the preconditions of a request decide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,28 +96,28 @@ fn seconds(t: SystemTime) -> u64 {
 /// Evaluates If-Match, If-Unmodified-Since, If-None-Match and
 /// If-Modified-Since in the order of RFC 9110 §13.2.2, for a GET or HEAD
 /// of a representation with validators `etag` and `modified`.
-pub fn evaluate(head: &RequestHead, raw: &[u8], etag: &str, modified: SystemTime) -> Precondition {
+pub fn evaluate(req: &Request, etag: &str, modified: SystemTime) -> Precondition {
     let current = parse_tag(etag.as_bytes()).unwrap_or(EntityTag {
         weak: false,
         opaque: etag.as_bytes(),
     });
     // Step 1: If-Match, strong comparison.
-    if let Some(v) = head.if_match.get(raw) {
+    if let Some(v) = req.field(Name::IfMatch) {
         if !list_matches(v, current, true) {
             return Precondition::Failed;
         }
-    } else if let Some(date) = head.if_unmodified_since.get(raw).and_then(parse_date) {
+    } else if let Some(date) = req.field(Name::IfUnmodifiedSince).and_then(parse_date) {
         // Step 2: If-Unmodified-Since, only without If-Match.
         if seconds(modified) > seconds(date) {
             return Precondition::Failed;
         }
     }
     // Step 3: If-None-Match, weak comparison.
-    if let Some(v) = head.if_none_match.get(raw) {
+    if let Some(v) = req.field(Name::IfNoneMatch) {
         if list_matches(v, current, false) {
             return Precondition::NotModified;
         }
-    } else if let Some(date) = head.if_modified_since.get(raw).and_then(parse_date) {
+    } else if let Some(date) = req.field(Name::IfModifiedSince).and_then(parse_date) {
         // Step 4: If-Modified-Since, only without If-None-Match.
         if seconds(modified) <= seconds(date) {
             return Precondition::NotModified;
@@ -140,8 +140,7 @@ pub fn if_range_allows(value: &[u8], etag: &str, modified: SystemTime) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::limits::Limits;
-    use crate::request::parse;
+    use crate::exchange::FieldList;
     use std::time::Duration;
 
     const ETAG: &str = "\"abc-1\"";
@@ -151,9 +150,8 @@ mod tests {
     }
 
     fn eval(fields: &str) -> Precondition {
-        let raw = format!("GET / HTTP/1.1\r\nHost: x\r\n{fields}\r\n");
-        let head = parse(raw.as_bytes(), &Limits::default()).unwrap().unwrap();
-        evaluate(&head, raw.as_bytes(), ETAG, modified())
+        let fields = FieldList::parse(fields);
+        evaluate(&Request::get(b"/", &fields), ETAG, modified())
     }
 
     fn date(offset: i64) -> String {

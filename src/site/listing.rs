@@ -10,7 +10,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use rustix::fs::FileType;
 use serde::Serialize;
 
-use crate::files::Root;
+use super::files::Root;
 
 /// One entry of a listing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

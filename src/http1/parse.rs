@@ -8,7 +8,10 @@
 //! how many bytes the head took). Everything it keeps points into the
 //! buffer as [`Span`]s, so parsing allocates nothing.
 
-use crate::limits::Limits;
+use crate::config::limits::Limits;
+use std::net::SocketAddr;
+
+use crate::exchange::{is_tchar, Fields, Method, Name, Request};
 
 /// A byte range into the buffer the head was parsed from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -34,22 +37,6 @@ impl Span {
     pub fn is_empty(&self) -> bool {
         self.start == self.end
     }
-}
-
-/// The request method, as far as a static-file server cares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Method {
-    /// `GET`: serve the resource.
-    #[default]
-    Get,
-    /// `HEAD`: as GET, without the body.
-    Head,
-    /// `OPTIONS`: answer with the allowed methods.
-    Options,
-    /// A method RFC 9110 defines that this server does not allow: 405.
-    NotAllowed,
-    /// Any other well-formed method: 501.
-    Unknown,
 }
 
 /// The protocol version the request was made with.
@@ -84,6 +71,7 @@ pub enum Field {
     One(Span),
     /// Several field lines, combined as RFC 9110 §5.3 says (rare, so kept
     /// out of line to keep every head small).
+    #[allow(clippy::box_collection)] // a thin pointer keeps every Field small
     Many(Box<String>),
 }
 
@@ -175,6 +163,65 @@ pub struct RequestHead {
     pub user_agent: Field,
 }
 
+impl RequestHead {
+    /// The protocol-neutral view of this request, whose head is `raw` (the
+    /// buffer it was parsed from) and whose body is `body`.
+    pub fn request<'a>(
+        &self,
+        raw: &'a [u8],
+        fields: &'a HeadFields<'a>,
+        peer: SocketAddr,
+        body: &'a [u8],
+    ) -> Request<'a> {
+        Request {
+            method: self.method,
+            path: self.path.of(raw),
+            query: self.query.map(|q| q.of(raw)),
+            authority: self.authority.map(|a| a.of(raw)),
+            peer,
+            fields,
+            raw: &raw[..self.len],
+            body,
+        }
+    }
+}
+
+/// The header fields of a parsed head, looked up by name.
+pub struct HeadFields<'a> {
+    head: &'a RequestHead,
+    raw: &'a [u8],
+}
+
+impl<'a> HeadFields<'a> {
+    /// The fields of `head`, parsed from `raw`.
+    pub fn new(head: &'a RequestHead, raw: &'a [u8]) -> HeadFields<'a> {
+        HeadFields { head, raw }
+    }
+}
+
+impl Fields for HeadFields<'_> {
+    fn get(&self, name: Name) -> Option<&[u8]> {
+        let h = self.head;
+        let field = match name {
+            Name::IfMatch => &h.if_match,
+            Name::IfNoneMatch => &h.if_none_match,
+            Name::IfModifiedSince => &h.if_modified_since,
+            Name::IfUnmodifiedSince => &h.if_unmodified_since,
+            Name::Range => &h.range,
+            Name::IfRange => &h.if_range,
+            Name::AcceptEncoding => &h.accept_encoding,
+            Name::Accept => &h.accept,
+            Name::Origin => &h.origin,
+            Name::CorsMethod => &h.cors_method,
+            Name::CorsHeaders => &h.cors_headers,
+            Name::Authorization => &h.authorization,
+            Name::Referer => &h.referer,
+            Name::UserAgent => &h.user_agent,
+        };
+        field.get(self.raw)
+    }
+}
+
 /// Why a request head was refused. The connection is closed afterwards:
 /// after a malformed head nothing that follows can be trusted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,7 +232,7 @@ pub struct ParseError {
     pub reason: &'static str,
 }
 
-fn err(status: u16, reason: &'static str) -> ParseError {
+pub(crate) fn err(status: u16, reason: &'static str) -> ParseError {
     ParseError { status, reason }
 }
 
@@ -200,11 +247,6 @@ pub fn leading_empty_lines(buf: &[u8]) -> usize {
             _ => return i,
         }
     }
-}
-
-/// tchar, RFC 9110 §5.6.2.
-pub fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 fn is_token(s: &[u8]) -> bool {
@@ -647,157 +689,10 @@ fn strip_scheme(target: &[u8]) -> Option<&[u8]> {
     None
 }
 
-/// Incremental decoder for a chunked body that is read and discarded
-/// (RFC 9112 §7.1). Line endings must be CRLF: a bare LF inside a chunked
-/// body is refused, so the body has one reading only.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChunkedDrain {
-    state: ChunkState,
-    total: u64,
-    line: usize,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ChunkState {
-    Size { digits: u8, value: u64 },
-    Ext { value: u64 },
-    SizeLf { value: u64 },
-    Data { left: u64 },
-    DataCr,
-    DataLf,
-    TrailerStart,
-    TrailerLine,
-    TrailerLf { empty: bool },
-    Done,
-}
-
-/// Most bytes of chunk extensions on one chunk-size line.
-const MAX_CHUNK_EXT: usize = 1024;
-/// Most hex digits in a chunk size (a u64).
-const MAX_CHUNK_SIZE_DIGITS: u8 = 16;
-
-impl Default for ChunkedDrain {
-    fn default() -> Self {
-        ChunkedDrain {
-            state: ChunkState::Size {
-                digits: 0,
-                value: 0,
-            },
-            total: 0,
-            line: 0,
-        }
-    }
-}
-
-impl ChunkedDrain {
-    /// Consumes what it can of `input`; returns the bytes used and whether
-    /// the body ended. `max_body` caps the sum of the chunk sizes (413);
-    /// `max_trailer` caps the trailer section.
-    pub fn drain(
-        &mut self,
-        input: &[u8],
-        max_body: u64,
-        max_trailer: usize,
-    ) -> Result<(usize, bool), ParseError> {
-        use ChunkState::*;
-        let bad = |r| Err(err(400, r));
-        let mut i = 0;
-        while i < input.len() {
-            let b = input[i];
-            self.state = match self.state {
-                Size { digits, value } => match b {
-                    b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
-                        if digits >= MAX_CHUNK_SIZE_DIGITS {
-                            return bad("chunk size too long");
-                        }
-                        let d = (b as char).to_digit(16).unwrap_or(0) as u64;
-                        Size {
-                            digits: digits + 1,
-                            value: (value << 4) | d,
-                        }
-                    }
-                    b';' | b' ' | b'\t' if digits > 0 => {
-                        self.line = 0;
-                        Ext { value }
-                    }
-                    b'\r' if digits > 0 => SizeLf { value },
-                    _ => return bad("invalid chunk size"),
-                },
-                Ext { value } => match b {
-                    b'\r' => SizeLf { value },
-                    b'\n' => return bad("bare LF in chunked body"),
-                    b'\t' | 0x20..=0x7e | 0x80..=0xff => {
-                        self.line += 1;
-                        if self.line > MAX_CHUNK_EXT {
-                            return bad("chunk extension too long");
-                        }
-                        Ext { value }
-                    }
-                    _ => return bad("control character in chunk extension"),
-                },
-                SizeLf { value } => {
-                    if b != b'\n' {
-                        return bad("chunk size line not ended by CRLF");
-                    }
-                    self.total = self.total.saturating_add(value);
-                    if self.total > max_body {
-                        return Err(err(413, "request body too large"));
-                    }
-                    if value == 0 {
-                        self.line = 0;
-                        TrailerStart
-                    } else {
-                        Data { left: value }
-                    }
-                }
-                Data { left } => {
-                    let take = (input.len() - i).min(usize::try_from(left).unwrap_or(usize::MAX));
-                    i += take;
-                    let left = left - take as u64;
-                    self.state = if left == 0 { DataCr } else { Data { left } };
-                    continue;
-                }
-                DataCr if b == b'\r' => DataLf,
-                DataLf if b == b'\n' => Size {
-                    digits: 0,
-                    value: 0,
-                },
-                DataCr | DataLf => return bad("chunk data not followed by CRLF"),
-                TrailerStart | TrailerLine => {
-                    self.line += 1;
-                    if self.line > max_trailer {
-                        return Err(err(431, "trailer section too large"));
-                    }
-                    match b {
-                        b'\r' => TrailerLf {
-                            empty: self.state == TrailerStart,
-                        },
-                        b'\n' => return bad("bare LF in chunked body"),
-                        b'\t' | 0x20..=0x7e | 0x80..=0xff => TrailerLine,
-                        _ => return bad("control character in trailer"),
-                    }
-                }
-                TrailerLf { empty } => {
-                    if b != b'\n' {
-                        return bad("trailer line not ended by CRLF");
-                    }
-                    if empty {
-                        self.state = Done;
-                        return Ok((i + 1, true));
-                    }
-                    TrailerStart
-                }
-                Done => return Ok((i, true)),
-            };
-            i += 1;
-        }
-        Ok((i, self.state == Done))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http1::body::ChunkedDrain;
 
     fn p(s: &str) -> Result<Option<RequestHead>, ParseError> {
         parse(s.as_bytes(), &Limits::default())

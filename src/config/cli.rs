@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::config::{self, Config, ConfigError, DumpSettings};
-use crate::encoding::Coding;
-use crate::limits::{self, Limits};
-use crate::reply::ReplySource;
-use crate::respond::{Compression, Mode};
+use crate::config::limits::{self, Limits};
+use crate::config::{
+    self, Compression, Config, ConfigError, DumpSettings, Mode, ReplySource, User,
+};
+use crate::exchange::Coding;
 
 /// A static-file web server: correct HTTP/1.1, fast, safe by default.
 ///
@@ -47,7 +47,7 @@ pub struct Args {
     pub dump: Option<PathBuf>,
 
     /// Most files --dump writes before it stops
-    #[arg(long, value_name = "N", default_value_t = crate::dump::DEFAULT_DUMP_MAX, help_heading = "Seeing HTTP")]
+    #[arg(long, value_name = "N", default_value_t = crate::window::dump::DEFAULT_DUMP_MAX, help_heading = "Seeing HTTP")]
     pub dump_max: u64,
 
     /// Let --dump write Authorization, Proxy-Authorization and Cookie values
@@ -106,6 +106,11 @@ pub struct Args {
     #[arg(long)]
     pub no_compress: bool,
 
+    /// Send file bodies by copying them through a buffer instead of with
+    /// sendfile(2) (for file systems where sendfile misbehaves)
+    #[arg(long)]
+    pub no_sendfile: bool,
+
     /// Content codings in the order preferred when the client accepts
     /// several equally
     #[arg(long, value_name = "LIST", default_value = "br,zstd,gzip", value_parser = codings)]
@@ -139,7 +144,7 @@ pub struct Args {
     /// Require Basic authentication as USER with a password hashed by
     /// `henaserver hash-password` (repeatable)
     #[arg(long = "auth", value_name = "USER:HASH", value_parser = auth_user, help_heading = "Features")]
-    pub users: Vec<crate::auth::User>,
+    pub users: Vec<User>,
 
     /// Level of server messages on stderr: error, warn, info, debug, trace
     #[arg(long, value_name = "LEVEL", default_value = "info")]
@@ -267,7 +272,7 @@ fn positive(s: &str) -> Result<usize, String> {
 fn header_field(s: &str) -> Result<(String, String), String> {
     let (name, value) = s.split_once(':').ok_or("expected 'Name: value'")?;
     let (name, value) = (name.trim(), value.trim());
-    if name.is_empty() || !name.bytes().all(crate::request::is_tchar) {
+    if name.is_empty() || !name.bytes().all(crate::exchange::is_tchar) {
         return Err(format!("{name:?} is not a field name"));
     }
     if value.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
@@ -295,8 +300,8 @@ fn error_page(s: &str) -> Result<(u16, String), String> {
     Ok((status, file.to_string()))
 }
 
-fn auth_user(s: &str) -> Result<crate::auth::User, String> {
-    crate::auth::User::parse(s)
+fn auth_user(s: &str) -> Result<User, String> {
+    User::parse(s)
 }
 
 /// A preference order of content codings.
@@ -432,6 +437,7 @@ impl Args {
                 cache_bytes: self.compress_cache,
             },
             preference: self.encodings.0,
+            sendfile: !self.no_sendfile,
             mode,
             dump,
             headers: self.headers,

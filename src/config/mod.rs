@@ -4,9 +4,17 @@
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 
-use crate::encoding::{Coding, DEFAULT_PREFERENCE};
-use crate::limits::{self, Limits};
-use crate::respond::{Compression, Mode};
+pub(crate) mod cli;
+pub mod limits;
+pub(crate) mod settings;
+mod site;
+
+pub use crate::exchange::Coding;
+use crate::exchange::DEFAULT_PREFERENCE;
+pub use crate::log::Format;
+pub use crate::window::reply::ReplySource;
+pub use limits::Limits;
+pub use site::{Compression, Mode, Rule, Site, User};
 
 /// Port listened on when none is given.
 pub const DEFAULT_PORT: u16 = 8080;
@@ -31,7 +39,7 @@ pub struct Config {
     /// Where it is written: stdout, or this file.
     pub access_log_file: Option<PathBuf>,
     /// How its lines look.
-    pub log_format: crate::log::Format,
+    pub log_format: Format,
     /// A Cache-Control value for every file response.
     pub cache_control: Option<String>,
     /// Compression on the fly.
@@ -54,10 +62,13 @@ pub struct Config {
     pub error_pages: Vec<(u16, String)>,
     /// `/about` serves `about.html`, and `/about.html` redirects to `/about`.
     pub clean_urls: bool,
+    /// Whether file bodies go out with `sendfile(2)` (else through a
+    /// buffer, as `--no-sendfile` asks).
+    pub sendfile: bool,
     /// Users of Basic authentication; none: no authentication.
-    pub users: Vec<crate::auth::User>,
+    pub users: Vec<User>,
     /// Rules from the configuration file.
-    pub rules: Vec<crate::settings::Rule>,
+    pub rules: Vec<Rule>,
     /// Limits and timeouts.
     pub limits: Limits,
 }
@@ -97,7 +108,7 @@ impl Config {
             threads: default_threads(),
             access_log: true,
             access_log_file: None,
-            log_format: crate::log::Format::default(),
+            log_format: Format::default(),
             cache_control: None,
             compression: default_compression(),
             preference: DEFAULT_PREFERENCE.to_vec(),
@@ -109,6 +120,7 @@ impl Config {
             fallback: None,
             error_pages: Vec::new(),
             clean_urls: false,
+            sendfile: true,
             users: Vec::new(),
             rules: Vec::new(),
             limits: Limits::default(),

@@ -10,7 +10,7 @@
 //! modification and change times in nanoseconds) is what it was when
 //! opened. A file written, truncated, replaced by a rename, or deleted is
 //! therefore opened afresh on the next request after the change. Files
-//! changed within [`RACY_WINDOW`](crate::files::RACY_WINDOW) are not cached
+//! changed within [`RACY_WINDOW`](super::files::RACY_WINDOW) are not cached
 //! at all, so a second write within one timestamp tick cannot go unseen.
 //! The `stat` never opens anything: what is served always comes from a
 //! descriptor opened beneath the root.
@@ -24,8 +24,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::encoding::Siblings;
-use crate::files::{FileInfo, Root};
+use super::encoding::Siblings;
+use super::files::{FileInfo, Root};
 
 /// How often a cached file's precompressed siblings are looked for again:
 /// one added or removed beside an unchanged file is seen within this time.

@@ -1,0 +1,208 @@
+//! The henaserver command: arguments, logging, bind, serve, exit status.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use crate::config::cli::{Command, RawArgs};
+use crate::config::Mode;
+use crate::Server;
+
+/// Runs the `henaserver` command with the process's arguments and
+/// environment, and returns its exit status: 0 when it ran as asked, 1
+/// when serving failed, 2 for a wrong command line or configuration.
+pub fn main() -> ExitCode {
+    let vars: Vec<(String, String)> = std::env::vars().collect();
+    let resolved = match crate::config::settings::resolve(std::env::args_os().collect(), &vars) {
+        Ok(r) => r,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            let text = e.render().to_string();
+            let line = text.lines().next().unwrap_or("invalid arguments");
+            let line = line.strip_prefix("error: ").unwrap_or(line);
+            eprintln!("henaserver: {line} (see henaserver --help)");
+            return ExitCode::from(2);
+        }
+    };
+    let crate::config::settings::Resolved { args, rules, toml } = resolved;
+    if args.print_config {
+        print!("{toml}");
+        return ExitCode::SUCCESS;
+    }
+    match args.command {
+        Some(Command::Raw(raw)) => return run_raw(raw),
+        Some(Command::HashPassword) => return hash_password(),
+        Some(Command::Completions { shell }) => {
+            use clap::CommandFactory;
+            let mut command = crate::config::cli::Args::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "henaserver", &mut script);
+            let mut out = std::io::stdout().lock();
+            return match out.write_all(&script).and_then(|()| out.flush()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::from(1),
+            };
+        }
+        Some(Command::Man) => {
+            use clap::CommandFactory;
+            let page = clap_mangen::Man::new(crate::config::cli::Args::command());
+            let mut roff = Vec::new();
+            let mut out = std::io::stdout().lock();
+            let written = page
+                .render(&mut roff)
+                .and_then(|()| out.write_all(&roff))
+                .and_then(|()| out.flush());
+            return match written {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("henaserver man: {e}");
+                    ExitCode::from(1)
+                }
+            };
+        }
+        None => {}
+    }
+    let filter = match args
+        .log_level
+        .parse::<tracing::level_filters::LevelFilter>()
+    {
+        Ok(f) => f,
+        Err(_) => {
+            eprintln!(
+                "henaserver: invalid --log-level {:?}: use error, warn, info, debug or trace",
+                args.log_level
+            );
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let config = match args.into_config() {
+        Ok(c) => crate::Config { rules, ..c },
+        Err(e) => {
+            eprintln!("henaserver: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let server = match Server::bind(config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("henaserver: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let config = server.config();
+    let what = match &config.mode {
+        Mode::Files => format!("serving {}", config.root.display()),
+        Mode::Reply(source) => format!("replying with a {} response", source.current().status),
+        Mode::Echo => "echoing requests".to_string(),
+    };
+    let urls: Vec<String> = server
+        .local_addrs()
+        .iter()
+        .map(|a| format!("http://{a}/"))
+        .collect();
+    let announce = move || {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "henaserver: {what} at {}", urls.join(" and "));
+        let _ = out.flush();
+    };
+    match server.run_until_signal_then(announce) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("henaserver: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `henaserver raw`: send bytes, print the raw answer.
+fn run_raw(args: RawArgs) -> ExitCode {
+    use std::io::Read;
+    let input = match &args.file {
+        Some(path) => {
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+        }
+        None => {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut bytes)
+                .map(|_| bytes)
+                .map_err(|e| format!("cannot read standard input: {e}"))
+        }
+    };
+    let input = match input {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            eprintln!("henaserver raw: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let request = if args.binary {
+        input
+    } else {
+        crate::window::raw::crlf_head(&input)
+    };
+    let addr = match crate::window::raw::resolve(&args.addr) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("henaserver raw: cannot resolve {}: {e}", args.addr);
+            return ExitCode::from(2);
+        }
+    };
+    let answer = match crate::window::raw::exchange(addr, &request, args.timeout) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            eprintln!("henaserver raw: {addr}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let written = match &args.out {
+        Some(path) => std::fs::write(path, &answer)
+            .map_err(|e| format!("cannot write {}: {e}", path.display())),
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&answer)
+                .and_then(|()| out.flush())
+                .map_err(|e| format!("cannot write the answer: {e}"))
+        }
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("henaserver raw: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `henaserver hash-password`: a password on standard input, its hash out.
+fn hash_password() -> ExitCode {
+    let mut line = String::new();
+    if let Err(e) = std::io::stdin().read_line(&mut line) {
+        eprintln!("henaserver hash-password: cannot read standard input: {e}");
+        return ExitCode::from(1);
+    }
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        eprintln!("henaserver hash-password: the password is empty");
+        return ExitCode::from(2);
+    }
+    match crate::site::auth::hash_password(password) {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("henaserver hash-password: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

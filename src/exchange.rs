@@ -1,0 +1,423 @@
+//! The protocol-neutral exchange: the request view every protocol hands
+//! the pipeline, and the response plan the pipeline hands back.
+//!
+//! Nothing here knows of keep-alive, `Connection`, output buffers, frames
+//! or sockets: HTTP/1.1 (and any later protocol) reads the request into a
+//! [`Request`] and encodes the [`Plan`] its own way.
+
+use std::fs::File;
+use std::net::SocketAddr;
+use std::ops::{Deref, Range};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+/// The request method, as far as a static-file server cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Method {
+    /// `GET`: serve the resource.
+    #[default]
+    Get,
+    /// `HEAD`: as GET, without the body.
+    Head,
+    /// `OPTIONS`: answer with the allowed methods.
+    Options,
+    /// A method RFC 9110 defines that this server does not allow: 405.
+    NotAllowed,
+    /// Any other well-formed method: 501.
+    Unknown,
+}
+
+/// The request fields the pipeline reads, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Name {
+    /// `If-Match`.
+    IfMatch,
+    /// `If-None-Match`.
+    IfNoneMatch,
+    /// `If-Modified-Since`.
+    IfModifiedSince,
+    /// `If-Unmodified-Since`.
+    IfUnmodifiedSince,
+    /// `Range`.
+    Range,
+    /// `If-Range`.
+    IfRange,
+    /// `Accept-Encoding`.
+    AcceptEncoding,
+    /// `Accept`.
+    Accept,
+    /// `Origin`.
+    Origin,
+    /// `Access-Control-Request-Method` (CORS preflight).
+    CorsMethod,
+    /// `Access-Control-Request-Headers` (CORS preflight).
+    CorsHeaders,
+    /// `Authorization`.
+    Authorization,
+    /// `Referer`.
+    Referer,
+    /// `User-Agent`.
+    UserAgent,
+}
+
+impl Name {
+    /// The field name, in lowercase.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Name::IfMatch => "if-match",
+            Name::IfNoneMatch => "if-none-match",
+            Name::IfModifiedSince => "if-modified-since",
+            Name::IfUnmodifiedSince => "if-unmodified-since",
+            Name::Range => "range",
+            Name::IfRange => "if-range",
+            Name::AcceptEncoding => "accept-encoding",
+            Name::Accept => "accept",
+            Name::Origin => "origin",
+            Name::CorsMethod => "access-control-request-method",
+            Name::CorsHeaders => "access-control-request-headers",
+            Name::Authorization => "authorization",
+            Name::Referer => "referer",
+            Name::UserAgent => "user-agent",
+        }
+    }
+}
+
+/// A request's header fields, looked up by name. Several field lines of
+/// one name come back combined as RFC 9110 §5.3 says.
+pub trait Fields {
+    /// The value of `name`, or `None` when absent.
+    fn get(&self, name: Name) -> Option<&[u8]>;
+}
+
+/// No fields at all.
+impl Fields for () {
+    fn get(&self, _: Name) -> Option<&[u8]> {
+        None
+    }
+}
+
+/// tchar, RFC 9110 §5.6.2.
+pub fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Fields held as a list of names and values, several lines of one name
+/// combined when added.
+#[cfg(test)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldList(Vec<(String, Vec<u8>)>);
+
+#[cfg(test)]
+impl FieldList {
+    /// Adds a field line; a name already present gets the value appended
+    /// as a list element (RFC 9110 §5.3).
+    pub fn add(&mut self, name: &str, value: &[u8]) {
+        match self
+            .0
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
+            Some((_, v)) if v.is_empty() => v.extend_from_slice(value),
+            Some((_, v)) if value.is_empty() => {}
+            Some((_, v)) => {
+                v.extend_from_slice(b", ");
+                v.extend_from_slice(value);
+            }
+            None => self.0.push((name.to_ascii_lowercase(), value.to_vec())),
+        }
+    }
+
+    /// Fields from `Name: value` lines.
+    pub fn parse(text: &str) -> FieldList {
+        let mut list = FieldList::default();
+        for line in text.lines() {
+            if let Some((name, value)) = line.split_once(':') {
+                list.add(name.trim(), value.trim().as_bytes());
+            }
+        }
+        list
+    }
+}
+
+#[cfg(test)]
+impl Fields for FieldList {
+    fn get(&self, name: Name) -> Option<&[u8]> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name.as_str())
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
+/// What the pipeline sees of a request, whatever protocol carried it.
+#[derive(Clone, Copy)]
+pub struct Request<'a> {
+    /// The method as classified.
+    pub method: Method,
+    /// The path of the target, still percent-encoded; empty means `/`.
+    pub path: &'a [u8],
+    /// The query, without the `?`.
+    pub query: Option<&'a [u8]>,
+    /// The authority (Host, `:authority`, or an absolute-form target's).
+    pub authority: Option<&'a [u8]>,
+    /// Who sent it.
+    pub peer: SocketAddr,
+    /// The header fields.
+    pub fields: &'a (dyn Fields + Sync),
+    /// The request head as received, in the protocol's text form (for
+    /// `--echo`).
+    pub raw: &'a [u8],
+    /// The body, when kept (for `--echo`); empty otherwise.
+    pub body: &'a [u8],
+}
+
+impl<'a> Request<'a> {
+    /// A GET of `path` from loopback with `fields`, nothing else: for
+    /// driving the pipeline without a connection.
+    #[cfg(test)]
+    pub fn get(path: &'a [u8], fields: &'a (dyn Fields + Sync)) -> Request<'a> {
+        Request {
+            method: Method::Get,
+            path,
+            query: None,
+            authority: None,
+            peer: SocketAddr::from(([127, 0, 0, 1], 0)),
+            fields,
+            raw: b"",
+            body: b"",
+        }
+    }
+
+    /// The value of the field `name`.
+    pub fn field(&self, name: Name) -> Option<&[u8]> {
+        self.fields.get(name)
+    }
+
+    /// Whether the method is HEAD: the plan then carries no body bytes.
+    pub fn head_only(&self) -> bool {
+        self.method == Method::Head
+    }
+}
+
+/// A field name or value: static text, shared text (cloned by a reference
+/// count), or text made for one response.
+#[derive(Debug, Clone)]
+pub enum Text {
+    /// Text known at compile time.
+    Static(&'static str),
+    /// Text shared by many responses (a file's validators, a configured
+    /// field).
+    Shared(Arc<str>),
+    /// Text made for this response.
+    Owned(Box<str>),
+}
+
+impl Deref for Text {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            Text::Static(s) => s,
+            Text::Shared(s) => s,
+            Text::Owned(s) => s,
+        }
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Text {}
+
+impl From<&'static str> for Text {
+    fn from(s: &'static str) -> Text {
+        Text::Static(s)
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Text {
+        Text::Owned(s.into_boxed_str())
+    }
+}
+
+impl From<Arc<str>> for Text {
+    fn from(s: Arc<str>) -> Text {
+        Text::Shared(s)
+    }
+}
+
+/// A content coding the server can send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Coding {
+    /// Brotli.
+    Br,
+    /// Zstandard (precompressed siblings only).
+    Zstd,
+    /// gzip.
+    Gzip,
+}
+
+/// The order codings are preferred in when the client likes them equally.
+pub const DEFAULT_PREFERENCE: [Coding; 3] = [Coding::Br, Coding::Zstd, Coding::Gzip];
+
+impl Coding {
+    /// The token in Accept-Encoding and Content-Encoding.
+    pub fn token(self) -> &'static str {
+        match self {
+            Coding::Br => "br",
+            Coding::Zstd => "zstd",
+            Coding::Gzip => "gzip",
+        }
+    }
+
+    /// The file name suffix of a precompressed sibling.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Coding::Br => ".br",
+            Coding::Zstd => ".zst",
+            Coding::Gzip => ".gz",
+        }
+    }
+
+    /// The bit of this coding in a set of precompressed siblings.
+    pub(crate) fn bit(self) -> u8 {
+        match self {
+            Coding::Br => 1,
+            Coding::Zstd => 2,
+            Coding::Gzip => 4,
+        }
+    }
+
+    /// Whether the server compresses with this coding on the fly.
+    pub fn on_the_fly(self) -> bool {
+        matches!(self, Coding::Br | Coding::Gzip)
+    }
+
+    /// Parses a token such as `br`; `x-gzip` is gzip (RFC 9110 §8.4.1.3).
+    pub fn from_token(token: &str) -> Option<Coding> {
+        match token.to_ascii_lowercase().as_str() {
+            "br" => Some(Coding::Br),
+            "zstd" => Some(Coding::Zstd),
+            "gzip" | "x-gzip" => Some(Coding::Gzip),
+            _ => None,
+        }
+    }
+}
+
+/// One piece of a file body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// Bytes, such as a part head of a multipart body.
+    Bytes(Bytes),
+    /// A byte range of the file.
+    File(Range<u64>),
+}
+
+impl Piece {
+    /// Its length in bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            Piece::Bytes(b) => b.len() as u64,
+            Piece::File(r) => r.end - r.start,
+        }
+    }
+}
+
+/// What a response carries after its head.
+#[derive(Debug, Default)]
+pub enum Body {
+    /// Nothing (HEAD, 304, 204).
+    #[default]
+    Empty,
+    /// Bytes in memory.
+    Bytes(Bytes),
+    /// Ranges of an open file, with bytes between them (multipart); a
+    /// protocol sends them without holding the file in memory.
+    File {
+        /// The open file.
+        file: Arc<File>,
+        /// What to send, in order.
+        pieces: Vec<Piece>,
+    },
+}
+
+impl Body {
+    /// The number of bytes the body holds.
+    pub fn len(&self) -> u64 {
+        match self {
+            Body::Empty => 0,
+            Body::Bytes(b) => b.len() as u64,
+            Body::File { pieces, .. } => pieces.iter().map(Piece::len).sum(),
+        }
+    }
+
+    /// True when there are no bytes to send.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A response, decided: what any protocol encodes and sends.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// The status code.
+    pub status: u16,
+    /// A reason phrase other than the standard one (`--reply` files).
+    pub reason: Option<Box<str>>,
+    /// Whether the protocol adds its usual fields (Date, Server); a
+    /// `--reply` file's head is sent as written.
+    pub bare: bool,
+    /// The header fields, in order; the protocol adds its framing and
+    /// connection fields itself.
+    pub fields: Vec<(Text, Text)>,
+    /// The Content-Length the representation has, also for HEAD; `None`
+    /// where the status carries no content (304, 204, 1xx).
+    pub content_length: Option<u64>,
+    /// What follows the head; empty for HEAD.
+    pub body: Body,
+    /// The content coding served, or "" (for the access log).
+    pub encoding: &'static str,
+    /// The ranges served, for a 206 (for the access log).
+    pub range: Option<Box<str>>,
+}
+
+impl Plan {
+    /// A plan with `status` and nothing else yet.
+    pub fn new(status: u16) -> Plan {
+        Plan {
+            status,
+            fields: Vec::with_capacity(10),
+            ..Plan::default()
+        }
+    }
+
+    /// Adds a header field.
+    pub fn field(&mut self, name: impl Into<Text>, value: impl Into<Text>) {
+        self.fields.push((name.into(), value.into()));
+    }
+
+    /// The value of the first field named `name` (ASCII case ignored).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| &**v)
+    }
+
+    /// Sets the body to `bytes` with its length, or for a HEAD request
+    /// only the length.
+    pub fn with_bytes(mut self, bytes: Bytes, head_only: bool) -> Plan {
+        self.content_length = Some(bytes.len() as u64);
+        self.body = if head_only {
+            Body::Empty
+        } else {
+            Body::Bytes(bytes)
+        };
+        self
+    }
+}

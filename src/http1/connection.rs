@@ -1,0 +1,675 @@
+//! One HTTP/1.1 connection: read a head, drain the body, ask the site for
+//! a plan, encode it, and go on while the connection persists
+//! (RFC 9112 §9).
+//!
+//! Requests that arrive together (pipelining) are answered in order, and
+//! their responses leave together: output is buffered and flushed only
+//! when the connection must wait for the client, when a file body follows,
+//! or when the buffer grows past [`OUT_FLUSH`].
+//!
+//! Timeouts: a client has [`Limits::header_timeout`] from its first byte
+//! (from the accept for the first request) to deliver a complete head, and
+//! [`Limits::keepalive_timeout`] of silence between requests. Bodies and
+//! responses are dropped after their own no-progress timeouts.
+
+use std::cell::RefCell;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Buf, BytesMut};
+use tokio::net::TcpStream;
+
+use super::body::ChunkedDrain;
+use super::encode;
+use super::parse::{self, Framing, HeadFields, ParseError, RequestHead};
+use crate::config::{Limits, Mode};
+use crate::exchange::{Body, Piece, Plan};
+use crate::log::{AccessLog, Entry};
+use crate::site::{pages, Pipeline};
+use crate::stop::{self, Stopped};
+use crate::transport::{Transport, Wake};
+use crate::window::dump::Dump;
+
+/// Bytes requested from the socket per read.
+const READ_CHUNK: usize = 8 * 1024;
+/// Buffered output is flushed once it grows past this many bytes.
+pub const OUT_FLUSH: usize = 64 * 1024;
+/// Idle buffers each worker keeps for reuse.
+const POOLED_BUFFERS: usize = 16;
+
+thread_local! {
+    /// Buffers of connections that are waiting for their next request: an
+    /// idle connection holds no buffer, so thousands of them cost little.
+    static POOL: RefCell<Vec<(BytesMut, Vec<u8>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// What every connection of a server shares.
+#[derive(Debug)]
+pub struct Shared {
+    /// What responses are decided by.
+    pub pipeline: Pipeline,
+    /// Where exchanges are dumped, with `--dump`.
+    pub dump: Option<Arc<Dump>>,
+    /// Limits and timeouts.
+    pub limits: Limits,
+    /// The access log.
+    pub log: AccessLog,
+    /// Whether file bodies go out with `sendfile(2)`.
+    pub zero_copy: bool,
+}
+
+/// Serves one accepted connection until it closes.
+pub async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+    let accepted = Instant::now();
+    let first_deadline = accepted + shared.limits.header_timeout;
+    let keep_bodies = shared.dump.is_some() || shared.pipeline.site().mode == Mode::Echo;
+    let dump_id = shared.dump.as_ref().map_or(0, |d| d.connection());
+    let mut conn = Connection {
+        io: Transport::tcp(stream, shared.zero_copy, first_deadline),
+        peer,
+        accepted,
+        shared,
+        stop: Stopped::default(),
+        head: RequestHead::default(),
+        buffers: Buffers::Pooled,
+        buf: BytesMut::new(),
+        out: Vec::new(),
+        reading: Reading::Open,
+        dump_id,
+        requests: std::cell::Cell::new(0),
+        keep_bodies,
+        exchange: Box::default(),
+    };
+    let linger = match conn.run().await {
+        Ok(linger) => linger,
+        Err(e) => {
+            tracing::debug!(peer = %conn.peer, error = %e, "connection ended");
+            false
+        }
+    };
+    if linger {
+        Box::pin(conn.linger()).await;
+    }
+}
+
+/// How reading a head ended.
+enum HeadRead {
+    /// A complete head, now in [`Connection::head`].
+    Head,
+    Malformed(ParseError),
+    /// The client closed, went idle too long, or the server is stopping.
+    Closed,
+    /// A partial head did not complete in time.
+    TimedOut,
+}
+
+/// Whether the client may still send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    Open,
+    /// The client closed its side.
+    Closed,
+}
+
+/// Whether `buf` and `out` are this connection's own, or placeholders
+/// while their allocations wait in the worker's pool. (A buffer consumed
+/// to its end has no capacity left, so capacity cannot tell.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Buffers {
+    Held,
+    Pooled,
+}
+
+/// What the access log needs of a plan once it is sent.
+struct Logged {
+    status: u16,
+    bytes: u64,
+    encoding: &'static str,
+    range: Option<Box<str>>,
+}
+
+/// A plan whose body bytes are in the output buffer: what is left to log,
+/// and the file body left to send.
+type Staged = (Logged, Option<(Arc<std::fs::File>, Vec<Piece>)>);
+
+/// What one request keeps until its response is logged.
+#[derive(Debug, Default)]
+struct Exchange {
+    /// When the head was complete (with an access log only).
+    started: Option<Instant>,
+    /// The request line, kept for the access log.
+    line: Vec<u8>,
+    /// Its Referer then User-Agent, for the access log, and where the
+    /// first ends.
+    agents: Vec<u8>,
+    referer_len: usize,
+}
+
+struct Connection {
+    io: Transport,
+    peer: SocketAddr,
+    accepted: Instant,
+    shared: Arc<Shared>,
+    /// Completes when the server stops: idle connections close then.
+    stop: Stopped,
+    /// The head of the request being answered; spans point into `buf`.
+    head: RequestHead,
+    buffers: Buffers,
+    /// Bytes read and not yet consumed.
+    buf: BytesMut,
+    /// Responses not yet written.
+    out: Vec<u8>,
+    reading: Reading,
+    /// This connection's number in the dump, and its requests so far.
+    dump_id: u64,
+    requests: std::cell::Cell<u64>,
+    /// Whether request bodies are kept (for `--echo` or `--dump`) rather
+    /// than discarded.
+    keep_bodies: bool,
+    /// Kept on the heap: only a logged exchange fills it.
+    exchange: Box<Exchange>,
+}
+
+impl Connection {
+    /// Answers requests until the connection should close. Returns whether
+    /// to linger: read and discard what the client still sends, so that
+    /// closing does not reset the connection under the last response.
+    async fn run(&mut self) -> io::Result<bool> {
+        let mut first = true;
+        loop {
+            match self.read_head(first).await? {
+                HeadRead::Head => {}
+                HeadRead::Closed => {
+                    self.flush().await?;
+                    return Ok(false);
+                }
+                HeadRead::TimedOut => {
+                    *self.exchange = Exchange {
+                        started: Some(Instant::now()),
+                        ..Exchange::default()
+                    };
+                    let received = self.buf.clone();
+                    self.answer_refusal(408, &received).await?;
+                    return Ok(true);
+                }
+                HeadRead::Malformed(e) => {
+                    tracing::debug!(peer = %self.peer, reason = e.reason, "malformed request");
+                    let end = self.buf.iter().position(|&b| b == b'\n');
+                    let first_line = &self.buf[..end.unwrap_or(self.buf.len()).min(256)];
+                    let line = first_line.strip_suffix(b"\r").unwrap_or(first_line);
+                    *self.exchange = Exchange {
+                        started: Some(Instant::now()),
+                        line: line.to_vec(),
+                        ..Exchange::default()
+                    };
+                    let received = self.buf.clone();
+                    self.answer_refusal(e.status, &received).await?;
+                    return Ok(true);
+                }
+            }
+            first = false;
+            self.begin_exchange();
+            let keep_alive = self.head.keep_alive && !stop::stopping();
+            let (len, framing) = (self.head.len, self.head.framing);
+            let keep_alive = if framing == Framing::None {
+                let raw = &self.buf[..len];
+                let fields = HeadFields::new(&self.head, raw);
+                let req = self.head.request(raw, &fields, self.peer, &[]);
+                let plan = self.shared.pipeline.handle(&req).await;
+                let mark = self.out.len();
+                encode::head(&mut self.out, &plan, keep_alive);
+                self.record(&self.buf[..len], mark, plan.body.len());
+                self.buf.advance(len);
+                let staged = self.stage(plan);
+                self.send(staged, keep_alive).await?;
+                keep_alive
+            } else {
+                // Bodies are rare: their state lives on the heap.
+                match Box::pin(self.answer_with_body(keep_alive)).await? {
+                    Some(keep_alive) => keep_alive,
+                    None => return Ok(true),
+                }
+            };
+            if !keep_alive {
+                return Ok(self.client_may_send());
+            }
+            // Pipelined responses must not wait for the client's ACKs.
+            self.io.set_nodelay();
+            if self.out.len() >= OUT_FLUSH {
+                self.flush().await?;
+            }
+        }
+    }
+
+    /// Reads the body of the request just parsed, then answers it.
+    /// Returns whether the connection persists, or `None` when the body
+    /// was refused and the connection must close.
+    async fn answer_with_body(&mut self, keep_alive: bool) -> io::Result<Option<bool>> {
+        let raw = self.buf.split_to(self.head.len).freeze();
+        let mut body = Vec::new();
+        let drained = self
+            .drain_body(self.head.framing, self.head.expect_continue, &mut body)
+            .await?;
+        let (plan, keep_alive) = match drained {
+            Err(e) => (pages::error_plan(e.status, false), false),
+            Ok(()) => {
+                let fields = HeadFields::new(&self.head, &raw);
+                let req = self.head.request(&raw, &fields, self.peer, &body);
+                (self.shared.pipeline.handle(&req).await, keep_alive)
+            }
+        };
+        let mark = self.out.len();
+        encode::head(&mut self.out, &plan, keep_alive);
+        if self.shared.dump.is_some() {
+            let mut request = raw.to_vec();
+            request.extend_from_slice(&body);
+            self.record(&request, mark, plan.body.len());
+        }
+        let staged = self.stage(plan);
+        self.send(staged, keep_alive).await?;
+        Ok(drained.is_ok().then_some(keep_alive))
+    }
+
+    /// Starts the exchange of the head just read: what the access log
+    /// needs of it.
+    fn begin_exchange(&mut self) {
+        let log = &self.shared.log;
+        if !log.enabled() {
+            return;
+        }
+        let head = &self.head;
+        let mut exchange = Exchange {
+            started: Some(Instant::now()),
+            line: head.line.of(&self.buf).to_vec(),
+            ..Exchange::default()
+        };
+        if log.wants_agents() {
+            let referer = head.referer.get(&self.buf).unwrap_or_default();
+            let agent = head.user_agent.get(&self.buf).unwrap_or_default();
+            exchange.agents.extend_from_slice(referer);
+            exchange.agents.extend_from_slice(agent);
+            exchange.referer_len = referer.len();
+        }
+        *self.exchange = exchange;
+    }
+
+    /// Answers a request that could not be read (`status`: 400, 408, 413,
+    /// 414, 431, 505…) and closes: nothing after it can be trusted.
+    async fn answer_refusal(&mut self, status: u16, received: &[u8]) -> io::Result<()> {
+        let plan = pages::error_plan(status, false);
+        let mark = self.out.len();
+        encode::head(&mut self.out, &plan, false);
+        self.record(received, mark, plan.body.len());
+        let staged = self.stage(plan);
+        self.send(staged, false).await
+    }
+
+    /// Sends the plan's body after its head (already in the output
+    /// buffer), and logs the exchange.
+    async fn send(&mut self, staged: Staged, keep_alive: bool) -> io::Result<()> {
+        let (logged, file_body) = staged;
+        if let Some((file, pieces)) = file_body {
+            // Big bodies are rare next to small ones: their state lives on
+            // the heap, so every connection's future stays small.
+            Box::pin(self.send_file_body(file, pieces)).await?;
+        }
+        if !keep_alive {
+            self.flush().await?;
+        }
+        self.log(logged);
+        Ok(())
+    }
+
+    /// Puts a plan's body bytes in the output buffer, and keeps of it what
+    /// the access log needs; a file body is handed back to be sent.
+    fn stage(&mut self, plan: Plan) -> Staged {
+        let logged = Logged {
+            status: plan.status,
+            bytes: plan.body.len(),
+            encoding: plan.encoding,
+            range: plan.range,
+        };
+        let file_body = match plan.body {
+            Body::Empty => None,
+            Body::Bytes(b) => {
+                self.out.extend_from_slice(&b);
+                None
+            }
+            Body::File { file, pieces } => Some((file, pieces)),
+        };
+        (logged, file_body)
+    }
+
+    /// Writes the access log line of the exchange, if it is logged.
+    fn log(&self, logged: Logged) {
+        let exchange = &self.exchange;
+        let Some(started) = exchange.started else {
+            return;
+        };
+        let split = exchange.referer_len.min(exchange.agents.len());
+        let (referer, user_agent) = exchange.agents.split_at(split);
+        self.shared.log.record(&Entry {
+            peer: self.peer,
+            line: &exchange.line,
+            status: logged.status,
+            bytes: logged.bytes,
+            elapsed: started.elapsed(),
+            referer,
+            user_agent,
+            range: logged.range.as_deref().unwrap_or(""),
+            encoding: logged.encoding,
+        });
+    }
+
+    /// Sends the buffered output (with the head of this response at its
+    /// end), then the pieces of a file body.
+    async fn send_file_body(
+        &mut self,
+        file: Arc<std::fs::File>,
+        pieces: Vec<Piece>,
+    ) -> io::Result<()> {
+        self.io.set_nodelay();
+        let len: u64 = pieces.iter().map(Piece::len).sum();
+        let corked = self.io.cork_for(len);
+        let timeout = self.shared.limits.send_timeout;
+        for piece in pieces {
+            match piece {
+                Piece::Bytes(bytes) => self.out.extend_from_slice(&bytes),
+                Piece::File(range) => {
+                    self.write_out(true).await?;
+                    self.io.send_file(&file, range, timeout).await?;
+                }
+            }
+        }
+        if corked {
+            self.write_out(false).await?;
+            self.io.uncork();
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        self.write_out(false).await
+    }
+
+    /// Writes all buffered output; `more` says a file body follows.
+    async fn write_out(&mut self, more: bool) -> io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        // The loop of Transport::write_all, written out: one future less
+        // in every connection's state.
+        let mut sent = 0;
+        while sent < self.out.len() {
+            match self.io.try_write(&self.out[sent..], more) {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let timeout = self.shared.limits.send_timeout;
+                    if let Err(e) = self.io.wait_writable(timeout).await {
+                        self.out.clear();
+                        return Err(e);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.out.clear();
+                    return Err(e);
+                }
+            }
+        }
+        self.out.clear();
+        Ok(())
+    }
+
+    /// Dumps one exchange (with `--dump`): `request` as received, and the
+    /// response head written to the output buffer from `mark`.
+    fn record(&self, request: &[u8], mark: usize, body_bytes: u64) {
+        let Some(dump) = &self.shared.dump else {
+            return;
+        };
+        let number = self.requests.get() + 1;
+        self.requests.set(number);
+        dump.exchange(self.dump_id, number, request, &self.out[mark..], body_bytes);
+    }
+
+    /// Whether bytes from the client are pending after a last response, so
+    /// that closing at once could reset the connection under it.
+    fn client_may_send(&mut self) -> bool {
+        if self.reading == Reading::Closed {
+            return false;
+        }
+        if !self.buf.is_empty() {
+            return true;
+        }
+        // Costs no call when the socket is known to be drained.
+        matches!(self.try_read(), Ok(true)) && self.reading == Reading::Open
+    }
+
+    /// Takes buffers from the worker's pool if this connection has none.
+    fn take_buffers(&mut self) {
+        if self.buffers == Buffers::Pooled {
+            let pooled = POOL.with(|p| p.borrow_mut().pop());
+            (self.buf, self.out) =
+                pooled.unwrap_or_else(|| (BytesMut::with_capacity(READ_CHUNK), Vec::new()));
+            self.buffers = Buffers::Held;
+        }
+    }
+
+    /// Gives empty buffers back to the pool while the connection waits.
+    fn release_buffers(&mut self) {
+        if self.buffers == Buffers::Held && self.buf.is_empty() && self.out.is_empty() {
+            self.buffers = Buffers::Pooled;
+            let buffers = (std::mem::take(&mut self.buf), std::mem::take(&mut self.out));
+            POOL.with(|p| {
+                let mut pool = p.borrow_mut();
+                if pool.len() < POOLED_BUFFERS {
+                    pool.push(buffers);
+                }
+            });
+        }
+    }
+
+    /// Reads into the buffer without waiting. `Ok(false)`: nothing there yet.
+    fn try_read(&mut self) -> io::Result<bool> {
+        self.take_buffers();
+        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+            self.buf.reserve(READ_CHUNK);
+        }
+        match self.io.try_read(&mut self.buf)? {
+            None => Ok(false),
+            Some(0) => {
+                self.reading = Reading::Closed;
+                Ok(true)
+            }
+            Some(_) => Ok(true),
+        }
+    }
+
+    async fn read_head(&mut self, first: bool) -> io::Result<HeadRead> {
+        let header_timeout = self.shared.limits.header_timeout;
+        let keepalive_timeout = self.shared.limits.keepalive_timeout;
+        let mut deadline = first.then(|| self.accepted + header_timeout);
+        loop {
+            let skip = parse::leading_empty_lines(&self.buf);
+            self.buf.advance(skip);
+            if !self.buf.is_empty() {
+                let deadline = *deadline.get_or_insert_with(|| Instant::now() + header_timeout);
+                match parse::parse(&self.buf, &self.shared.limits) {
+                    Ok(Some(head)) => {
+                        self.head = head;
+                        return Ok(HeadRead::Head);
+                    }
+                    Ok(None) => {}
+                    Err(e) => return Ok(HeadRead::Malformed(e)),
+                }
+                if Instant::now() >= deadline {
+                    return Ok(HeadRead::TimedOut);
+                }
+            }
+            if self.reading == Reading::Closed {
+                return Ok(HeadRead::Closed);
+            }
+            if self.try_read()? {
+                continue;
+            }
+            self.flush().await?;
+            let idle = self.buf.is_empty();
+            if idle && stop::stopping() {
+                return Ok(HeadRead::Closed);
+            }
+            self.release_buffers();
+            let until = deadline.unwrap_or_else(|| Instant::now() + keepalive_timeout);
+            let stop = idle.then_some(&mut self.stop);
+            match self.io.wait_readable(until, stop).await? {
+                Wake::Ready => {}
+                Wake::TimedOut if idle => return Ok(HeadRead::Closed),
+                Wake::TimedOut => return Ok(HeadRead::TimedOut),
+                Wake::Stopping => return Ok(HeadRead::Closed),
+            }
+        }
+    }
+
+    /// Waits for more bytes of a body. `Ok(false)`: the client closed.
+    async fn read_body_bytes(&mut self) -> io::Result<bool> {
+        loop {
+            if self.reading == Reading::Closed {
+                return Ok(false);
+            }
+            if self.try_read()? {
+                return Ok(self.reading == Reading::Open);
+            }
+            self.flush().await?;
+            let until = Instant::now() + self.shared.limits.body_timeout;
+            if self.io.wait_readable(until, None).await? != Wake::Ready {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "request body stalled",
+                ));
+            }
+        }
+    }
+
+    /// Waits for more of a body, first telling a client that expects it to
+    /// go on (100 Continue).
+    async fn more_body(&mut self, continued: &mut bool) -> io::Result<()> {
+        if !*continued {
+            self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            *continued = true;
+        }
+        if !self.read_body_bytes().await? {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        Ok(())
+    }
+
+    /// Reads the body (kept with `--echo` or `--dump`, else discarded), so
+    /// the next request starts at the right byte. The outer error is the
+    /// connection's; the inner one is answered.
+    async fn drain_body(
+        &mut self,
+        framing: Framing,
+        expect_continue: bool,
+        kept: &mut Vec<u8>,
+    ) -> io::Result<Result<(), ParseError>> {
+        let shared = self.shared.clone();
+        let limits = &shared.limits;
+        let (max_body, max_trailer) = (limits.max_body, limits.max_header_bytes);
+        let mut continued = !expect_continue;
+        match framing {
+            Framing::None => {}
+            Framing::Length(n) => {
+                if n > max_body {
+                    return Ok(Err(ParseError {
+                        status: 413,
+                        reason: "request body too large",
+                    }));
+                }
+                let mut left = n;
+                loop {
+                    let take = left.min(self.buf.len() as u64);
+                    if self.keep_bodies {
+                        kept.extend_from_slice(&self.buf[..take as usize]);
+                    }
+                    self.buf.advance(take as usize);
+                    left -= take;
+                    if left == 0 {
+                        break;
+                    }
+                    self.more_body(&mut continued).await?;
+                }
+            }
+            Framing::Chunked => {
+                let mut decoder = ChunkedDrain::default();
+                loop {
+                    let (used, done) = match decoder.drain(&self.buf, max_body, max_trailer) {
+                        Ok(r) => r,
+                        Err(e) => return Ok(Err(e)),
+                    };
+                    if self.keep_bodies {
+                        kept.extend_from_slice(&self.buf[..used]);
+                    }
+                    self.buf.advance(used);
+                    if done {
+                        break;
+                    }
+                    self.more_body(&mut continued).await?;
+                }
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Half-closes, then reads and discards for a moment, so the client
+    /// reads the last response before the connection goes away.
+    async fn linger(&mut self) {
+        if self.flush().await.is_err() || self.io.shutdown().await.is_err() {
+            return;
+        }
+        let until = Instant::now() + self.shared.limits.linger_timeout;
+        self.take_buffers();
+        loop {
+            if !matches!(self.io.wait_readable(until, None).await, Ok(Wake::Ready)) {
+                return;
+            }
+            self.buf.clear();
+            match self.try_read() {
+                Ok(_) if self.reading == Reading::Open => {}
+                _ => return,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod footprint {
+    #[test]
+    fn a_connection_future_stays_small() {
+        fn size<F: std::future::Future>(_: &F) -> usize {
+            std::mem::size_of::<F>()
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let c = tokio::net::TcpStream::connect(l.local_addr().unwrap())
+                .await
+                .unwrap();
+            let config = crate::Config::new(".", 0).unwrap();
+            let root = crate::site::files::Root::open(&config.root).unwrap();
+            let shared = std::sync::Arc::new(super::Shared {
+                pipeline: super::Pipeline::new(root, crate::config::Site::new(&config)),
+                dump: None,
+                limits: config.limits.clone(),
+                log: crate::log::AccessLog::disabled(),
+                zero_copy: true,
+            });
+            let f = super::serve(c, "127.0.0.1:1".parse().unwrap(), shared);
+            // Thousands of idle connections each hold one of these.
+            assert!(size(&f) <= 1536, "serve future is {} bytes", size(&f));
+        });
+    }
+}

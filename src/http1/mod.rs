@@ -1,0 +1,14 @@
+//! HTTP/1.1 (RFC 9112): the only code that reads or writes HTTP/1 bytes.
+//!
+//! - [`parse`]: request heads with httparse, and the decisions taken from
+//!   them (framing, persistence, expectations);
+//! - [`body`]: request body framing (chunked);
+//! - [`encode`]: response heads from a plan (status line, Date, fields,
+//!   Content-Length, Connection);
+//! - [`connection`]: the connection loop: heads, bodies, keep-alive,
+//!   pipelining, timeouts.
+
+pub(crate) mod body;
+pub(crate) mod connection;
+pub(crate) mod encode;
+pub(crate) mod parse;

@@ -1,0 +1,615 @@
+//! The site: a protocol-neutral request view in, a response plan out.
+//!
+//! [`Pipeline::handle`] runs these steps, in this order:
+//!
+//! 1. mode: `--reply` and `--echo` answer every request themselves;
+//! 2. method: GET and HEAD go on, OPTIONS gets 204 with Allow (and a CORS
+//!    preflight's fields), other methods 405 or 501;
+//! 3. authentication: without valid Basic credentials, 401;
+//! 4. resolve: the open-file cache, else the path decoded and checked
+//!    ([`resolve`]) and opened beneath the root ([`files`]); `--clean-urls`,
+//!    the slash redirect of a directory, its index, `--listing`, 403;
+//! 5. not found: the `--fallback` page for HTML, else 404;
+//! 6. representation (RFC 9110 §12.5.3): a precompressed sibling, a copy
+//!    compressed on the fly (large files off the event loop), or the file
+//!    as it is ([`encoding`]);
+//! 7. preconditions on that representation (RFC 9110 §13.2.2): 304 or 412
+//!    ([`conditional`]);
+//! 8. ranges (RFC 9110 §14): If-Range, then 206, multipart 206, or 416
+//!    ([`range`]);
+//! 9. fields: type, validators, coding and Vary, the rules' and
+//!    Cache-Control, `--header`, CORS ([`cors`]);
+//! 10. body: bytes in memory for small files, file pieces otherwise.
+//!
+//! Error responses (step 2 on) get the `--error-page` file for their status
+//! when one is configured, and the same `--header` and CORS fields.
+
+pub(crate) mod auth;
+pub(crate) mod cache;
+pub(crate) mod conditional;
+pub(crate) mod cors;
+pub(crate) mod encoding;
+pub(crate) mod files;
+pub(crate) mod listing;
+pub(crate) mod mime;
+pub(crate) mod pages;
+pub(crate) mod range;
+pub(crate) mod resolve;
+
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::config::{Mode, Site};
+use crate::exchange::{Body, Coding, Method, Name, Piece, Plan, Request, Text};
+use crate::window::echo;
+use conditional::Precondition;
+use encoding::Siblings;
+use files::{FileInfo, Lookup, Root, SMALL_FILE};
+use range::Ranges;
+use resolve::Refusal;
+
+/// The methods a file allows.
+pub const ALLOW: &str = "GET, HEAD, OPTIONS";
+
+/// Files larger than this are compressed on the blocking pool, so that
+/// the other connections of the worker are not kept waiting.
+pub const INLINE_COMPRESS: u64 = 64 * 1024;
+
+/// One site's files and settings: what every request is answered from.
+#[derive(Debug)]
+pub struct Pipeline {
+    root: Root,
+    site: Site,
+}
+
+/// A large file to compress before the plan can be made.
+struct Deferred {
+    info: Arc<FileInfo>,
+    coding: Coding,
+}
+
+impl Pipeline {
+    /// The pipeline serving `site` from `root`.
+    pub fn new(root: Root, site: Site) -> Pipeline {
+        Pipeline { root, site }
+    }
+
+    /// The site's settings.
+    pub fn site(&self) -> &Site {
+        &self.site
+    }
+
+    /// The response to `req`, decided by the steps of the module docs.
+    pub async fn handle(&self, req: &Request<'_>) -> Plan {
+        match self.respond(req, true) {
+            Ok(plan) => plan,
+            Err(Deferred { info, coding }) => {
+                let cache_bytes = self.site.compression.cache_bytes;
+                Box::pin(compress_off_loop(info, coding, cache_bytes)).await;
+                let ctx = Ctx {
+                    pipeline: self,
+                    req,
+                    defer: false,
+                };
+                self.respond(req, false)
+                    .unwrap_or_else(|_| ctx.fail(500, Vec::new()))
+            }
+        }
+    }
+
+    /// Steps 1 to 10; with `defer`, a large file to compress on the fly is
+    /// handed back instead of compressed here.
+    fn respond(&self, req: &Request, defer: bool) -> Result<Plan, Deferred> {
+        // Step 1: the mode.
+        match &self.site.mode {
+            Mode::Files => {}
+            Mode::Echo => return Ok(echo::plan(req)),
+            Mode::Reply(source) => return Ok(source.current().plan(req.head_only())),
+        }
+        let ctx = Ctx {
+            pipeline: self,
+            req,
+            defer,
+        };
+        let site = &self.site;
+
+        // Step 2: the method.
+        match req.method {
+            Method::Get | Method::Head => {}
+            Method::Options => {
+                let mut plan = Plan::new(204);
+                plan.field("Allow", ALLOW);
+                cors::preflight_fields(&site.cors, req, &mut plan);
+                return Ok(ctx.finish(plan));
+            }
+            Method::NotAllowed => return Ok(ctx.fail(405, vec![("Allow".into(), ALLOW.into())])),
+            Method::Unknown => return Ok(ctx.fail(501, Vec::new())),
+        }
+
+        // Step 3: authentication.
+        if let Some(challenge) = auth::check(&site.users, req) {
+            let field = ("WWW-Authenticate".into(), challenge.into());
+            return Ok(ctx.fail(401, vec![field]));
+        }
+
+        // Step 4: resolve and open.
+        let path = req.path;
+        if let Some((info, siblings)) = cache::get(&self.root, path) {
+            return ctx.file(info, siblings);
+        }
+        let resolved = match resolve::resolve(path) {
+            Ok(r) => r,
+            Err(Refusal::BadRequest(_)) => return Ok(ctx.fail(400, Vec::new())),
+            Err(Refusal::Hidden) => return ctx.not_found(),
+        };
+        let found = files::lookup(&self.root, &resolved.rel, resolved.slash, &site.index);
+        // --clean-urls: `/about` serves `about.html`.
+        let found = match found {
+            Ok(Lookup::NotFound) if site.clean_urls && !resolved.slash && resolved.rel != "." => {
+                let html = format!("{}.html", resolved.rel);
+                match files::lookup(&self.root, &html, false, &site.index) {
+                    Ok(Lookup::File(info)) => Ok(Lookup::File(info)),
+                    _ => Ok(Lookup::NotFound),
+                }
+            }
+            other => other,
+        };
+        match found {
+            Ok(Lookup::File(info)) => {
+                if site.clean_urls {
+                    if let Some(clean) = clean_url(&resolved) {
+                        return Ok(ctx.redirect(&clean));
+                    }
+                }
+                let siblings = self.root.siblings(&info.rel);
+                let (entries, bytes) = (site.limits.cache_entries, site.limits.cache_bytes);
+                cache::put(&self.root, path, &info, siblings, entries, bytes);
+                ctx.file(info, siblings)
+            }
+            Ok(Lookup::AddSlash) => Ok(ctx.redirect(&resolve::directory_url(&resolved))),
+            Ok(Lookup::NoIndex) if site.listing => Ok(ctx.listing(&resolved)),
+            Ok(Lookup::NoIndex) | Ok(Lookup::Forbidden) => Ok(ctx.fail(403, Vec::new())),
+            // Step 5: not found.
+            Ok(Lookup::NotFound) => ctx.not_found(),
+            Err(e) => {
+                let shown = String::from_utf8_lossy(path);
+                tracing::warn!(peer = %req.peer, path = %shown, error = %e, "cannot open file");
+                Ok(ctx.fail(500, Vec::new()))
+            }
+        }
+    }
+}
+
+/// Compresses `info` with `coding` into the shared cache, on a thread of
+/// the blocking pool.
+async fn compress_off_loop(info: Arc<FileInfo>, coding: Coding, cache_bytes: usize) {
+    let _ = tokio::task::spawn_blocking(move || {
+        if let Ok(whole) = read_up_to(&info, info.size) {
+            if whole.len() as u64 == info.size {
+                encoding::compressed(info.identity, &whole, coding, cache_bytes);
+            }
+        }
+    })
+    .await;
+}
+
+/// Header fields of a response under construction.
+type FieldVec = Vec<(Text, Text)>;
+
+/// What every step of one response needs to know.
+struct Ctx<'a, 'r> {
+    pipeline: &'a Pipeline,
+    req: &'a Request<'r>,
+    /// Whether a large compression may be handed back (see [`Deferred`]).
+    defer: bool,
+}
+
+impl Ctx<'_, '_> {
+    fn site(&self) -> &Site {
+        &self.pipeline.site
+    }
+
+    /// Ends a plan with the `--header` fields and the CORS fields.
+    fn finish(&self, mut plan: Plan) -> Plan {
+        for (name, value) in &self.site().headers {
+            plan.field(name.clone(), value.clone());
+        }
+        cors::response_fields(&self.site().cors, self.req, &mut plan);
+        plan
+    }
+
+    /// An error response: the `--error-page` file for `status` if one is
+    /// configured and readable, else the built-in page.
+    fn fail(&self, status: u16, extra: FieldVec) -> Plan {
+        let site = self.site();
+        let custom = site
+            .error_pages
+            .iter()
+            .find(|(s, _)| *s == status)
+            .and_then(|(_, rel)| {
+                match files::lookup(&self.pipeline.root, rel, false, &site.index) {
+                    Ok(Lookup::File(info)) if info.size <= SMALL_FILE => {
+                        read_up_to(&info, info.size)
+                            .ok()
+                            .map(|body| (info.content_type, body))
+                    }
+                    _ => None,
+                }
+            });
+        let (content_type, page) = match custom {
+            Some(found) => found,
+            None => (
+                "text/html; charset=utf-8",
+                Bytes::from_static(pages::error_page(status).as_bytes()),
+            ),
+        };
+        let mut plan = Plan::new(status);
+        plan.fields.extend(extra);
+        plan.field("Content-Type", content_type);
+        self.finish(plan.with_bytes(page, self.req.head_only()))
+    }
+
+    /// A 301 to `location` with the request's query kept.
+    fn redirect(&self, location: &str) -> Plan {
+        let mut location = location.to_string();
+        if let Some(q) = self.req.query {
+            location.push('?');
+            location.push_str(&String::from_utf8_lossy(q));
+        }
+        self.fail(301, vec![("Location".into(), location.into())])
+    }
+
+    /// Whether the request would take an HTML page (for `--fallback`).
+    fn accepts_html(&self) -> bool {
+        self.req.field(Name::Accept).is_some_and(|a| {
+            let a = String::from_utf8_lossy(a).to_ascii_lowercase();
+            a.contains("text/html") || a.contains("application/xhtml+xml")
+        })
+    }
+
+    /// Step 5: 404, or the `--fallback` page for a GET that would take
+    /// HTML.
+    fn not_found(&self) -> Result<Plan, Deferred> {
+        let site = self.site();
+        if let Some(fallback) = &site.fallback {
+            if self.accepts_html() {
+                if let Ok(Lookup::File(info)) =
+                    files::lookup(&self.pipeline.root, fallback, false, &site.index)
+                {
+                    return self.file(info, Siblings::default());
+                }
+            }
+        }
+        Ok(self.fail(404, Vec::new()))
+    }
+
+    /// `--listing`: the directory as an HTML page or JSON.
+    fn listing(&self, resolved: &resolve::Resolved) -> Plan {
+        let entries = match listing::entries(&self.pipeline.root, &resolved.rel) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(peer = %self.req.peer, error = %e, "cannot list directory");
+                return self.fail(500, Vec::new());
+            }
+        };
+        let (content_type, page) = if listing::prefers_json(self.req.field(Name::Accept)) {
+            ("application/json", listing::json(&entries))
+        } else {
+            let url = resolve::directory_url(resolved);
+            ("text/html; charset=utf-8", listing::html(&url, &entries))
+        };
+        let mut plan = Plan::new(200);
+        plan.field("Content-Type", content_type);
+        plan.field("Vary", "Accept");
+        self.finish(plan.with_bytes(Bytes::from(page), self.req.head_only()))
+    }
+
+    /// Steps 6 to 10 for an open file.
+    fn file(&self, info: Arc<FileInfo>, siblings: Siblings) -> Result<Plan, Deferred> {
+        let (site, req) = (self.site(), self.req);
+        let head_only = req.head_only();
+
+        // Step 6: the representation.
+        let c = &site.compression;
+        let on_the_fly = c.enabled && (c.min..=c.max).contains(&info.size) && info.compressible;
+        let vary = siblings.any() || on_the_fly;
+        let chosen = req.field(Name::AcceptEncoding).and_then(|ae| {
+            let available =
+                |coding: Coding| siblings.has(coding) || (on_the_fly && coding.on_the_fly());
+            encoding::choose(ae, available, &site.preference)
+        });
+        if let Some(coding) = chosen {
+            let large = info.size > INLINE_COMPRESS;
+            if !siblings.has(coding)
+                && large
+                && self.defer
+                && encoding::cached(info.identity, coding).is_none()
+            {
+                return Err(Deferred { info, coding });
+            }
+        }
+        let coded = chosen.and_then(|coding| {
+            if siblings.has(coding) {
+                self.sibling(&info, coding)
+            } else {
+                compressed(site, &info, coding)
+            }
+        });
+        let rep = match coded {
+            Some(rep) => rep,
+            None => match identity(&info, head_only) {
+                Ok(rep) => rep,
+                Err(e) => {
+                    tracing::warn!(peer = %req.peer, error = %e, "cannot read file");
+                    return Ok(self.fail(500, Vec::new()));
+                }
+            },
+        };
+        let mut negotiated = FieldVec::new();
+        if let Some(coding) = rep.coding {
+            negotiated.push(("Content-Encoding".into(), coding.token().into()));
+        }
+        if vary {
+            negotiated.push(("Vary".into(), "Accept-Encoding".into()));
+        }
+        let validators = [
+            ("Last-Modified".into(), rep.last_modified.clone()),
+            ("ETag".into(), rep.etag.clone()),
+        ];
+        let cache_fields = rules_fields(site, &info);
+
+        // Step 7: preconditions.
+        match conditional::evaluate(req, &rep.etag, info.modified) {
+            Precondition::Proceed => {}
+            Precondition::NotModified => {
+                let mut plan = Plan::new(304);
+                plan.fields.extend(validators);
+                plan.fields.extend(negotiated);
+                plan.fields.extend(cache_fields);
+                return Ok(self.finish(plan));
+            }
+            Precondition::Failed => return Ok(self.fail(412, Vec::new())),
+        }
+
+        // Step 8: ranges, of the representation chosen.
+        let len = rep.len;
+        let ranges = match (req.field(Name::Range), req.field(Name::IfRange)) {
+            (None, _) => Ranges::Whole,
+            (Some(_), Some(validator))
+                if !conditional::if_range_allows(validator, &rep.etag, info.modified) =>
+            {
+                Ranges::Whole
+            }
+            (Some(value), _) => range::parse(value, len, site.limits.max_ranges),
+        };
+
+        // Step 9: fields.
+        let (mut plan, pieces) = match ranges {
+            Ranges::Whole => {
+                let mut plan = Plan::new(200);
+                plan.field("Content-Type", info.content_type);
+                (plan, vec![Piece::File(0..len)])
+            }
+            Ranges::Unsatisfiable => {
+                let extra = vec![
+                    ("Content-Range".into(), format!("bytes */{len}").into()),
+                    ("Accept-Ranges".into(), "bytes".into()),
+                ];
+                return Ok(self.fail(416, extra));
+            }
+            Ranges::Satisfiable(ranges) if ranges.len() == 1 => {
+                let r = ranges[0].clone();
+                let mut plan = Plan::new(206);
+                plan.field("Content-Type", info.content_type);
+                plan.field("Content-Range", range::content_range(&r, len));
+                plan.range = Some(format!("bytes={}-{}", r.start, r.end - 1).into());
+                (plan, vec![Piece::File(r)])
+            }
+            Ranges::Satisfiable(ranges) => {
+                let boundary = range::boundary();
+                let mut pieces = Vec::with_capacity(ranges.len() * 2 + 1);
+                let mut served = Vec::with_capacity(ranges.len());
+                for r in ranges {
+                    let part = range::part_head(&boundary, info.content_type, &r, len);
+                    served.push(format!("{}-{}", r.start, r.end - 1));
+                    pieces.push(Piece::Bytes(Bytes::from(part)));
+                    pieces.push(Piece::File(r));
+                }
+                pieces.push(Piece::Bytes(Bytes::from(range::closing(&boundary))));
+                let mut plan = Plan::new(206);
+                let ctype = format!("multipart/byteranges; boundary={boundary}");
+                plan.field("Content-Type", ctype);
+                plan.range = Some(format!("bytes={}", served.join(",")).into());
+                (plan, pieces)
+            }
+        };
+        plan.fields.extend(validators);
+        plan.fields.extend(negotiated);
+        plan.field("X-Content-Type-Options", "nosniff");
+        plan.field("Accept-Ranges", "bytes");
+        plan.fields.extend(cache_fields);
+        plan.encoding = rep.coding.map_or("", Coding::token);
+
+        // Step 10: the body.
+        let total: u64 = pieces.iter().map(Piece::len).sum();
+        plan.content_length = Some(total);
+        if head_only {
+            return Ok(self.finish(plan));
+        }
+        plan.body = match rep.content {
+            Some(content) => {
+                let slice = |r: &Range<u64>| content.slice(r.start as usize..r.end as usize);
+                match pieces.as_slice() {
+                    [Piece::File(r)] => Body::Bytes(slice(r)),
+                    _ => {
+                        let mut joined = BytesMut::with_capacity(total as usize);
+                        for piece in &pieces {
+                            match piece {
+                                Piece::Bytes(b) => joined.extend_from_slice(b),
+                                Piece::File(r) => joined.extend_from_slice(&slice(r)),
+                            }
+                        }
+                        Body::Bytes(joined.freeze())
+                    }
+                }
+            }
+            None => Body::File {
+                file: rep.file,
+                pieces,
+            },
+        };
+        Ok(self.finish(plan))
+    }
+
+    /// The precompressed sibling of `info` for `coding`, opened beneath the
+    /// root and cached like any file.
+    fn sibling(&self, info: &FileInfo, coding: Coding) -> Option<Representation> {
+        let (site, root) = (self.site(), &self.pipeline.root);
+        let rel = format!("{}{}", info.rel, coding.suffix());
+        let mut key = Vec::with_capacity(rel.len() + 1);
+        key.push(0);
+        key.extend_from_slice(rel.as_bytes());
+        let found = match cache::get(root, &key) {
+            Some((found, _)) => found,
+            None => match files::lookup(root, &rel, false, &site.index) {
+                Ok(Lookup::File(found)) => {
+                    let (entries, bytes) = (site.limits.cache_entries, site.limits.cache_bytes);
+                    cache::put(root, &key, &found, Siblings::default(), entries, bytes);
+                    found
+                }
+                _ => return None,
+            },
+        };
+        let rep = identity(&found, self.req.head_only()).ok()?;
+        Some(Representation {
+            coding: Some(coding),
+            ..rep
+        })
+    }
+}
+
+/// For `--clean-urls`: where a request naming an `.html` file (or an
+/// index file) should go instead, without the extension.
+fn clean_url(resolved: &resolve::Resolved) -> Option<String> {
+    let stem = resolved.rel.strip_suffix(".html")?;
+    if stem.is_empty() || resolved.slash {
+        return None;
+    }
+    let parent = resolve::Resolved {
+        rel: stem.rsplit_once('/').map_or(".", |(p, _)| p).to_string(),
+        slash: true,
+    };
+    let dir = resolve::directory_url(&parent);
+    let last = stem.rsplit('/').next().unwrap_or(stem);
+    if last == "index" {
+        return Some(dir);
+    }
+    let name: String =
+        percent_encoding::utf8_percent_encode(last, percent_encoding::NON_ALPHANUMERIC).collect();
+    Some(format!("{dir}{name}"))
+}
+
+/// Reads up to `size` bytes from the start of the file; fewer if it
+/// shrank meanwhile.
+fn read_up_to(info: &FileInfo, size: u64) -> std::io::Result<Bytes> {
+    let mut body = vec![0; size as usize];
+    let mut got = 0;
+    while got < body.len() {
+        match info.file.read_at(&mut body[got..], got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    body.truncate(got);
+    Ok(Bytes::from(body))
+}
+
+/// One representation of a file (RFC 9110 §3.2): what is sent and its
+/// validators.
+struct Representation {
+    /// The file the bytes come from when they are not in memory.
+    file: Arc<std::fs::File>,
+    /// The bytes, when in memory.
+    content: Option<Bytes>,
+    /// Length in bytes.
+    len: u64,
+    /// Strong validator.
+    etag: Text,
+    /// Last-Modified value.
+    last_modified: Text,
+    /// The content coding, if any.
+    coding: Option<Coding>,
+}
+
+/// The file as it is; small bodies are read now and framed by what is
+/// read, so a file rewritten meanwhile is never sent with a length that
+/// does not match its bytes.
+fn identity(info: &FileInfo, head_only: bool) -> std::io::Result<Representation> {
+    let content = match &info.body {
+        Some(body) => Some(body.clone()),
+        None if info.size <= SMALL_FILE && !head_only => Some(read_up_to(info, info.size)?),
+        None => None,
+    };
+    Ok(Representation {
+        file: info.file.clone(),
+        len: content.as_ref().map_or(info.size, |c| c.len() as u64),
+        content,
+        etag: Text::Shared(info.etag.clone()),
+        last_modified: Text::Shared(info.last_modified.clone()),
+        coding: None,
+    })
+}
+
+/// `info` compressed with `coding` on the fly (once per file version).
+fn compressed(site: &Site, info: &FileInfo, coding: Coding) -> Option<Representation> {
+    let whole = match &info.body {
+        Some(body) => body.clone(),
+        None => read_up_to(info, info.size).ok()?,
+    };
+    if whole.len() as u64 != info.size {
+        return None;
+    }
+    let bytes = encoding::compressed(info.identity, &whole, coding, site.compression.cache_bytes)?;
+    Some(Representation {
+        file: info.file.clone(),
+        len: bytes.len() as u64,
+        content: Some(bytes),
+        etag: encoding::coded_etag(&info.etag, coding).into(),
+        last_modified: Text::Shared(info.last_modified.clone()),
+        coding: Some(coding),
+    })
+}
+
+/// The Cache-Control and header fields the configuration's rules give a
+/// file; with no rule matching, the site's Cache-Control.
+fn rules_fields(site: &Site, info: &FileInfo) -> FieldVec {
+    let mut cache_control = site.cache_control.clone().map(Text::Shared);
+    let mut fields = FieldVec::new();
+    if !site.rules.is_empty() {
+        let path = format!("/{}", info.rel);
+        for rule in site
+            .rules
+            .iter()
+            .filter(|r| r.matches(&path, info.content_type))
+        {
+            if let Some(value) = &rule.cache_control {
+                cache_control = Some(value.clone().into());
+            }
+            for (name, value) in &rule.headers {
+                fields.push((name.clone().into(), value.clone().into()));
+            }
+        }
+    }
+    match cache_control {
+        Some(value) => {
+            fields.insert(0, ("Cache-Control".into(), value));
+            fields
+        }
+        None => fields,
+    }
+}

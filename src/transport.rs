@@ -1,0 +1,351 @@
+//! The byte stream under a connection, and the only descriptor-level code.
+//!
+//! A [`Transport`] reads and writes without waiting (`try_*`), waits for
+//! the socket with one timer for the connection's whole life, and sends a
+//! range of a file in one call, [`Transport::send_file`]: with
+//! `sendfile(2)` where the socket allows it (no copy through user space),
+//! else by reading into a reused buffer and writing that (the path an
+//! encrypted stream takes, and `--no-sendfile`'s).
+//!
+//! Readiness is forgotten as soon as a short read or write shows that the
+//! socket is drained or full, so a wait never starts with a call that
+//! would block.
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::future::Future;
+use std::io;
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use rustix::net::SendFlags;
+use tokio::io::Interest;
+use tokio::net::TcpStream;
+use tokio::time::Sleep;
+
+use crate::stop::Stopped;
+
+/// Largest piece handed to one `sendfile` call: big enough to amortize the
+/// call, small enough that one connection does not hog its worker.
+pub const SENDFILE_CHUNK: usize = 2 * 1024 * 1024;
+/// File bodies that take more than one sendfile call are sent corked
+/// (TCP_CORK), so that no call ends with a short segment.
+const CORK_ABOVE: u64 = SENDFILE_CHUNK as u64;
+/// Size of the buffer a file is copied through when it cannot be sent
+/// with `sendfile(2)`: four full TLS records.
+pub const COPY_CHUNK: usize = 64 * 1024;
+/// Copy buffers each worker keeps for reuse.
+const POOLED_COPY_BUFFERS: usize = 4;
+
+thread_local! {
+    static COPY_BUFFERS: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Why a wait for the peer ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// The socket has something to read (or the peer closed).
+    Ready,
+    /// The deadline passed.
+    TimedOut,
+    /// The server is stopping.
+    Stopping,
+}
+
+/// One connection's byte stream, with the timer its waits share.
+pub struct Transport {
+    stream: TcpStream,
+    /// Whether file ranges go out with `sendfile(2)`.
+    zero_copy: bool,
+    /// TCP_NODELAY is set: done once a connection is kept alive or sends a
+    /// file body, so one-request connections skip the call.
+    nodelay: bool,
+    /// One timer for the connection's life, armed no earlier than needed:
+    /// when it fires before `deadline`, it is re-armed.
+    timer: Pin<Box<Sleep>>,
+    /// When the current wait ends.
+    deadline: Instant,
+}
+
+impl Transport {
+    /// A plain TCP stream whose first wait ends at `deadline`; with
+    /// `zero_copy`, file ranges are sent with `sendfile(2)`.
+    pub fn tcp(stream: TcpStream, zero_copy: bool, deadline: Instant) -> Transport {
+        Transport {
+            stream,
+            zero_copy,
+            nodelay: false,
+            timer: Box::pin(tokio::time::sleep_until(deadline.into())),
+            deadline,
+        }
+    }
+
+    /// Sets TCP_NODELAY once: responses that follow one another must not
+    /// wait for the peer's ACKs.
+    pub fn set_nodelay(&mut self) {
+        if !self.nodelay {
+            self.nodelay = true;
+            let _ = self.stream.set_nodelay(true);
+        }
+    }
+
+    /// Reads what is there into `buf` without waiting. `Ok(None)`: nothing
+    /// yet; `Ok(Some(0))`: the peer closed.
+    pub fn try_read(&mut self, buf: &mut BytesMut) -> io::Result<Option<usize>> {
+        let room = buf.capacity() - buf.len();
+        match self.stream.try_read_buf(buf) {
+            Ok(n) => {
+                if n > 0 && n < room {
+                    // A short read drained the socket: forget the readiness
+                    // now rather than learn it from a read that would block.
+                    // New data raises a fresh edge, so nothing is missed.
+                    forget(&self.stream, Interest::READABLE);
+                }
+                Ok(Some(n))
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes what the socket takes of `buf` now. With `more`, tells the
+    /// kernel that more data follows at once (a head before its body).
+    pub fn try_write(&mut self, buf: &[u8], more: bool) -> io::Result<usize> {
+        let flags = if more {
+            SendFlags::MORE | SendFlags::NOSIGNAL
+        } else {
+            SendFlags::NOSIGNAL
+        };
+        let stream = &self.stream;
+        let sent = stream.try_io(Interest::WRITABLE, || {
+            rustix::net::send(stream, buf, flags).map_err(io::Error::from)
+        })?;
+        if sent < buf.len() {
+            forget(stream, Interest::WRITABLE);
+        }
+        Ok(sent)
+    }
+
+    /// Writes all of `buf`; a peer that takes nothing for `timeout` is
+    /// dropped.
+    pub async fn write_all(&mut self, buf: &[u8], more: bool, timeout: Duration) -> io::Result<()> {
+        let mut sent = 0;
+        while sent < buf.len() {
+            match self.try_write(&buf[sent..], more) {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.wait_writable(timeout).await?
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends `range` of `file`. A file that ends before the range does (it
+    /// shrank) is an error: the length promised in the head can no longer
+    /// be kept. A peer that takes nothing for `timeout` is dropped.
+    pub async fn send_file(
+        &mut self,
+        file: &File,
+        range: Range<u64>,
+        timeout: Duration,
+    ) -> io::Result<()> {
+        if self.zero_copy {
+            let (mut offset, end) = (range.start, range.end);
+            while offset < end {
+                match self.try_send_file(file, &mut offset, end) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        self.wait_writable(timeout).await?
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    // Files sendfile cannot read (some special file
+                    // systems): copy the rest.
+                    Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) => {
+                        return Box::pin(self.copy_file(file, offset..end, timeout)).await
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        } else {
+            self.copy_file(file, range, timeout).await
+        }
+    }
+
+    /// One `sendfile(2)` call: what the socket takes of `file` from
+    /// `*offset` up to `end`, advancing `*offset`.
+    fn try_send_file(&mut self, file: &File, offset: &mut u64, end: u64) -> io::Result<()> {
+        let chunk =
+            usize::try_from(end - *offset).map_or(SENDFILE_CHUNK, |n| n.min(SENDFILE_CHUNK));
+        let stream = &self.stream;
+        let sent = stream.try_io(Interest::WRITABLE, || {
+            rustix::fs::sendfile(stream, file, Some(offset), chunk).map_err(io::Error::from)
+        })?;
+        if sent == 0 && chunk > 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "file shrank while it was being sent",
+            ));
+        }
+        if sent < chunk {
+            // A short send filled the socket: forget the readiness now
+            // rather than learn it from a call that would block.
+            forget(stream, Interest::WRITABLE);
+        }
+        Ok(())
+    }
+
+    /// Sends `range` of `file` through a buffer of [`COPY_CHUNK`] bytes,
+    /// taken from the worker's pool and given back after.
+    async fn copy_file(
+        &mut self,
+        file: &File,
+        range: Range<u64>,
+        timeout: Duration,
+    ) -> io::Result<()> {
+        let mut buf = COPY_BUFFERS
+            .with(|p| p.borrow_mut().pop())
+            .unwrap_or_else(|| vec![0; COPY_CHUNK]);
+        let result = async {
+            let mut offset = range.start;
+            while offset < range.end {
+                let want =
+                    usize::try_from(range.end - offset).map_or(COPY_CHUNK, |n| n.min(COPY_CHUNK));
+                let n = match file.read_at(&mut buf[..want], offset) {
+                    Ok(0) => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "file shrank while it was being sent",
+                        ))
+                    }
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                let more = offset + (n as u64) < range.end;
+                self.write_all(&buf[..n], more, timeout).await?;
+                offset += n as u64;
+            }
+            Ok(())
+        }
+        .await;
+        COPY_BUFFERS.with(|p| {
+            let mut pool = p.borrow_mut();
+            if pool.len() < POOLED_COPY_BUFFERS {
+                pool.push(buf);
+            }
+        });
+        result
+    }
+
+    /// Corks the socket for a body of `len` bytes that takes several
+    /// sendfile calls, so the head and the body leave in full segments;
+    /// returns whether it did. [`Transport::uncork`] sends the rest.
+    pub fn cork_for(&mut self, len: u64) -> bool {
+        self.zero_copy
+            && len > CORK_ABOVE
+            && rustix::net::sockopt::set_tcp_cork(&self.stream, true).is_ok()
+    }
+
+    /// Takes the cork off: what is held back leaves now.
+    pub fn uncork(&mut self) {
+        let _ = rustix::net::sockopt::set_tcp_cork(&self.stream, false);
+    }
+
+    /// Closes the sending side.
+    pub async fn shutdown(&mut self) -> io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        self.stream.shutdown().await
+    }
+
+    /// Makes `until` the end of the current wait, re-arming the timer only
+    /// when the wait ends earlier than the timer would fire.
+    fn arm(&mut self, until: Instant) {
+        if until < self.timer.deadline().into_std() {
+            self.timer.as_mut().reset(until.into());
+        }
+        self.deadline = until;
+    }
+
+    /// Waits until the socket is readable, `until` passes, or (given
+    /// `stop`) the server stops.
+    pub async fn wait_readable(
+        &mut self,
+        until: Instant,
+        mut stop: Option<&mut Stopped>,
+    ) -> io::Result<Wake> {
+        self.arm(until);
+        let Transport {
+            stream,
+            timer,
+            deadline,
+            ..
+        } = self;
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(ready) = stream.poll_read_ready(cx) {
+                return Poll::Ready(ready.map(|()| Wake::Ready));
+            }
+            if expired(timer, *deadline, cx) {
+                return Poll::Ready(Ok(Wake::TimedOut));
+            }
+            if let Some(stop) = stop.as_deref_mut() {
+                if Pin::new(stop).poll(cx).is_ready() {
+                    return Poll::Ready(Ok(Wake::Stopping));
+                }
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Waits until the socket takes more data; a peer that reads nothing
+    /// for `timeout` is an error.
+    pub async fn wait_writable(&mut self, timeout: Duration) -> io::Result<()> {
+        self.arm(Instant::now() + timeout);
+        let Transport {
+            stream,
+            timer,
+            deadline,
+            ..
+        } = self;
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(ready) = stream.poll_write_ready(cx) {
+                return Poll::Ready(ready);
+            }
+            if expired(timer, *deadline, cx) {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "client stopped reading",
+                )));
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+/// Clears tokio's readiness for `interest` without a system call.
+fn forget(stream: &TcpStream, interest: Interest) {
+    let _ = stream.try_io(interest, || {
+        Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock))
+    });
+}
+
+/// True when the timer has passed `deadline`; a timer that fired early is
+/// re-armed for `deadline` and polled again.
+fn expired(timer: &mut Pin<Box<Sleep>>, deadline: Instant, cx: &mut Context<'_>) -> bool {
+    while timer.as_mut().poll(cx).is_ready() {
+        if Instant::now() >= deadline {
+            return true;
+        }
+        timer.as_mut().reset(deadline.into());
+    }
+    false
+}
