@@ -349,3 +349,89 @@ fn expired(timer: &mut Pin<Box<Sleep>>, deadline: Instant, cx: &mut Context<'_>)
     }
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    /// A connected pair of loopback sockets: (client, server).
+    async fn pair() -> (TcpStream, TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap());
+        let (client, accepted) = tokio::join!(client, listener.accept());
+        (client.unwrap(), accepted.unwrap().0)
+    }
+
+    fn file_of(data: &[u8]) -> File {
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(data).unwrap();
+        file
+    }
+
+    /// Sends `range` of `data` through a transport with or without
+    /// sendfile and returns what the peer received.
+    fn send(zero_copy: bool, data: &[u8], range: Range<u64>) -> Vec<u8> {
+        let file = file_of(data);
+        runtime().block_on(async {
+            let (mut client, server) = pair().await;
+            let reader = tokio::spawn(async move {
+                use tokio::io::AsyncReadExt;
+                let mut got = Vec::new();
+                client.read_to_end(&mut got).await.unwrap();
+                got
+            });
+            let mut io = Transport::tcp(server, zero_copy, Instant::now());
+            io.send_file(&file, range, Duration::from_secs(20))
+                .await
+                .unwrap();
+            io.shutdown().await.unwrap();
+            reader.await.unwrap()
+        })
+    }
+
+    #[test]
+    fn both_paths_send_the_same_bytes() {
+        let data: Vec<u8> = (0..(3 * COPY_CHUNK + 17))
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let len = data.len() as u64;
+        let chunk = COPY_CHUNK as u64;
+        for range in [0..len, 5..len - 3, 100..101, chunk..2 * chunk] {
+            let expected = &data[range.start as usize..range.end as usize];
+            assert_eq!(
+                send(true, &data, range.clone()),
+                expected,
+                "sendfile {range:?}"
+            );
+            assert_eq!(
+                send(false, &data, range.clone()),
+                expected,
+                "copy {range:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_file_shorter_than_the_range_is_an_error() {
+        let file = file_of(b"short");
+        for zero_copy in [true, false] {
+            runtime().block_on(async {
+                let (_client, server) = pair().await;
+                let mut io = Transport::tcp(server, zero_copy, Instant::now());
+                let e = io
+                    .send_file(&file, 0..100, Duration::from_secs(20))
+                    .await
+                    .unwrap_err();
+                assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof, "{zero_copy}");
+            });
+        }
+    }
+}

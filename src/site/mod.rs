@@ -613,3 +613,6 @@ fn rules_fields(site: &Site, info: &FileInfo) -> FieldVec {
         None => fields,
     }
 }
+
+#[cfg(test)]
+mod tests;
