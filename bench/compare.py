@@ -231,12 +231,17 @@ def fmt(v, digits=1):
 
 
 def main():
+    global HENA
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--duration", type=float, default=5)
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
     ap.add_argument("--no-scaling", action="store_true", help="skip the unpinned two-core run")
+    ap.add_argument("--binary", default=None,
+                    help="henaserver executable to measure (another build, to compare two)")
     opts = ap.parse_args()
+    if opts.binary:
+        HENA = os.path.abspath(opts.binary)
     scenarios = [s for s in opts.scenarios.split(",") if s]
     for s in scenarios:
         if s not in SCENARIOS:
