@@ -84,6 +84,13 @@ pub fn main() -> ExitCode {
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    let mut args = args;
+    if args.tls_keylog.is_none() && (!args.tls_cert.is_empty() || args.tls_self_signed) {
+        // As browsers do: SSLKEYLOGFILE names the key log file.
+        args.tls_keylog = std::env::var_os("SSLKEYLOGFILE")
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from);
+    }
     let config = match args.into_config() {
         Ok(c) => crate::Config { rules, ..c },
         Err(e) => {
@@ -93,25 +100,20 @@ pub fn main() -> ExitCode {
     };
     let server = match Server::bind(config) {
         Ok(s) => s,
+        // A certificate or key that cannot be used is a wrong configuration.
+        Err(e @ crate::Error::Tls(_)) => {
+            eprintln!("henaserver: {e}");
+            return ExitCode::from(2);
+        }
         Err(e) => {
             eprintln!("henaserver: {e}");
             return ExitCode::from(1);
         }
     };
-    let config = server.config();
-    let what = match &config.mode {
-        Mode::Files => format!("serving {}", config.root.display()),
-        Mode::Reply(source) => format!("replying with a {} response", source.current().status),
-        Mode::Echo => "echoing requests".to_string(),
-    };
-    let urls: Vec<String> = server
-        .local_addrs()
-        .iter()
-        .map(|a| format!("http://{a}/"))
-        .collect();
+    let announce = start_line(&server);
     let announce = move || {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "henaserver: {what} at {}", urls.join(" and "));
+        let _ = writeln!(out, "{announce}");
         let _ = out.flush();
     };
     match server.run_until_signal_then(announce) {
@@ -121,6 +123,46 @@ pub fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// The line printed once the server listens: what it serves, where, and
+/// for HTTPS the certificate's fingerprint and the redirect listeners.
+fn start_line(server: &Server) -> String {
+    let config = server.config();
+    let what = match &config.mode {
+        Mode::Files => format!("serving {}", config.root.display()),
+        Mode::Reply(source) => format!("replying with a {} response", source.current().status),
+        Mode::Echo => "echoing requests".to_string(),
+        Mode::RedirectToHttps(_) => "redirecting to HTTPS".to_string(),
+    };
+    let scheme = if server.is_https() { "https" } else { "http" };
+    let urls: Vec<String> = server
+        .local_addrs()
+        .iter()
+        .map(|a| format!("{scheme}://{a}/"))
+        .collect();
+    let mut line = format!("henaserver: {what} at {}", urls.join(" and "));
+    let redirects: Vec<String> = server
+        .redirect_addrs()
+        .iter()
+        .map(|a| format!("http://{a}/"))
+        .collect();
+    if !redirects.is_empty() {
+        line.push_str(&format!(
+            "; redirecting {} to HTTPS",
+            redirects.join(" and ")
+        ));
+    }
+    if let Some(fingerprint) = server.fingerprint() {
+        line.push_str(&format!("; certificate SHA-256 {fingerprint}"));
+    }
+    if let Some(path) = config.tls.as_ref().and_then(|t| t.keylog.as_ref()) {
+        line.push_str(&format!(
+            "; WARNING: TLS secrets are written to {}",
+            path.display()
+        ));
+    }
+    line
 }
 
 /// `henaserver raw`: send bytes, print the raw answer.

@@ -163,6 +163,8 @@ pub struct Request<'a> {
     pub authority: Option<&'a [u8]>,
     /// Who sent it.
     pub peer: SocketAddr,
+    /// Whether it came over TLS (the `https` scheme).
+    pub secure: bool,
     /// The header fields.
     pub fields: &'a (dyn Fields + Sync),
     /// The request head as received, in the protocol's text form (for
@@ -183,6 +185,7 @@ impl<'a> Request<'a> {
             query: None,
             authority: None,
             peer: SocketAddr::from(([127, 0, 0, 1], 0)),
+            secure: false,
             fields,
             raw: b"",
             body: b"",

@@ -47,6 +47,7 @@ mod log;
 mod server;
 mod site;
 mod stop;
+mod tls;
 mod transport;
 mod window;
 

@@ -89,6 +89,8 @@ pub struct Entry<'a> {
     pub range: &'a str,
     /// The content coding served, if any.
     pub encoding: &'a str,
+    /// The TLS version and ALPN protocol, over HTTPS.
+    pub tls: Option<(&'static str, &'static str)>,
 }
 
 /// A handle to the access log, cloned into every worker.
@@ -166,7 +168,7 @@ impl AccessLog {
             let mut buf = b.borrow_mut();
             let ms = e.elapsed.as_secs_f64() * 1000.0;
             if format == Format::Json {
-                let line = serde_json::json!({
+                let mut line = serde_json::json!({
                     "time": clf_time(),
                     "client": e.peer.to_string(),
                     "request": String::from_utf8_lossy(e.line),
@@ -178,6 +180,10 @@ impl AccessLog {
                     "range": e.range,
                     "encoding": e.encoding,
                 });
+                if let Some((version, alpn)) = e.tls {
+                    line["tls"] = version.into();
+                    line["alpn"] = alpn.into();
+                }
                 let _ = serde_json::to_writer(&mut *buf, &line);
                 buf.push(b'\n');
             } else {

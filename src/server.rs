@@ -21,12 +21,14 @@ use rustix::net::{AddressFamily, SocketType};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
-use crate::config::{Config, Site};
+use crate::config::{Config, Mode, Site};
 use crate::http1::connection::{self, Shared};
 use crate::log::{AccessLog, Target, FLUSH_INTERVAL};
 use crate::site::files::Root;
 use crate::site::Pipeline;
 use crate::stop::{self, Stopped};
+use crate::tls::{certs::CERT_POLL, Accepted, Tls};
+use crate::transport::Transport;
 use crate::window::dump::Dump;
 
 /// Connections the kernel queues for each listening socket.
@@ -50,6 +52,8 @@ pub enum Error {
     Dump(PathBuf, io::Error),
     /// The access log file cannot be opened.
     Log(PathBuf, io::Error),
+    /// A certificate or key cannot be used (the message names the file).
+    Tls(String),
     /// Threads or event loops cannot be created.
     Io(io::Error),
 }
@@ -64,6 +68,7 @@ impl std::fmt::Display for Error {
             Error::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
             Error::Dump(dir, e) => write!(f, "cannot create dump directory {}: {e}", dir.display()),
             Error::Log(path, e) => write!(f, "cannot open access log {}: {e}", path.display()),
+            Error::Tls(message) => f.write_str(message),
             Error::Io(e) => write!(f, "{e}"),
         }
     }
@@ -76,7 +81,11 @@ impl std::error::Error for Error {}
 pub struct Server {
     config: Config,
     root: Root,
+    /// The site's listeners (HTTPS when `tls` is set).
     listeners: Vec<std::net::TcpListener>,
+    /// Plain listeners that redirect to HTTPS.
+    redirects: Vec<std::net::TcpListener>,
+    tls: Option<Tls>,
     dump: Option<Arc<Dump>>,
     log: AccessLog,
     log_thread: Option<std::thread::JoinHandle<()>>,
@@ -175,6 +184,14 @@ impl Server {
             port.get_or_insert(local.port());
             listeners.push(listener);
         }
+        let mut redirects = Vec::new();
+        for &addr in &config.redirect_http {
+            redirects.push(listen(addr).map_err(|e| Error::Bind(addr, e))?);
+        }
+        let tls = match &config.tls {
+            Some(settings) => Some(Tls::new(settings).map_err(Error::Tls)?),
+            None => None,
+        };
         let dump = match &config.dump {
             Some(d) => Some(
                 Dump::start(&d.dir, d.max, d.secrets).map_err(|e| Error::Dump(d.dir.clone(), e))?,
@@ -200,6 +217,8 @@ impl Server {
             config,
             root,
             listeners,
+            redirects,
+            tls,
             dump,
             log,
             log_thread,
@@ -214,6 +233,24 @@ impl Server {
             .collect()
     }
 
+    /// The addresses of the plain listeners that redirect to HTTPS.
+    pub fn redirect_addrs(&self) -> Vec<SocketAddr> {
+        self.redirects
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    /// Whether the listeners speak HTTPS.
+    pub fn is_https(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// The SHA-256 fingerprint of the default certificate, over HTTPS.
+    pub fn fingerprint(&self) -> Option<&str> {
+        self.tls.as_ref().map(|t| t.certs.fingerprint.as_str())
+    }
+
     /// The configuration the server runs with.
     pub fn config(&self) -> &Config {
         &self.config
@@ -226,24 +263,50 @@ impl Server {
             config,
             root,
             listeners,
+            redirects,
+            tls,
             dump,
             log,
             log_thread,
         } = self;
+        let https_port = listeners
+            .first()
+            .and_then(|l| l.local_addr().ok())
+            .map_or(443, |a| a.port());
+        let redirect_site = Site {
+            mode: Mode::RedirectToHttps(https_port),
+            ..Site::new(&config)
+        };
+        let redirect_root =
+            Root::open(&config.root).map_err(|e| Error::Root(config.root.clone(), e))?;
         let shared = Arc::new(Shared {
             pipeline: Pipeline::new(root, Site::new(&config)),
+            dump: dump.clone(),
+            limits: config.limits.clone(),
+            log: log.clone(),
+            zero_copy: config.sendfile,
+            tls: tls.clone(),
+        });
+        let redirect_shared = Arc::new(Shared {
+            pipeline: Pipeline::new(redirect_root, redirect_site),
             dump,
             limits: config.limits.clone(),
             log,
             zero_copy: config.sendfile,
+            tls: None,
         });
+        let roles: Vec<(std::net::TcpListener, Arc<Shared>)> = listeners
+            .into_iter()
+            .map(|l| (l, shared.clone()))
+            .chain(redirects.into_iter().map(|l| (l, redirect_shared.clone())))
+            .collect();
         let (stop_tx, stop_rx) = watch::channel(false);
         let permits = Arc::new(Semaphore::new(config.limits.max_connections));
         let mut workers = Vec::with_capacity(config.threads);
         for n in 0..config.threads {
-            let mine = listeners
+            let mine = roles
                 .iter()
-                .map(std::net::TcpListener::try_clone)
+                .map(|(l, shared)| Ok((l.try_clone()?, shared.clone())))
                 .collect::<io::Result<Vec<_>>>()
                 .map_err(Error::Io)?;
             let worker = Worker {
@@ -259,13 +322,20 @@ impl Server {
                 .map_err(Error::Io)?;
             workers.push(handle);
         }
-        drop(listeners);
+        drop(roles);
         drop(shared);
+        drop(redirect_shared);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(Error::Io)?;
-        runtime.block_on(shutdown);
+        runtime.block_on(async {
+            let watcher = tls.map(|tls| tokio::spawn(watch_certificates(tls)));
+            shutdown.await;
+            if let Some(watcher) = watcher {
+                watcher.abort();
+            }
+        });
         let _ = stop_tx.send(true);
         for worker in workers {
             if let Ok(Err(e)) = worker.join() {
@@ -286,9 +356,10 @@ impl Server {
 
     /// Serves until SIGINT or SIGTERM, calling `ready` once the signals are
     /// handled: a start message printed from it can be acted on at once.
-    /// SIGHUP reopens the access log file.
+    /// SIGHUP reopens the access log file and reloads the certificates.
     pub fn run_until_signal_then(self, ready: impl FnOnce()) -> Result<(), Error> {
         let log = self.log.clone();
+        let tls = self.tls.clone();
         self.run(async move {
             use tokio::signal::unix::{signal, SignalKind};
             let signals = (
@@ -305,6 +376,9 @@ impl Server {
                         _ = hup.recv() => {
                             tracing::info!("SIGHUP: reopening the access log");
                             log.reopen();
+                            if let Some(tls) = &tls {
+                                reload_certificates(tls, "SIGHUP");
+                            }
                         }
                     }
                 },
@@ -312,6 +386,35 @@ impl Server {
             }
             tracing::info!("stopping: finishing responses in flight");
         })
+    }
+}
+
+/// Reloads the certificates; a failure keeps the old ones and is logged.
+fn reload_certificates(tls: &Tls, why: &str) {
+    match tls.certs.reload() {
+        Ok(()) => tracing::info!(cause = why, "certificates reloaded"),
+        Err(e) => {
+            tracing::warn!(cause = why, error = %e, "certificates not reloaded; keeping the ones in use")
+        }
+    }
+}
+
+/// Reloads the certificates when their files change on disk (renewed by
+/// certbot, replaced by cert-manager), checking every [`CERT_POLL`].
+async fn watch_certificates(tls: Tls) {
+    let mut tick = tokio::time::interval(CERT_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failed_stamp = false;
+    loop {
+        tick.tick().await;
+        let changed = tls.certs.changed();
+        if changed && !failed_stamp {
+            reload_certificates(&tls, "files changed");
+            // A broken file is reported once, not at every check.
+            failed_stamp = tls.certs.changed();
+        } else if !changed {
+            failed_stamp = false;
+        }
     }
 }
 
@@ -324,17 +427,17 @@ struct Worker {
 }
 
 impl Worker {
-    fn run(self, listeners: Vec<std::net::TcpListener>) -> io::Result<()> {
+    fn run(self, listeners: Vec<(std::net::TcpListener, Arc<Shared>)>) -> io::Result<()> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
         runtime.block_on(async move {
             let mut accepting = Vec::new();
-            for listener in listeners {
+            for (listener, shared) in listeners {
                 let listener = TcpListener::from_std(listener)?;
                 accepting.push(tokio::spawn(accept_loop(
                     listener,
-                    self.shared.clone(),
+                    shared,
                     self.permits.clone(),
                 )));
             }
@@ -396,10 +499,17 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, permits: Arc<Se
                 backoff = ACCEPT_BACKOFF_MIN;
                 tracing::debug!(%peer, "connection accepted");
                 let shared = shared.clone();
-                tokio::spawn(async move {
-                    connection::serve(stream, peer, shared).await;
-                    drop(permit);
-                });
+                match shared.tls.clone() {
+                    None => tokio::spawn(async move {
+                        connection::serve_tcp(stream, peer, shared).await;
+                        drop(permit);
+                    }),
+                    // The handshake's state is large: it lives on the heap.
+                    Some(tls) => tokio::spawn(Box::pin(async move {
+                        serve_tls(tls, stream, peer, shared).await;
+                        drop(permit);
+                    })),
+                };
             }
             Err(e) => {
                 drop(permit);
@@ -412,5 +522,22 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, permits: Arc<Se
                 backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
             }
         }
+    }
+}
+
+/// Runs the TLS handshake within the handshake timeout, then serves the
+/// connection over it.
+async fn serve_tls(tls: Tls, stream: tokio::net::TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+    let timeout = shared.limits.tls_handshake_timeout;
+    match tokio::time::timeout(timeout, tls.accept(stream)).await {
+        Ok(Accepted::Tls(stream)) => {
+            let deadline = std::time::Instant::now() + shared.limits.header_timeout;
+            connection::serve(Transport::tls(stream, deadline), peer, shared).await
+        }
+        Ok(Accepted::Plain) => {
+            tracing::debug!(%peer, "plain HTTP on the HTTPS port; answered 400")
+        }
+        Ok(Accepted::Failed(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
     }
 }

@@ -1,4 +1,5 @@
-//! The byte stream under a connection, and the only descriptor-level code.
+//! The byte stream under a connection, plain TCP or TLS, and the only
+//! descriptor-level code.
 //!
 //! A [`Transport`] reads and writes without waiting (`try_*`), waits for
 //! the socket with one timer for the connection's whole life, and sends a
@@ -18,14 +19,15 @@ use std::io;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use rustix::net::SendFlags;
-use tokio::io::Interest;
+use tokio::io::{AsyncWrite, Interest};
 use tokio::net::TcpStream;
 use tokio::time::Sleep;
+use tokio_rustls::server::TlsStream;
 
 use crate::stop::Stopped;
 
@@ -56,9 +58,27 @@ pub enum Wake {
     Stopping,
 }
 
+/// The stream itself.
+enum Stream {
+    Tcp(TcpStream),
+    /// Boxed: a TLS session is large, and rarer than plain connections in
+    /// the thousands.
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    /// The TCP socket under the stream.
+    fn socket(&self) -> &TcpStream {
+        match self {
+            Stream::Tcp(stream) => stream,
+            Stream::Tls(tls) => tls.get_ref().0,
+        }
+    }
+}
+
 /// One connection's byte stream, with the timer its waits share.
 pub struct Transport {
-    stream: TcpStream,
+    stream: Stream,
     /// Whether file ranges go out with `sendfile(2)`.
     zero_copy: bool,
     /// TCP_NODELAY is set: done once a connection is kept alive or sends a
@@ -76,7 +96,7 @@ impl Transport {
     /// `zero_copy`, file ranges are sent with `sendfile(2)`.
     pub fn tcp(stream: TcpStream, zero_copy: bool, deadline: Instant) -> Transport {
         Transport {
-            stream,
+            stream: Stream::Tcp(stream),
             zero_copy,
             nodelay: false,
             timer: Box::pin(tokio::time::sleep_until(deadline.into())),
@@ -84,26 +104,81 @@ impl Transport {
         }
     }
 
+    /// A TLS stream whose first wait ends at `deadline`. File ranges are
+    /// copied through a buffer: the kernel does not encrypt here.
+    pub fn tls(stream: Box<TlsStream<TcpStream>>, deadline: Instant) -> Transport {
+        Transport {
+            stream: Stream::Tls(stream),
+            zero_copy: false,
+            nodelay: false,
+            timer: Box::pin(tokio::time::sleep_until(deadline.into())),
+            deadline,
+        }
+    }
+
+    /// Whether the stream is encrypted.
+    pub fn is_tls(&self) -> bool {
+        matches!(self.stream, Stream::Tls(_))
+    }
+
+    /// The TLS version and ALPN protocol of an encrypted stream.
+    pub fn tls_info(&self) -> Option<(&'static str, &'static str)> {
+        let Stream::Tls(tls) = &self.stream else {
+            return None;
+        };
+        let session = tls.get_ref().1;
+        let version = match session.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
+            Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
+            _ => "TLS",
+        };
+        let alpn = match session.alpn_protocol() {
+            Some(b"http/1.1") => "http/1.1",
+            Some(b"h2") => "h2",
+            _ => "",
+        };
+        Some((version, alpn))
+    }
+
+    /// The TCP socket under the stream.
+    fn socket(&self) -> &TcpStream {
+        self.stream.socket()
+    }
+
     /// Sets TCP_NODELAY once: responses that follow one another must not
     /// wait for the peer's ACKs.
     pub fn set_nodelay(&mut self) {
         if !self.nodelay {
             self.nodelay = true;
-            let _ = self.stream.set_nodelay(true);
+            let _ = self.socket().set_nodelay(true);
         }
     }
 
     /// Reads what is there into `buf` without waiting. `Ok(None)`: nothing
     /// yet; `Ok(Some(0))`: the peer closed.
     pub fn try_read(&mut self, buf: &mut BytesMut) -> io::Result<Option<usize>> {
+        let stream = match &mut self.stream {
+            Stream::Tcp(stream) => stream,
+            Stream::Tls(tls) => {
+                let mut cx = Context::from_waker(Waker::noop());
+                return match tokio_util::io::poll_read_buf(Pin::new(&mut **tls), &mut cx, buf) {
+                    Poll::Ready(Ok(n)) => Ok(Some(n)),
+                    // A peer that closes without close_notify has closed
+                    // all the same.
+                    Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(Some(0)),
+                    Poll::Ready(Err(e)) => Err(e),
+                    Poll::Pending => Ok(None),
+                };
+            }
+        };
         let room = buf.capacity() - buf.len();
-        match self.stream.try_read_buf(buf) {
+        match stream.try_read_buf(buf) {
             Ok(n) => {
                 if n > 0 && n < room {
                     // A short read drained the socket: forget the readiness
                     // now rather than learn it from a read that would block.
                     // New data raises a fresh edge, so nothing is missed.
-                    forget(&self.stream, Interest::READABLE);
+                    forget(stream, Interest::READABLE);
                 }
                 Ok(Some(n))
             }
@@ -120,14 +195,47 @@ impl Transport {
         } else {
             SendFlags::NOSIGNAL
         };
-        let stream = &self.stream;
+        let stream = match &mut self.stream {
+            Stream::Tcp(stream) => stream,
+            Stream::Tls(tls) => {
+                let mut cx = Context::from_waker(Waker::noop());
+                return match Pin::new(&mut **tls).poll_write(&mut cx, buf) {
+                    Poll::Ready(result) => result,
+                    Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+                };
+            }
+        };
         let sent = stream.try_io(Interest::WRITABLE, || {
-            rustix::net::send(stream, buf, flags).map_err(io::Error::from)
+            rustix::net::send(&*stream, buf, flags).map_err(io::Error::from)
         })?;
         if sent < buf.len() {
             forget(stream, Interest::WRITABLE);
         }
         Ok(sent)
+    }
+
+    /// Pushes out what an encrypted stream still holds. `Ok(false)`: the
+    /// socket is full; wait until it is writable and try again.
+    pub fn try_flush(&mut self) -> io::Result<bool> {
+        match &mut self.stream {
+            Stream::Tcp(_) => Ok(true),
+            Stream::Tls(tls) => {
+                let mut cx = Context::from_waker(Waker::noop());
+                match Pin::new(&mut **tls).poll_flush(&mut cx) {
+                    Poll::Ready(result) => result.map(|()| true),
+                    Poll::Pending => Ok(false),
+                }
+            }
+        }
+    }
+
+    /// Pushes out all an encrypted stream holds; a peer that takes nothing
+    /// for `timeout` is dropped.
+    pub async fn flush(&mut self, timeout: Duration) -> io::Result<()> {
+        while !self.try_flush()? {
+            self.wait_writable(timeout).await?;
+        }
+        Ok(())
     }
 
     /// Writes all of `buf`; a peer that takes nothing for `timeout` is
@@ -144,7 +252,7 @@ impl Transport {
                 Err(e) => return Err(e),
             }
         }
-        Ok(())
+        self.flush(timeout).await
     }
 
     /// Sends `range` of `file`. A file that ends before the range does (it
@@ -184,7 +292,7 @@ impl Transport {
     fn try_send_file(&mut self, file: &File, offset: &mut u64, end: u64) -> io::Result<()> {
         let chunk =
             usize::try_from(end - *offset).map_or(SENDFILE_CHUNK, |n| n.min(SENDFILE_CHUNK));
-        let stream = &self.stream;
+        let stream = self.socket();
         let sent = stream.try_io(Interest::WRITABLE, || {
             rustix::fs::sendfile(stream, file, Some(offset), chunk).map_err(io::Error::from)
         })?;
@@ -251,18 +359,29 @@ impl Transport {
     pub fn cork_for(&mut self, len: u64) -> bool {
         self.zero_copy
             && len > CORK_ABOVE
-            && rustix::net::sockopt::set_tcp_cork(&self.stream, true).is_ok()
+            && rustix::net::sockopt::set_tcp_cork(self.socket(), true).is_ok()
     }
 
     /// Takes the cork off: what is held back leaves now.
     pub fn uncork(&mut self) {
-        let _ = rustix::net::sockopt::set_tcp_cork(&self.stream, false);
+        let _ = rustix::net::sockopt::set_tcp_cork(self.socket(), false);
     }
 
-    /// Closes the sending side.
+    /// Closes the sending side (after TLS's close_notify).
     pub async fn shutdown(&mut self) -> io::Result<()> {
         use tokio::io::AsyncWriteExt;
-        self.stream.shutdown().await
+        match &mut self.stream {
+            Stream::Tcp(stream) => stream.shutdown().await,
+            Stream::Tls(tls) => tls.shutdown().await,
+        }
+    }
+
+    /// Ends an encrypted session cleanly with close_notify, within
+    /// `timeout`; a plain stream needs nothing.
+    pub async fn close(&mut self, timeout: Duration) {
+        if self.is_tls() {
+            let _ = tokio::time::timeout(timeout, self.shutdown()).await;
+        }
     }
 
     /// Makes `until` the end of the current wait, re-arming the timer only
@@ -288,6 +407,7 @@ impl Transport {
             deadline,
             ..
         } = self;
+        let stream = stream.socket();
         std::future::poll_fn(|cx| {
             if let Poll::Ready(ready) = stream.poll_read_ready(cx) {
                 return Poll::Ready(ready.map(|()| Wake::Ready));
@@ -315,6 +435,7 @@ impl Transport {
             deadline,
             ..
         } = self;
+        let stream = stream.socket();
         std::future::poll_fn(|cx| {
             if let Poll::Ready(ready) = stream.poll_write_ready(cx) {
                 return Poll::Ready(ready);

@@ -8,7 +8,8 @@ use clap::Parser;
 
 use crate::config::limits::{self, Limits};
 use crate::config::{
-    self, Compression, Config, ConfigError, DumpSettings, Mode, ReplySource, User,
+    self, Compression, Config, ConfigError, DumpSettings, Hsts, Mode, ReplySource, TlsSettings,
+    User,
 };
 use crate::exchange::Coding;
 
@@ -217,6 +218,58 @@ pub struct Args {
     /// Time responses in flight get to finish on SIGINT or SIGTERM
     #[arg(long, value_name = "TIME", default_value = "10s", value_parser = duration, help_heading = "Timeouts")]
     pub shutdown_grace: Duration,
+
+    /// Time a client has to finish the TLS handshake
+    #[arg(long, value_name = "TIME", default_value = "10s", value_parser = duration, help_heading = "Timeouts")]
+    pub tls_handshake_timeout: Duration,
+
+    /// Certificate chain in PEM; with --tls-key, the listeners speak HTTPS
+    /// (repeatable, paired with --tls-key in order; chosen by SNI, the
+    /// first is the default)
+    #[arg(long, value_name = "FILE", help_heading = "HTTPS")]
+    pub tls_cert: Vec<PathBuf>,
+
+    /// Private key in PEM (PKCS#8, RSA or EC) of the --tls-cert in the same
+    /// position
+    #[arg(long, value_name = "FILE", help_heading = "HTTPS")]
+    pub tls_key: Vec<PathBuf>,
+
+    /// Speak HTTPS with a certificate made for localhost, 127.0.0.1, ::1
+    /// and every --tls-name, kept in the user's cache directory
+    #[arg(long, help_heading = "HTTPS")]
+    pub tls_self_signed: bool,
+
+    /// Another name for the --tls-self-signed certificate (repeatable)
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "tls_self_signed",
+        help_heading = "HTTPS"
+    )]
+    pub tls_name: Vec<String>,
+
+    /// Also listen for plain HTTP on [ADDR:]PORT and answer every request
+    /// with 308 to the same URL over HTTPS
+    #[arg(long, value_name = "[ADDR:]PORT", help_heading = "HTTPS")]
+    pub redirect_http: Option<String>,
+
+    /// Send Strict-Transport-Security with this max-age on HTTPS responses
+    #[arg(long, value_name = "SECONDS", help_heading = "HTTPS")]
+    pub hsts: Option<u64>,
+
+    /// Add includeSubDomains to Strict-Transport-Security
+    #[arg(long, requires = "hsts", help_heading = "HTTPS")]
+    pub hsts_include_subdomains: bool,
+
+    /// Add preload to Strict-Transport-Security
+    #[arg(long, requires = "hsts", help_heading = "HTTPS")]
+    pub hsts_preload: bool,
+
+    /// Write TLS secrets to FILE in the NSS key log format, for Wireshark
+    /// (also taken from SSLKEYLOGFILE); anyone who reads it can decrypt
+    /// the traffic
+    #[arg(long, value_name = "FILE", help_heading = "HTTPS")]
+    pub tls_keylog: Option<PathBuf>,
 }
 
 /// Tools that run instead of the server.
@@ -364,6 +417,7 @@ impl Args {
             send_timeout: self.send_timeout,
             body_timeout: self.body_timeout,
             linger_timeout: self.linger_timeout,
+            tls_handshake_timeout: self.tls_handshake_timeout,
             shutdown_grace: self.shutdown_grace,
             max_connections: self.max_connections,
             max_ranges: self.max_ranges,
@@ -411,6 +465,40 @@ impl Args {
                 }
             }
         }
+        if self.tls_cert.len() != self.tls_key.len() {
+            return Err(ConfigError(format!(
+                "--tls-cert and --tls-key come in pairs: {} certificates, {} keys",
+                self.tls_cert.len(),
+                self.tls_key.len()
+            )));
+        }
+        let https = !self.tls_cert.is_empty() || self.tls_self_signed;
+        let tls = https.then(|| TlsSettings {
+            pairs: self.tls_cert.into_iter().zip(self.tls_key).collect(),
+            self_signed: self.tls_self_signed,
+            names: self.tls_name,
+            keylog: self.tls_keylog.clone(),
+        });
+        for (flag, given) in [
+            ("--redirect-http", self.redirect_http.is_some()),
+            ("--hsts", self.hsts.is_some()),
+            ("--tls-keylog", self.tls_keylog.is_some()),
+        ] {
+            if given && !https {
+                return Err(ConfigError(format!(
+                    "{flag} needs HTTPS: give --tls-cert and --tls-key, or --tls-self-signed"
+                )));
+            }
+        }
+        let redirect_http = match &self.redirect_http {
+            None => Vec::new(),
+            Some(spec) => redirect_addresses(spec, &listen)?,
+        };
+        let hsts = self.hsts.map(|max_age| Hsts {
+            max_age,
+            include_subdomains: self.hsts_include_subdomains,
+            preload: self.hsts_preload,
+        });
         let cache_control = match self.cache_control {
             Some(v) if v.is_empty() || v.bytes().any(|b| b.is_ascii_control()) => {
                 return Err(ConfigError(format!(
@@ -438,6 +526,9 @@ impl Args {
             },
             preference: self.encodings.0,
             sendfile: !self.no_sendfile,
+            tls,
+            redirect_http,
+            hsts,
             mode,
             dump,
             headers: self.headers,
@@ -451,6 +542,31 @@ impl Args {
             limits,
         })
     }
+}
+
+/// The addresses of `--redirect-http [ADDR:]PORT`: a bare port is taken
+/// on every address the server listens on.
+fn redirect_addresses(
+    spec: &str,
+    listen: &[std::net::SocketAddr],
+) -> Result<Vec<std::net::SocketAddr>, ConfigError> {
+    let wrong = || {
+        ConfigError(format!(
+            "--redirect-http {spec:?}: expected PORT or ADDR:PORT"
+        ))
+    };
+    if let Ok(port) = spec.parse::<u16>() {
+        let mut addrs: Vec<std::net::SocketAddr> = listen
+            .iter()
+            .map(|a| std::net::SocketAddr::new(a.ip(), port))
+            .collect();
+        addrs.dedup();
+        return Ok(addrs);
+    }
+    if !spec.contains(':') {
+        return Err(wrong());
+    }
+    config::resolve_bind(spec, 80).map_err(|_| wrong())
 }
 
 #[cfg(test)]

@@ -46,6 +46,9 @@ pub const DEFAULT_COMPRESS_MIN: u64 = 512;
 pub const DEFAULT_COMPRESS_MAX: u64 = 4 * 1024 * 1024;
 /// Bytes of compressed copies kept in memory, for all workers together.
 pub const DEFAULT_COMPRESS_CACHE: usize = 32 * 1024 * 1024;
+/// Time a client has to finish the TLS handshake; connections in a
+/// handshake count against the connection cap.
+pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most connections served at once; more wait in the listen backlog.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
@@ -72,6 +75,8 @@ pub struct Limits {
     pub shutdown_grace: Duration,
     /// See [`DEFAULT_LINGER_TIMEOUT`].
     pub linger_timeout: Duration,
+    /// See [`DEFAULT_TLS_HANDSHAKE_TIMEOUT`].
+    pub tls_handshake_timeout: Duration,
     /// See [`DEFAULT_MAX_CONNECTIONS`].
     pub max_connections: usize,
     /// See [`DEFAULT_MAX_RANGES`].
@@ -95,6 +100,7 @@ impl Default for Limits {
             body_timeout: DEFAULT_BODY_TIMEOUT,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             linger_timeout: DEFAULT_LINGER_TIMEOUT,
+            tls_handshake_timeout: DEFAULT_TLS_HANDSHAKE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_ranges: DEFAULT_MAX_RANGES,
             cache_entries: DEFAULT_CACHE_ENTRIES,

@@ -16,6 +16,44 @@ pub use crate::window::reply::ReplySource;
 pub use limits::Limits;
 pub use site::{Compression, Mode, Rule, Site, User};
 
+/// Where the certificates of HTTPS come from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// Certificate chain and key files, in PEM; the first is the default.
+    pub pairs: Vec<(PathBuf, PathBuf)>,
+    /// Make a certificate for local names (`--tls-self-signed`).
+    pub self_signed: bool,
+    /// More names for the self-signed certificate.
+    pub names: Vec<String>,
+    /// Where TLS secrets are written for Wireshark (`--tls-keylog`).
+    pub keylog: Option<PathBuf>,
+}
+
+/// Strict-Transport-Security (RFC 6797).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hsts {
+    /// Seconds a browser keeps to HTTPS.
+    pub max_age: u64,
+    /// The policy covers subdomains too.
+    pub include_subdomains: bool,
+    /// Consent to being preloaded in browsers.
+    pub preload: bool,
+}
+
+impl Hsts {
+    /// The field value.
+    pub fn value(&self) -> String {
+        let mut v = format!("max-age={}", self.max_age);
+        if self.include_subdomains {
+            v.push_str("; includeSubDomains");
+        }
+        if self.preload {
+            v.push_str("; preload");
+        }
+        v
+    }
+}
+
 /// Port listened on when none is given.
 pub const DEFAULT_PORT: u16 = 8080;
 /// Address listened on when none is given: this machine only.
@@ -65,6 +103,12 @@ pub struct Config {
     /// Whether file bodies go out with `sendfile(2)` (else through a
     /// buffer, as `--no-sendfile` asks).
     pub sendfile: bool,
+    /// HTTPS, when the listeners speak it.
+    pub tls: Option<TlsSettings>,
+    /// Plain listeners that redirect every request to HTTPS.
+    pub redirect_http: Vec<SocketAddr>,
+    /// Strict-Transport-Security on HTTPS responses.
+    pub hsts: Option<Hsts>,
     /// Users of Basic authentication; none: no authentication.
     pub users: Vec<User>,
     /// Rules from the configuration file.
@@ -121,6 +165,9 @@ impl Config {
             error_pages: Vec::new(),
             clean_urls: false,
             sendfile: true,
+            tls: None,
+            redirect_http: Vec::new(),
+            hsts: None,
             users: Vec::new(),
             rules: Vec::new(),
             limits: Limits::default(),

@@ -41,6 +41,8 @@ pub struct Site {
     pub users: Vec<User>,
     /// Rules from the configuration file: fields by path glob or type.
     pub rules: Vec<Rule>,
+    /// The Strict-Transport-Security value for HTTPS responses.
+    pub hsts: Option<Arc<str>>,
 }
 
 impl Site {
@@ -66,6 +68,7 @@ impl Site {
             clean_urls: config.clean_urls,
             users: config.users.clone(),
             rules: config.rules.clone(),
+            hsts: config.hsts.as_ref().map(|h| shared(&h.value())),
         }
     }
 }
@@ -80,6 +83,9 @@ pub enum Mode {
     Reply(Arc<ReplySource>),
     /// Each request, as received, as a text/plain body (`--echo`).
     Echo,
+    /// Every request redirected to the same URL over HTTPS on this port
+    /// (`--redirect-http`).
+    RedirectToHttps(u16),
 }
 
 /// When files are compressed on the fly.

@@ -58,18 +58,35 @@ pub struct Shared {
     pub log: AccessLog,
     /// Whether file bodies go out with `sendfile(2)`.
     pub zero_copy: bool,
+    /// HTTPS, on the listeners that speak it.
+    pub tls: Option<crate::tls::Tls>,
 }
 
-/// Serves one accepted connection until it closes.
-pub async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
-    let accepted = Instant::now();
-    let first_deadline = accepted + shared.limits.header_timeout;
+/// Serves one accepted plain TCP connection until it closes.
+pub fn serve_tcp(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+) -> impl std::future::Future<Output = ()> + Send {
+    let deadline = Instant::now() + shared.limits.header_timeout;
+    let io = Transport::tcp(stream, shared.zero_copy, deadline);
+    serve(io, peer, shared)
+}
+
+/// Serves one connection over `io` until it closes. The connection's
+/// state is on the heap and its future small: an idle connection costs
+/// both, and thousands of them may wait.
+pub fn serve(
+    io: Transport,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+) -> impl std::future::Future<Output = ()> + Send {
     let keep_bodies = shared.dump.is_some() || shared.pipeline.site().mode == Mode::Echo;
     let dump_id = shared.dump.as_ref().map_or(0, |d| d.connection());
-    let mut conn = Connection {
-        io: Transport::tcp(stream, shared.zero_copy, first_deadline),
+    let conn = Box::new(Connection {
+        io,
         peer,
-        accepted,
+        accepted: Instant::now(),
         shared,
         stop: Stopped::default(),
         head: RequestHead::default(),
@@ -81,17 +98,8 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
         requests: std::cell::Cell::new(0),
         keep_bodies,
         exchange: Box::default(),
-    };
-    let linger = match conn.run().await {
-        Ok(linger) => linger,
-        Err(e) => {
-            tracing::debug!(peer = %conn.peer, error = %e, "connection ended");
-            false
-        }
-    };
-    if linger {
-        Box::pin(conn.linger()).await;
-    }
+    });
+    conn.serve()
 }
 
 /// How reading a head ended.
@@ -173,6 +181,25 @@ struct Connection {
 }
 
 impl Connection {
+    /// Serves requests, then closes: lingering after a last response that
+    /// the client may still be sending into, or ending a TLS session with
+    /// close_notify.
+    async fn serve(mut self: Box<Self>) {
+        let linger = match self.run().await {
+            Ok(linger) => linger,
+            Err(e) => {
+                tracing::debug!(peer = %self.peer, error = %e, "connection ended");
+                false
+            }
+        };
+        if linger {
+            Box::pin(self.linger()).await;
+        } else if self.io.is_tls() {
+            let grace = self.shared.limits.linger_timeout;
+            Box::pin(self.io.close(grace)).await;
+        }
+    }
+
     /// Answers requests until the connection should close. Returns whether
     /// to linger: read and discard what the client still sends, so that
     /// closing does not reset the connection under the last response.
@@ -216,7 +243,9 @@ impl Connection {
             let keep_alive = if framing == Framing::None {
                 let raw = &self.buf[..len];
                 let fields = HeadFields::new(&self.head, raw);
-                let req = self.head.request(raw, &fields, self.peer, &[]);
+                let req = self
+                    .head
+                    .request(raw, &fields, self.peer, self.io.is_tls(), &[]);
                 let plan = self.shared.pipeline.handle(&req).await;
                 let mark = self.out.len();
                 encode::head(&mut self.out, &plan, keep_alive);
@@ -256,7 +285,9 @@ impl Connection {
             Err(e) => (pages::error_plan(e.status, false), false),
             Ok(()) => {
                 let fields = HeadFields::new(&self.head, &raw);
-                let req = self.head.request(&raw, &fields, self.peer, &body);
+                let req = self
+                    .head
+                    .request(&raw, &fields, self.peer, self.io.is_tls(), &body);
                 (self.shared.pipeline.handle(&req).await, keep_alive)
             }
         };
@@ -360,6 +391,7 @@ impl Connection {
             user_agent,
             range: logged.range.as_deref().unwrap_or(""),
             encoding: logged.encoding,
+            tls: self.io.tls_info(),
         });
     }
 
@@ -420,6 +452,11 @@ impl Connection {
             }
         }
         self.out.clear();
+        if !self.io.try_flush()? {
+            // An encrypted stream holds records the socket did not take
+            // (rare: its state lives on the heap).
+            Box::pin(self.io.flush(self.shared.limits.send_timeout)).await?;
+        }
         Ok(())
     }
 
@@ -666,10 +703,14 @@ mod footprint {
                 limits: config.limits.clone(),
                 log: crate::log::AccessLog::disabled(),
                 zero_copy: true,
+                tls: None,
             });
-            let f = super::serve(c, "127.0.0.1:1".parse().unwrap(), shared);
-            // Thousands of idle connections each hold one of these.
-            assert!(size(&f) <= 1536, "serve future is {} bytes", size(&f));
+            let f = super::serve_tcp(c, "127.0.0.1:1".parse().unwrap(), shared);
+            // Thousands of idle connections each hold one of these, and
+            // the connection's state it points to.
+            let state = std::mem::size_of::<super::Connection>();
+            let total = size(&f) + state;
+            assert!(total <= 1536, "serve future {} + state {state} bytes", size(&f));
         });
     }
 }

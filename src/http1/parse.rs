@@ -171,9 +171,11 @@ impl RequestHead {
         raw: &'a [u8],
         fields: &'a HeadFields<'a>,
         peer: SocketAddr,
+        secure: bool,
         body: &'a [u8],
     ) -> Request<'a> {
         Request {
+            secure,
             method: self.method,
             path: self.path.of(raw),
             query: self.query.map(|q| q.of(raw)),

@@ -108,6 +108,7 @@ impl Pipeline {
             Mode::Files => {}
             Mode::Echo => return Ok(echo::plan(req)),
             Mode::Reply(source) => return Ok(source.current().plan(req.head_only())),
+            Mode::RedirectToHttps(port) => return Ok(redirect_to_https(req, *port)),
         }
         let ctx = Ctx {
             pipeline: self,
@@ -183,6 +184,38 @@ impl Pipeline {
     }
 }
 
+/// `--redirect-http`: 308 to the same host, path and query over HTTPS on
+/// `port` (RFC 9110 §15.4.9); a request naming no host gets 400.
+fn redirect_to_https(req: &Request, port: u16) -> Plan {
+    let head_only = req.head_only();
+    let Some(authority) = req.authority.and_then(|a| std::str::from_utf8(a).ok()) else {
+        return pages::error_plan(400, head_only);
+    };
+    let host = match authority.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((ip, _)) => format!("[{ip}]"),
+            None => return pages::error_plan(400, head_only),
+        },
+        None => authority.split(':').next().unwrap_or_default().to_string(),
+    };
+    if host.is_empty() {
+        return pages::error_plan(400, head_only);
+    }
+    let mut location = format!("https://{host}");
+    if port != 443 {
+        location.push_str(&format!(":{port}"));
+    }
+    let path = String::from_utf8_lossy(req.path);
+    location.push_str(if path.is_empty() { "/" } else { &path });
+    if let Some(q) = req.query {
+        location.push('?');
+        location.push_str(&String::from_utf8_lossy(q));
+    }
+    let mut plan = pages::error_plan(308, head_only);
+    plan.field("Location", location);
+    plan
+}
+
 /// Compresses `info` with `coding` into the shared cache, on a thread of
 /// the blocking pool.
 async fn compress_off_loop(info: Arc<FileInfo>, coding: Coding, cache_bytes: usize) {
@@ -212,8 +245,12 @@ impl Ctx<'_, '_> {
         &self.pipeline.site
     }
 
-    /// Ends a plan with the `--header` fields and the CORS fields.
+    /// Ends a plan with the `--header` fields, the CORS fields, and on
+    /// HTTPS Strict-Transport-Security.
     fn finish(&self, mut plan: Plan) -> Plan {
+        if let (Some(hsts), true) = (&self.site().hsts, self.req.secure) {
+            plan.field("Strict-Transport-Security", hsts.clone());
+        }
         for (name, value) in &self.site().headers {
             plan.field(name.clone(), value.clone());
         }

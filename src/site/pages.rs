@@ -65,6 +65,10 @@ pub fn error_plan(status: u16, head_only: bool) -> Plan {
 pub fn error_page(status: u16) -> &'static str {
     match status {
         301 => page!("301 Moved Permanently", "The document has moved."),
+        308 => page!(
+            "308 Permanent Redirect",
+            "The document has moved permanently."
+        ),
         400 => page!(
             "400 Bad Request",
             "The server could not understand the request."

@@ -27,6 +27,7 @@ mod tests {
             query: None,
             authority: None,
             peer: "127.0.0.1:1".parse().unwrap(),
+            secure: false,
             fields: &(),
             raw,
             body,

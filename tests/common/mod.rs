@@ -2,6 +2,8 @@
 //! over TCP.
 #![allow(dead_code)]
 
+pub mod tls;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -41,6 +43,20 @@ impl Tree {
     }
 }
 
+/// The addresses of the URLs (http:// or https://) in a start line, in
+/// order.
+pub fn start_line_addrs(line: &str) -> Vec<SocketAddr> {
+    line.split_whitespace()
+        .filter_map(|w| {
+            let w = w.trim_end_matches(';');
+            let rest = w
+                .strip_prefix("http://")
+                .or_else(|| w.strip_prefix("https://"))?;
+            rest.trim_end_matches('/').parse().ok()
+        })
+        .collect()
+}
+
 /// A running server, killed when dropped.
 pub struct TestServer {
     pub child: Child,
@@ -68,7 +84,13 @@ impl TestServer {
     /// Starts `henaserver ROOT --port 0 ARGS...` (no ROOT when `root` is
     /// empty).
     pub fn start(root: &Path, args: &[&str]) -> TestServer {
+        Self::start_with_env(root, args, &[])
+    }
+
+    /// As [`TestServer::start`], with variables added to the environment.
+    pub fn start_with_env(root: &Path, args: &[&str], env: &[(&str, &str)]) -> TestServer {
         let mut command = Command::new(bin());
+        command.envs(env.iter().copied());
         if !root.as_os_str().is_empty() {
             command.arg(root);
         }
@@ -83,15 +105,10 @@ impl TestServer {
         let mut out = BufReader::new(child.stdout.take().unwrap());
         let mut first = String::new();
         out.read_line(&mut first).unwrap();
-        let url = first
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
+        let addr = start_line_addrs(&first)
+            .into_iter()
+            .next()
             .unwrap_or_else(|| panic!("no URL in start line {first:?}"));
-        let addr: SocketAddr = url
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .parse()
-            .unwrap();
         let stdout = Arc::new(Mutex::new(vec![first.trim_end().to_string()]));
         let stderr = Arc::new(Mutex::new(Vec::new()));
         collect(out.into_inner(), stdout.clone());
@@ -187,8 +204,8 @@ impl Response {
 
 /// One client connection with its own read buffer, so pipelined
 /// responses are read one after another.
-pub struct Client {
-    pub stream: TcpStream,
+pub struct Client<S = TcpStream> {
+    pub stream: S,
     buf: Vec<u8>,
 }
 
@@ -196,6 +213,13 @@ impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
         let stream = TcpStream::connect(addr).unwrap();
         stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        Client::over(stream)
+    }
+}
+
+impl<S: Read + Write> Client<S> {
+    /// A client speaking over `stream` (TLS, say).
+    pub fn over(stream: S) -> Client<S> {
         Client {
             stream,
             buf: Vec::new(),
@@ -213,7 +237,14 @@ impl Client {
                 self.buf.extend_from_slice(&chunk[..n]);
                 n
             }
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => 0,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof
+                ) =>
+            {
+                0
+            }
             Err(e) => panic!("read failed: {e}"),
         }
     }

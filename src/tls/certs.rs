@@ -1,0 +1,211 @@
+//! The certificates a TLS listener chooses from by SNI, reloaded without a
+//! restart.
+//!
+//! Each `--tls-cert`/`--tls-key` pair is one certificate (its chain and
+//! key, in PEM: PKCS#8, RSA or EC keys). A client's server name picks the
+//! first certificate valid for it (wildcards included, as RFC 6125 says);
+//! a client that sends no name, or one no certificate covers, gets the
+//! first. [`CertStore::reload`] reads every file again and swaps the set
+//! whole, or keeps the old one and says why; [`CertStore::changed`] tells
+//! whether a file was replaced on disk, for the watcher that reloads.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, DnsName, PrivateKeyDer, ServerName};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+
+use crate::config::TlsSettings;
+
+/// How often certificate files are checked for a change on disk.
+pub const CERT_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Where a certificate comes from.
+#[derive(Debug, Clone)]
+enum Source {
+    /// A certificate and a key file, read again on reload.
+    Files { cert: PathBuf, key: PathBuf },
+    /// Made at start (`--tls-self-signed`).
+    Made(Arc<CertifiedKey>),
+}
+
+/// What tells one version of a file from another.
+type Stamp = Option<(SystemTime, u64, u64)>;
+
+fn stamp(path: &Path) -> Stamp {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len(), meta.ino()))
+}
+
+/// The certificates in force, with the stamps of their files.
+#[derive(Debug)]
+struct Set {
+    keys: Vec<Arc<CertifiedKey>>,
+    stamps: Vec<Stamp>,
+}
+
+/// Every certificate of a server, swapped whole on reload.
+#[derive(Debug)]
+pub struct CertStore {
+    sources: Vec<Source>,
+    current: RwLock<Arc<Set>>,
+    /// The SHA-256 fingerprint of the first certificate, as hex pairs.
+    pub fingerprint: String,
+}
+
+impl CertStore {
+    /// Loads what `settings` name; the error names the file and the
+    /// problem.
+    pub fn load(settings: &TlsSettings) -> Result<CertStore, String> {
+        let mut sources: Vec<Source> = settings
+            .pairs
+            .iter()
+            .map(|(cert, key)| Source::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            })
+            .collect();
+        if settings.self_signed {
+            let made = super::self_signed::load_or_make(&settings.names)?;
+            sources.push(Source::Made(Arc::new(made)));
+        }
+        if sources.is_empty() {
+            return Err("HTTPS needs --tls-cert and --tls-key, or --tls-self-signed".into());
+        }
+        let set = read(&sources)?;
+        let fingerprint = fingerprint(&set.keys[0].cert[0]);
+        Ok(CertStore {
+            sources,
+            current: RwLock::new(Arc::new(set)),
+            fingerprint,
+        })
+    }
+
+    fn current(&self) -> Arc<Set> {
+        self.current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Reads every file again. On success new handshakes use the new
+    /// certificates; on failure the old ones stay and the error says why.
+    pub fn reload(&self) -> Result<(), String> {
+        let set = read(&self.sources)?;
+        *self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(set);
+        Ok(())
+    }
+
+    /// Whether a certificate or key file differs from the one loaded.
+    pub fn changed(&self) -> bool {
+        stamps(&self.sources) != self.current().stamps
+    }
+
+    /// The certificate for a client that asks for `name`.
+    fn choose(&self, name: Option<&str>) -> Option<Arc<CertifiedKey>> {
+        let set = self.current();
+        let chosen = name
+            .and_then(|name| DnsName::try_from(name.to_string()).ok())
+            .and_then(|dns| {
+                let wanted = ServerName::DnsName(dns);
+                set.keys.iter().find(|key| valid_for(key, &wanted)).cloned()
+            });
+        chosen.or_else(|| set.keys.first().cloned())
+    }
+}
+
+impl ResolvesServerCert for CertStore {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.choose(hello.server_name())
+    }
+}
+
+/// Whether the end-entity certificate of `key` is valid for `name`.
+fn valid_for(key: &CertifiedKey, name: &ServerName<'_>) -> bool {
+    key.end_entity_cert()
+        .ok()
+        .and_then(|der| webpki::EndEntityCert::try_from(der).ok())
+        .is_some_and(|cert| cert.verify_is_valid_for_subject_name(name).is_ok())
+}
+
+fn stamps(sources: &[Source]) -> Vec<Stamp> {
+    sources
+        .iter()
+        .flat_map(|s| match s {
+            Source::Files { cert, key } => vec![stamp(cert), stamp(key)],
+            Source::Made(_) => Vec::new(),
+        })
+        .collect()
+}
+
+/// Reads every source into a set.
+fn read(sources: &[Source]) -> Result<Set, String> {
+    let stamps = stamps(sources);
+    let mut keys = Vec::with_capacity(sources.len());
+    for source in sources {
+        keys.push(match source {
+            Source::Files { cert, key } => Arc::new(certified_key(cert, key)?),
+            Source::Made(made) => made.clone(),
+        });
+    }
+    Ok(Set { keys, stamps })
+}
+
+/// A certificate chain and its key from PEM files, checked to match.
+pub fn certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, String> {
+    let shown = |p: &Path| p.display().to_string();
+    let text = std::fs::read(cert).map_err(|e| format!("--tls-cert {}: {e}", shown(cert)))?;
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&text)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("--tls-cert {}: not a PEM certificate ({e})", shown(cert)))?;
+    if chain.is_empty() {
+        return Err(format!(
+            "--tls-cert {}: no certificate in the file",
+            shown(cert)
+        ));
+    }
+    if webpki::EndEntityCert::try_from(&chain[0]).is_err() {
+        return Err(format!(
+            "--tls-cert {}: the first certificate cannot be parsed",
+            shown(cert)
+        ));
+    }
+    let text = std::fs::read(key).map_err(|e| format!("--tls-key {}: {e}", shown(key)))?;
+    let der = PrivateKeyDer::from_pem_slice(&text).map_err(|e| {
+        format!(
+            "--tls-key {}: no PKCS#8, RSA or EC private key in the file ({e})",
+            shown(key)
+        )
+    })?;
+    let signing = super::provider()
+        .key_provider
+        .load_private_key(der)
+        .map_err(|e| format!("--tls-key {}: unusable key ({e})", shown(key)))?;
+    let certified = CertifiedKey::new(chain, signing);
+    certified.keys_match().map_err(|_| {
+        format!(
+            "--tls-key {} does not match --tls-cert {}",
+            shown(key),
+            shown(cert)
+        )
+    })?;
+    Ok(certified)
+}
+
+/// The SHA-256 fingerprint of a certificate, as colon-separated hex.
+pub fn fingerprint(cert: &CertificateDer<'_>) -> String {
+    let digest = ::ring::digest::digest(&::ring::digest::SHA256, cert.as_ref());
+    digest
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}

@@ -1,0 +1,208 @@
+//! HTTPS: TLS with rustls and its ring provider, configured as Mozilla's
+//! "intermediate" profile (which nginx and Caddy follow):
+//!
+//! - TLS 1.3, and TLS 1.2 with ECDHE key exchange and AES-GCM or
+//!   ChaCha20-Poly1305 only;
+//! - key exchange groups X25519, P-256 and P-384;
+//! - session resumption by TLS 1.3 tickets and a TLS 1.2 session cache,
+//!   both bounded;
+//! - ALPN `http/1.1`;
+//! - the client's cipher preference honoured (every suite offered is
+//!   strong).
+//!
+//! Certificates are chosen by SNI ([`certs`]), reloaded on SIGHUP and when
+//! their files change on disk; `--tls-self-signed` makes one for
+//! development ([`self_signed`]); `--tls-keylog` writes the session secrets
+//! for Wireshark ([`keylog`]).
+
+pub(crate) mod certs;
+pub(crate) mod keylog;
+pub(crate) mod self_signed;
+
+use std::io;
+use std::sync::Arc;
+
+use rustls::crypto::{ring, CryptoProvider};
+use rustls::server::ServerSessionMemoryCache;
+use rustls::ServerConfig;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::TlsSettings;
+use certs::CertStore;
+
+/// TLS 1.2 sessions remembered for resumption.
+pub const TLS_SESSION_CACHE: usize = 4096;
+/// The first byte of a TLS handshake record (RFC 8446 §5.1).
+const HANDSHAKE_RECORD: u8 = 0x16;
+/// Most bytes read of a plain HTTP request sent to an HTTPS port before
+/// it is answered.
+const PLAIN_REQUEST_READ: usize = 16 * 1024;
+/// The body of the answer to a plain HTTP request on an HTTPS port.
+const PLAIN_TO_TLS: &str =
+    "This port speaks HTTPS: a plain HTTP request was sent to it. Use https:// instead.\n";
+
+/// The whole answer to a plain HTTP request on an HTTPS port.
+fn plain_answer() -> String {
+    format!(
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{PLAIN_TO_TLS}",
+        PLAIN_TO_TLS.len()
+    )
+}
+
+/// The ring provider restricted to the intermediate profile's suites and
+/// groups.
+pub fn provider() -> CryptoProvider {
+    use ring::cipher_suite::*;
+    use ring::kx_group::{SECP256R1, SECP384R1, X25519};
+    CryptoProvider {
+        cipher_suites: vec![
+            TLS13_AES_128_GCM_SHA256,
+            TLS13_AES_256_GCM_SHA384,
+            TLS13_CHACHA20_POLY1305_SHA256,
+            TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+            TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+            TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+            TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+            TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        ],
+        kx_groups: vec![X25519, SECP256R1, SECP384R1],
+        ..ring::default_provider()
+    }
+}
+
+/// A server's TLS: the acceptor and the certificates it chooses from.
+#[derive(Clone)]
+pub struct Tls {
+    acceptor: TlsAcceptor,
+    /// The certificates, reloadable.
+    pub certs: Arc<CertStore>,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tls").finish_non_exhaustive()
+    }
+}
+
+/// How a TLS connection began.
+pub enum Accepted {
+    /// A finished handshake.
+    Tls(Box<TlsStream<TcpStream>>),
+    /// Plain HTTP, answered with 400 and closed.
+    Plain,
+    /// The peer closed, stalled, or sent something else.
+    Failed(io::Error),
+}
+
+impl Tls {
+    /// TLS as `settings` ask, with the certificates loaded (or made).
+    pub fn new(settings: &TlsSettings) -> Result<Tls, String> {
+        let certs = Arc::new(CertStore::load(settings)?);
+        let provider = Arc::new(provider());
+        let mut config = ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .map_err(|e| e.to_string())?
+            .with_no_client_auth()
+            .with_cert_resolver(certs.clone());
+        config.session_storage = ServerSessionMemoryCache::new(TLS_SESSION_CACHE);
+        config.ticketer = ring::Ticketer::new().map_err(|e| e.to_string())?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        if let Some(path) = &settings.keylog {
+            config.key_log = Arc::new(keylog::KeyLogFile::open(path)?);
+        }
+        Ok(Tls {
+            acceptor: TlsAcceptor::from(Arc::new(config)),
+            certs,
+        })
+    }
+
+    /// Runs the handshake on `stream` (the caller bounds it in time). A
+    /// plain HTTP request is answered with a plain 400 and closed, as
+    /// nginx and Caddy do.
+    pub async fn accept(&self, stream: TcpStream) -> Accepted {
+        let mut first = [0u8; 1];
+        match stream.peek(&mut first).await {
+            Ok(1) if first[0] == HANDSHAKE_RECORD => {}
+            Ok(1) if first[0].is_ascii_uppercase() => {
+                refuse_plain(stream).await;
+                return Accepted::Plain;
+            }
+            Ok(_) => {
+                return Accepted::Failed(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "not a TLS handshake",
+                ))
+            }
+            Err(e) => return Accepted::Failed(e),
+        }
+        match self.acceptor.accept(stream).await {
+            Ok(tls) => Accepted::Tls(Box::new(tls)),
+            Err(e) => Accepted::Failed(e),
+        }
+    }
+}
+
+/// Reads what the client sent of a plain request, answers it with 400,
+/// and closes.
+async fn refuse_plain(mut stream: TcpStream) {
+    let mut buf = vec![0u8; PLAIN_REQUEST_READ];
+    let mut got = 0;
+    while got < buf.len() {
+        match stream.try_read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => {
+                got += n;
+                if buf[..got].windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if stream.readable().await.is_err() {
+                    return;
+                }
+            }
+            Err(_) => return,
+        }
+    }
+    if stream.write_all(plain_answer().as_bytes()).await.is_ok() {
+        let _ = stream.shutdown().await;
+        // Read what is left, so closing does not reset the connection
+        // under the answer.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+            while let Ok(n) = stream.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plain_answer_has_the_length_it_says() {
+        let text = plain_answer();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.contains(&format!("Content-Length: {}", body.len())));
+    }
+
+    #[test]
+    fn only_intermediate_suites_and_groups() {
+        let p = provider();
+        assert_eq!(p.cipher_suites.len(), 9);
+        assert_eq!(p.kx_groups.len(), 3);
+        for suite in &p.cipher_suites {
+            let name = format!("{:?}", suite.suite());
+            assert!(name.contains("GCM") || name.contains("CHACHA20"), "{name}");
+        }
+    }
+}
