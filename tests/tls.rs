@@ -568,3 +568,29 @@ fn the_key_log_gets_secrets_and_the_dump_gets_plaintext() {
     let client_random = log.lines().next().unwrap().split(' ').nth(1).unwrap();
     assert_eq!(client_random.len(), 64);
 }
+
+#[test]
+fn the_json_access_log_names_the_tls_version_and_alpn() {
+    let s = setup();
+    let server = TestServer::start(
+        &s.www(),
+        &[
+            "--log-format",
+            "json",
+            "--tls-cert",
+            &s.cert,
+            "--tls-key",
+            &s.key,
+        ],
+    );
+    let mut c = tls::connect(server.addr, "localhost", s.ca.client_config(&[b"http/1.1"]));
+    c.send(b"GET /data.txt HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    assert_eq!(c.response().status, 200);
+    let line = server
+        .wait_stdout(|l| l.contains("/data.txt"))
+        .expect("an access log line");
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["tls"], "TLSv1.3");
+    assert_eq!(v["alpn"], "http/1.1");
+    assert_eq!(v["status"], 200);
+}

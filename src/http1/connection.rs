@@ -710,7 +710,11 @@ mod footprint {
             // the connection's state it points to.
             let state = std::mem::size_of::<super::Connection>();
             let total = size(&f) + state;
-            assert!(total <= 1536, "serve future {} + state {state} bytes", size(&f));
+            assert!(
+                total <= 1536,
+                "serve future {} + state {state} bytes",
+                size(&f)
+            );
         });
     }
 }
