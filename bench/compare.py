@@ -14,6 +14,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -41,7 +42,41 @@ SCENARIOS = {
     "100k": ("100 KB, 16 conns, zero-copy client", "sink", 16, "/100k.bin"),
     "1m": ("1 MiB, 8 conns, zero-copy client", "sink", 8, "/1m.bin"),
     "64m": ("64 MiB, 4 conns, zero-copy client", "sink", 4, "/64m.bin"),
+    "tls_ka_1k": ("TLS 1.3: 1 KB, keep-alive, 50 conns", "wrk", ["-c50"], "/1k.bin"),
+    "tls_close_1k": ("TLS: 1 KB, new connection per request (resumed)", "wrk",
+                     ["-c50", "-H", "Connection: close"], "/1k.bin"),
+    "tls_64m": ("TLS: 64 MiB, 4 conns", "wrk", ["-c4", "--timeout", "30s"], "/64m.bin"),
 }
+
+# Scenarios served over HTTPS, with the same certificate for both servers.
+TLS_SCENARIOS = {"tls_ka_1k", "tls_close_1k", "tls_64m"}
+CERT = os.path.join(OUT, "cert.pem")
+KEY = os.path.join(OUT, "key.pem")
+# Mozilla's "intermediate" TLS 1.2 suites, as nginx is told to use them.
+MOZILLA_CIPHERS = ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                   "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                   "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305")
+
+
+def make_cert():
+    if os.path.exists(CERT) and os.path.exists(KEY):
+        return
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", KEY, "-out", CERT,
+                    "-days", "30", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True)
+
+
+def aes_gcm_one_core():
+    """openssl speed -evp aes-128-gcm on core 0, in GB/s for 16 KiB blocks."""
+    out = subprocess.run(["taskset", "-c", "0", "openssl", "speed", "-seconds", "2",
+                          "-evp", "aes-128-gcm"], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if line.lower().startswith("aes-128-gcm"):
+            last = line.split()[-1]
+            return float(last.rstrip("k")) * 1000 / 1e9
+    return None
 
 
 def log(msg):
@@ -63,8 +98,21 @@ def make_root():
         time.sleep(1.5)
 
 
-def nginx_conf(workers):
-    path = os.path.join(OUT, f"nginx-{workers}.conf")
+def nginx_conf(workers, tls=False):
+    path = os.path.join(OUT, f"nginx-{workers}{'-tls' if tls else ''}.conf")
+    listen = f"127.0.0.1:{NGINX_PORT} backlog=4096"
+    tls_conf = ""
+    if tls:
+        listen += " ssl"
+        tls_conf = f"""
+        ssl_certificate {CERT};
+        ssl_certificate_key {KEY};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_ciphers {MOZILLA_CIPHERS};
+        ssl_ecdh_curve X25519:prime256v1:secp384r1;
+        ssl_prefer_server_ciphers off;
+        ssl_session_cache shared:SSL:10m;
+        ssl_session_tickets on;"""
     with open(path, "w") as f:
         f.write(f"""
 worker_processes {workers};
@@ -85,8 +133,8 @@ http {{
     keepalive_timeout 60s;
     types {{ application/octet-stream bin; text/html html; }}
     server {{
-        listen 127.0.0.1:{NGINX_PORT} backlog=4096;
-        root {ROOT};
+        listen {listen};
+        root {ROOT};{tls_conf}
     }}
 }}
 """)
@@ -131,16 +179,19 @@ def status_kib(pids, key):
 
 
 class Server:
-    def __init__(self, name, cores, workers=1):
+    def __init__(self, name, cores, workers=1, tls=False):
         self.name = name
+        self.tls = tls
         pin = ["taskset", "-c", cores] if cores else []
         if name == "henaserver":
             threads = [] if workers is None else ["--threads", str(workers)]
             cmd = pin + [HENA, ROOT, "--port", str(HENA_PORT), "--quiet",
                          "--max-connections", "8192"] + threads
+            if tls:
+                cmd += ["--tls-cert", CERT, "--tls-key", KEY]
             self.port = HENA_PORT
         else:
-            cmd = pin + ["nginx", "-c", nginx_conf(workers or 2)]
+            cmd = pin + ["nginx", "-c", nginx_conf(workers or 2, tls)]
             self.port = NGINX_PORT
         started = time.perf_counter()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -154,7 +205,13 @@ class Server:
         deadline = started + 10
         while time.perf_counter() < deadline:
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=5) as raw:
+                    s = raw
+                    if self.tls:
+                        ctx = ssl.create_default_context()
+                        ctx.check_hostname = False
+                        ctx.verify_mode = ssl.CERT_NONE
+                        s = ctx.wrap_socket(raw, server_hostname="localhost")
                     s.sendall(request)
                     if s.recv(16).startswith(b"HTTP/1.1 200"):
                         return (time.perf_counter() - started) * 1000
@@ -185,6 +242,10 @@ def parse_wrk(out):
     m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if m:
         r["non2xx"] = int(m.group(1))
+    m = re.search(r"Transfer/sec:\s+([\d.]+)(B|KB|MB|GB)", out)
+    if m:
+        scale = {"B": 1, "KB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3}[m.group(2)]
+        r["bytes_per_s"] = float(m.group(1)) * scale
     m = re.search(r"\s99%\s+([\d.]+)(us|ms|s)\b", out)
     if m:
         scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
@@ -199,11 +260,15 @@ def run_load(server, scenario, duration, client_cores, wrk_threads=1):
     before = cpu_ticks(server.pids)
     if kind == "wrk":
         conns = int(args[0][2:])
+        scheme = "https" if server.tls else "http"
         cmd = pin + ["wrk", f"-t{wrk_threads}", f"-d{duration:g}s", "--latency"] + args[1:] + \
-            ["-c", str(max(conns, wrk_threads)), f"http://{url_host}{path}"]
+            ["-c", str(max(conns, wrk_threads)), f"{scheme}://{url_host}{path}"]
         out = subprocess.run(cmd, capture_output=True, text=True).stdout
         r = parse_wrk(out)
         r["unit"] = "req/s"
+        if path == "/64m.bin":
+            r["value"] = r.get("bytes_per_s", 0.0) / 1e9
+            r["unit"] = "GB/s"
     else:
         cmd = pin + [SINK, url_host, path, str(args), str(duration)]
         out = subprocess.run(cmd, capture_output=True, text=True).stdout
@@ -251,6 +316,8 @@ def main():
     # server's core.
     os.sched_setaffinity(0, {1})
     make_root()
+    if TLS_SCENARIOS & set(scenarios):
+        make_cert()
     names = ["henaserver", "nginx"]
     results = {(s, n): [] for s in scenarios for n in names}
     starts = {n: [] for n in names}
@@ -259,7 +326,7 @@ def main():
         for s in scenarios:
             order = names if (rnd % 2 == 0) else names[::-1]
             for n in order:
-                srv = Server(n, "0", 1)
+                srv = Server(n, "0", 1, tls=s in TLS_SCENARIOS)
                 try:
                     starts[n].append(srv.startup_ms)
                     idles[n].append(srv.idle_rss)
@@ -295,6 +362,10 @@ def main():
           f"nginx {median(idles['nginx']) / 1024:.1f} (master + worker) |")
     print(f"| start-up to first response, ms | henaserver {median(starts['henaserver']):.1f} | "
           f"nginx {median(starts['nginx']):.1f} |")
+    if "tls_64m" in scenarios:
+        gcm = aes_gcm_one_core()
+        if gcm:
+            print(f"| openssl speed -evp aes-128-gcm, 16 KiB blocks, core 0 | {gcm:.2f} GB/s |")
 
     if not opts.no_scaling and "ka_1k" in SCENARIOS:
         print()

@@ -28,6 +28,39 @@ pub enum Method {
     Unknown,
 }
 
+/// Methods RFC 9110 defines that a static-file server does not allow.
+const NOT_ALLOWED: [&str; 6] = ["POST", "PUT", "DELETE", "PATCH", "CONNECT", "TRACE"];
+
+impl Method {
+    /// Classifies a method token; the error (answered with 400) says why
+    /// it is not one.
+    pub fn classify(m: &[u8]) -> Result<Method, &'static str> {
+        match m {
+            b"GET" => return Ok(Method::Get),
+            b"HEAD" => return Ok(Method::Head),
+            b"OPTIONS" => return Ok(Method::Options),
+            _ => {}
+        }
+        if m.is_empty() || !m.iter().all(|&b| is_tchar(b)) {
+            return Err("method is not a token");
+        }
+        if NOT_ALLOWED.iter().any(|k| k.as_bytes() == m) {
+            return Ok(Method::NotAllowed);
+        }
+        // Methods are case-sensitive (RFC 9110 §9.1): `get` is not GET, and
+        // a client that sends it is broken rather than asking for an
+        // extension.
+        let known = ["GET", "HEAD", "OPTIONS"].iter().chain(NOT_ALLOWED.iter());
+        if known
+            .into_iter()
+            .any(|k| k.as_bytes().eq_ignore_ascii_case(m))
+        {
+            return Err("method in the wrong case");
+        }
+        Ok(Method::Unknown)
+    }
+}
+
 /// The request fields the pipeline reads, by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Name {
@@ -62,6 +95,35 @@ pub enum Name {
 }
 
 impl Name {
+    /// Every name, in the order of [`Name::index`].
+    pub const ALL: [Name; 14] = [
+        Name::IfMatch,
+        Name::IfNoneMatch,
+        Name::IfModifiedSince,
+        Name::IfUnmodifiedSince,
+        Name::Range,
+        Name::IfRange,
+        Name::AcceptEncoding,
+        Name::Accept,
+        Name::Origin,
+        Name::CorsMethod,
+        Name::CorsHeaders,
+        Name::Authorization,
+        Name::Referer,
+        Name::UserAgent,
+    ];
+
+    /// The position of this name in [`Name::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The name a lowercase field name stands for, if the pipeline reads
+    /// it.
+    pub fn from_lowercase(name: &str) -> Option<Name> {
+        Name::ALL.into_iter().find(|n| n.as_str() == name)
+    }
+
     /// The field name, in lowercase.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -91,6 +91,8 @@ pub struct Entry<'a> {
     pub encoding: &'a str,
     /// The TLS version and ALPN protocol, over HTTPS.
     pub tls: Option<(&'static str, &'static str)>,
+    /// The protocol: `HTTP/1.1`, `HTTP/1.0` or `HTTP/2.0`.
+    pub protocol: &'static str,
 }
 
 /// A handle to the access log, cloned into every worker.
@@ -179,6 +181,7 @@ impl AccessLog {
                     "user_agent": String::from_utf8_lossy(e.user_agent),
                     "range": e.range,
                     "encoding": e.encoding,
+                    "protocol": e.protocol,
                 });
                 if let Some((version, alpn)) = e.tls {
                     line["tls"] = version.into();

@@ -23,6 +23,8 @@ use tokio::sync::{watch, Semaphore};
 
 use crate::config::{Config, Mode, Site};
 use crate::http1::connection::{self, Shared};
+use crate::http2::connection as http2;
+use crate::http2::rewind::Rewind;
 use crate::log::{AccessLog, Target, FLUSH_INTERVAL};
 use crate::site::files::Root;
 use crate::site::Pipeline;
@@ -189,7 +191,7 @@ impl Server {
             redirects.push(listen(addr).map_err(|e| Error::Bind(addr, e))?);
         }
         let tls = match &config.tls {
-            Some(settings) => Some(Tls::new(settings).map_err(Error::Tls)?),
+            Some(settings) => Some(Tls::new(settings, config.http2).map_err(Error::Tls)?),
             None => None,
         };
         let dump = match &config.dump {
@@ -286,6 +288,7 @@ impl Server {
             log: log.clone(),
             zero_copy: config.sendfile,
             tls: tls.clone(),
+            http2: config.http2,
         });
         let redirect_shared = Arc::new(Shared {
             pipeline: Pipeline::new(redirect_root, redirect_site),
@@ -294,6 +297,7 @@ impl Server {
             log,
             zero_copy: config.sendfile,
             tls: None,
+            http2: false,
         });
         let roles: Vec<(std::net::TcpListener, Arc<Shared>)> = listeners
             .into_iter()
@@ -501,7 +505,12 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, permits: Arc<Se
                 let shared = shared.clone();
                 match shared.tls.clone() {
                     None => tokio::spawn(async move {
-                        connection::serve_tcp(stream, peer, shared).await;
+                        let handover = connection::serve_tcp(stream, peer, shared.clone()).await;
+                        if let Some(h) = handover {
+                            // The connection opened with the HTTP/2 preface.
+                            let io = Rewind::new(h.read, h.stream);
+                            Box::pin(http2::serve(io, peer, shared, None)).await;
+                        }
                         drop(permit);
                     }),
                     // The handshake's state is large: it lives on the heap.
@@ -530,9 +539,13 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, permits: Arc<Se
 async fn serve_tls(tls: Tls, stream: tokio::net::TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let timeout = shared.limits.tls_handshake_timeout;
     match tokio::time::timeout(timeout, tls.accept(stream)).await {
+        Ok(Accepted::Tls(stream)) if stream.get_ref().1.alpn_protocol() == Some(b"h2") => {
+            let info = Transport::tls_info_of(&stream);
+            http2::serve(stream, peer, shared, Some(info)).await
+        }
         Ok(Accepted::Tls(stream)) => {
             let deadline = std::time::Instant::now() + shared.limits.header_timeout;
-            connection::serve(Transport::tls(stream, deadline), peer, shared).await
+            connection::serve(Transport::tls(stream, deadline), peer, shared).await;
         }
         Ok(Accepted::Plain) => {
             tracing::debug!(%peer, "plain HTTP on the HTTPS port; answered 400")

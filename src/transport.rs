@@ -116,6 +116,14 @@ impl Transport {
         }
     }
 
+    /// The TCP socket of a plain stream, for another protocol to take over.
+    pub fn into_tcp(self) -> Option<TcpStream> {
+        match self.stream {
+            Stream::Tcp(stream) => Some(stream),
+            Stream::Tls(_) => None,
+        }
+    }
+
     /// Whether the stream is encrypted.
     pub fn is_tls(&self) -> bool {
         matches!(self.stream, Stream::Tls(_))
@@ -126,6 +134,11 @@ impl Transport {
         let Stream::Tls(tls) = &self.stream else {
             return None;
         };
+        Some(Self::tls_info_of(tls))
+    }
+
+    /// The TLS version and ALPN protocol of `tls`.
+    pub fn tls_info_of(tls: &TlsStream<TcpStream>) -> (&'static str, &'static str) {
         let session = tls.get_ref().1;
         let version = match session.protocol_version() {
             Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
@@ -137,7 +150,7 @@ impl Transport {
             Some(b"h2") => "h2",
             _ => "",
         };
-        Some((version, alpn))
+        (version, alpn)
     }
 
     /// The TCP socket under the stream.

@@ -91,14 +91,16 @@ fn the_pipeline_works_the_same_over_tls() {
 }
 
 #[test]
-fn alpn_chooses_http1_and_tls_versions_are_modern() {
+fn alpn_chooses_h2_then_http1_and_tls_versions_are_modern() {
     let s = setup();
     let server = s.start(&[]);
-    let c = tls::connect(
+    let h2 = tls::connect(
         server.addr,
         "localhost",
         s.ca.client_config(&[b"h2", b"http/1.1"]),
     );
+    assert_eq!(h2.stream.conn.alpn_protocol(), Some(&b"h2"[..]));
+    let c = tls::connect(server.addr, "localhost", s.ca.client_config(&[b"http/1.1"]));
     assert_eq!(c.stream.conn.alpn_protocol(), Some(&b"http/1.1"[..]));
     assert_eq!(
         c.stream.conn.protocol_version(),

@@ -219,6 +219,15 @@ pub struct Args {
     #[arg(long, value_name = "TIME", default_value = "10s", value_parser = duration, help_heading = "Timeouts")]
     pub shutdown_grace: Duration,
 
+    /// Streams one HTTP/2 connection may have open at once
+    #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_MAX_CONCURRENT_STREAMS, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Limits")]
+    pub max_concurrent_streams: u32,
+
+    /// Speak HTTP/1.1 only: no HTTP/2 by ALPN over TLS, nor by prior
+    /// knowledge in cleartext
+    #[arg(long)]
+    pub no_http2: bool,
+
     /// Time a client has to finish the TLS handshake
     #[arg(long, value_name = "TIME", default_value = "10s", value_parser = duration, help_heading = "Timeouts")]
     pub tls_handshake_timeout: Duration,
@@ -418,6 +427,7 @@ impl Args {
             body_timeout: self.body_timeout,
             linger_timeout: self.linger_timeout,
             tls_handshake_timeout: self.tls_handshake_timeout,
+            max_concurrent_streams: self.max_concurrent_streams,
             shutdown_grace: self.shutdown_grace,
             max_connections: self.max_connections,
             max_ranges: self.max_ranges,
@@ -526,6 +536,7 @@ impl Args {
             },
             preference: self.encodings.0,
             sendfile: !self.no_sendfile,
+            http2: !self.no_http2,
             tls,
             redirect_http,
             hsts,

@@ -49,6 +49,9 @@ pub const DEFAULT_COMPRESS_CACHE: usize = 32 * 1024 * 1024;
 /// Time a client has to finish the TLS handshake; connections in a
 /// handshake count against the connection cap.
 pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Streams one HTTP/2 connection may have open at once (advertised in
+/// SETTINGS_MAX_CONCURRENT_STREAMS); more are refused.
+pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 128;
 /// Most connections served at once; more wait in the listen backlog.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
@@ -79,6 +82,8 @@ pub struct Limits {
     pub tls_handshake_timeout: Duration,
     /// See [`DEFAULT_MAX_CONNECTIONS`].
     pub max_connections: usize,
+    /// See [`DEFAULT_MAX_CONCURRENT_STREAMS`].
+    pub max_concurrent_streams: u32,
     /// See [`DEFAULT_MAX_RANGES`].
     pub max_ranges: usize,
     /// See [`DEFAULT_CACHE_ENTRIES`].
@@ -102,6 +107,7 @@ impl Default for Limits {
             linger_timeout: DEFAULT_LINGER_TIMEOUT,
             tls_handshake_timeout: DEFAULT_TLS_HANDSHAKE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
             max_ranges: DEFAULT_MAX_RANGES,
             cache_entries: DEFAULT_CACHE_ENTRIES,
             cache_bytes: DEFAULT_CACHE_BYTES,

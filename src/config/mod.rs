@@ -103,6 +103,9 @@ pub struct Config {
     /// Whether file bodies go out with `sendfile(2)` (else through a
     /// buffer, as `--no-sendfile` asks).
     pub sendfile: bool,
+    /// Whether HTTP/2 is spoken (by ALPN over TLS, by prior knowledge in
+    /// cleartext).
+    pub http2: bool,
     /// HTTPS, when the listeners speak it.
     pub tls: Option<TlsSettings>,
     /// Plain listeners that redirect every request to HTTPS.
@@ -165,6 +168,7 @@ impl Config {
             error_pages: Vec::new(),
             clean_urls: false,
             sendfile: true,
+            http2: true,
             tls: None,
             redirect_http: Vec::new(),
             hsts: None,

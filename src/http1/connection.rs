@@ -24,13 +24,12 @@ use tokio::net::TcpStream;
 use super::body::ChunkedDrain;
 use super::encode;
 use super::parse::{self, Framing, HeadFields, ParseError, RequestHead};
-use crate::config::{Limits, Mode};
 use crate::exchange::{Body, Piece, Plan};
-use crate::log::{AccessLog, Entry};
-use crate::site::{pages, Pipeline};
+use crate::log::Entry;
+pub(crate) use crate::shared::Shared;
+use crate::site::pages;
 use crate::stop::{self, Stopped};
 use crate::transport::{Transport, Wake};
-use crate::window::dump::Dump;
 
 /// Bytes requested from the socket per read.
 const READ_CHUNK: usize = 8 * 1024;
@@ -45,29 +44,12 @@ thread_local! {
     static POOL: RefCell<Vec<(BytesMut, Vec<u8>)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// What every connection of a server shares.
-#[derive(Debug)]
-pub struct Shared {
-    /// What responses are decided by.
-    pub pipeline: Pipeline,
-    /// Where exchanges are dumped, with `--dump`.
-    pub dump: Option<Arc<Dump>>,
-    /// Limits and timeouts.
-    pub limits: Limits,
-    /// The access log.
-    pub log: AccessLog,
-    /// Whether file bodies go out with `sendfile(2)`.
-    pub zero_copy: bool,
-    /// HTTPS, on the listeners that speak it.
-    pub tls: Option<crate::tls::Tls>,
-}
-
 /// Serves one accepted plain TCP connection until it closes.
 pub fn serve_tcp(
     stream: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
-) -> impl std::future::Future<Output = ()> + Send {
+) -> impl std::future::Future<Output = Option<Handover>> + Send {
     let deadline = Instant::now() + shared.limits.header_timeout;
     let io = Transport::tcp(stream, shared.zero_copy, deadline);
     serve(io, peer, shared)
@@ -80,8 +62,8 @@ pub fn serve(
     io: Transport,
     peer: SocketAddr,
     shared: Arc<Shared>,
-) -> impl std::future::Future<Output = ()> + Send {
-    let keep_bodies = shared.dump.is_some() || shared.pipeline.site().mode == Mode::Echo;
+) -> impl std::future::Future<Output = Option<Handover>> + Send {
+    let keep_bodies = shared.keeps_bodies();
     let dump_id = shared.dump.as_ref().map_or(0, |d| d.connection());
     let conn = Box::new(Connection {
         io,
@@ -111,6 +93,30 @@ enum HeadRead {
     Closed,
     /// A partial head did not complete in time.
     TimedOut,
+    /// The connection opened with the HTTP/2 preface.
+    Http2,
+}
+
+/// How the connection's loop ended.
+enum Ending {
+    /// Read and discard what the client still sends, so that closing does
+    /// not reset the connection under the last response.
+    Linger,
+    Close,
+    /// The client speaks HTTP/2: hand the connection over.
+    Http2,
+}
+
+/// The first line of the HTTP/2 connection preface (RFC 9113 §3.4).
+const PREFACE_LINE: &[u8] = b"PRI * HTTP/2.0\r\n";
+
+/// A connection that turned out to speak HTTP/2 (prior knowledge): its
+/// socket and what was already read from it.
+pub struct Handover {
+    /// The socket.
+    pub stream: TcpStream,
+    /// The bytes read so far, the preface's start among them.
+    pub read: bytes::Bytes,
 }
 
 /// Whether the client may still send.
@@ -183,35 +189,48 @@ struct Connection {
 impl Connection {
     /// Serves requests, then closes: lingering after a last response that
     /// the client may still be sending into, or ending a TLS session with
-    /// close_notify.
-    async fn serve(mut self: Box<Self>) {
-        let linger = match self.run().await {
-            Ok(linger) => linger,
+    /// close_notify. A connection that opens with the HTTP/2 preface is
+    /// handed back instead.
+    async fn serve(mut self: Box<Self>) -> Option<Handover> {
+        let ending = match self.run().await {
+            Ok(ending) => ending,
             Err(e) => {
                 tracing::debug!(peer = %self.peer, error = %e, "connection ended");
-                false
+                Ending::Close
             }
         };
-        if linger {
-            Box::pin(self.linger()).await;
-        } else if self.io.is_tls() {
-            let grace = self.shared.limits.linger_timeout;
-            Box::pin(self.io.close(grace)).await;
+        match ending {
+            Ending::Linger => Box::pin(self.linger()).await,
+            Ending::Close if self.io.is_tls() => {
+                let grace = self.shared.limits.linger_timeout;
+                Box::pin(self.io.close(grace)).await;
+            }
+            Ending::Close => {}
+            Ending::Http2 => {
+                let Connection { io, buf, .. } = *self;
+                let stream = io.into_tcp()?;
+                return Some(Handover {
+                    stream,
+                    read: buf.freeze(),
+                });
+            }
         }
+        None
     }
 
     /// Answers requests until the connection should close. Returns whether
     /// to linger: read and discard what the client still sends, so that
     /// closing does not reset the connection under the last response.
-    async fn run(&mut self) -> io::Result<bool> {
+    async fn run(&mut self) -> io::Result<Ending> {
         let mut first = true;
         loop {
             match self.read_head(first).await? {
                 HeadRead::Head => {}
                 HeadRead::Closed => {
                     self.flush().await?;
-                    return Ok(false);
+                    return Ok(Ending::Close);
                 }
+                HeadRead::Http2 => return Ok(Ending::Http2),
                 HeadRead::TimedOut => {
                     *self.exchange = Exchange {
                         started: Some(Instant::now()),
@@ -219,7 +238,7 @@ impl Connection {
                     };
                     let received = self.buf.clone();
                     self.answer_refusal(408, &received).await?;
-                    return Ok(true);
+                    return Ok(Ending::Linger);
                 }
                 HeadRead::Malformed(e) => {
                     tracing::debug!(peer = %self.peer, reason = e.reason, "malformed request");
@@ -233,7 +252,7 @@ impl Connection {
                     };
                     let received = self.buf.clone();
                     self.answer_refusal(e.status, &received).await?;
-                    return Ok(true);
+                    return Ok(Ending::Linger);
                 }
             }
             first = false;
@@ -258,11 +277,15 @@ impl Connection {
                 // Bodies are rare: their state lives on the heap.
                 match Box::pin(self.answer_with_body(keep_alive)).await? {
                     Some(keep_alive) => keep_alive,
-                    None => return Ok(true),
+                    None => return Ok(Ending::Linger),
                 }
             };
             if !keep_alive {
-                return Ok(self.client_may_send());
+                return Ok(if self.client_may_send() {
+                    Ending::Linger
+                } else {
+                    Ending::Close
+                });
             }
             // Pipelined responses must not wait for the client's ACKs.
             self.io.set_nodelay();
@@ -392,6 +415,10 @@ impl Connection {
             range: logged.range.as_deref().unwrap_or(""),
             encoding: logged.encoding,
             tls: self.io.tls_info(),
+            protocol: match self.head.version {
+                parse::Version::Http10 => "HTTP/1.0",
+                parse::Version::Http11 => "HTTP/1.1",
+            },
         });
     }
 
@@ -531,6 +558,10 @@ impl Connection {
         loop {
             let skip = parse::leading_empty_lines(&self.buf);
             self.buf.advance(skip);
+            if first && self.shared.http2 && !self.io.is_tls() && self.buf.starts_with(PREFACE_LINE)
+            {
+                return Ok(HeadRead::Http2);
+            }
             if !self.buf.is_empty() {
                 let deadline = *deadline.get_or_insert_with(|| Instant::now() + header_timeout);
                 match parse::parse(&self.buf, &self.shared.limits) {
@@ -698,12 +729,13 @@ mod footprint {
             let config = crate::Config::new(".", 0).unwrap();
             let root = crate::site::files::Root::open(&config.root).unwrap();
             let shared = std::sync::Arc::new(super::Shared {
-                pipeline: super::Pipeline::new(root, crate::config::Site::new(&config)),
+                pipeline: crate::site::Pipeline::new(root, crate::config::Site::new(&config)),
                 dump: None,
                 limits: config.limits.clone(),
                 log: crate::log::AccessLog::disabled(),
                 zero_copy: true,
                 tls: None,
+                http2: true,
             });
             let f = super::serve_tcp(c, "127.0.0.1:1".parse().unwrap(), shared);
             // Thousands of idle connections each hold one of these, and

@@ -273,33 +273,6 @@ pub fn list_elements(s: &[u8]) -> impl Iterator<Item = &[u8]> {
         .filter(|e| !e.is_empty())
 }
 
-const NOT_ALLOWED: [&str; 6] = ["POST", "PUT", "DELETE", "PATCH", "CONNECT", "TRACE"];
-
-fn classify_method(m: &[u8]) -> Result<Method, ParseError> {
-    match m {
-        b"GET" => return Ok(Method::Get),
-        b"HEAD" => return Ok(Method::Head),
-        b"OPTIONS" => return Ok(Method::Options),
-        _ => {}
-    }
-    if !is_token(m) {
-        return Err(err(400, "method is not a token"));
-    }
-    if NOT_ALLOWED.iter().any(|k| k.as_bytes() == m) {
-        return Ok(Method::NotAllowed);
-    }
-    // Methods are case-sensitive (RFC 9110 §9.1): `get` is not GET, and a
-    // client that sends it is broken rather than asking for an extension.
-    let known = ["GET", "HEAD", "OPTIONS"].iter().chain(NOT_ALLOWED.iter());
-    if known
-        .into_iter()
-        .any(|k| k.as_bytes().eq_ignore_ascii_case(m))
-    {
-        return Err(err(400, "method in the wrong case"));
-    }
-    Ok(Method::Unknown)
-}
-
 fn parse_version(v: &[u8]) -> Result<Version, ParseError> {
     match v {
         [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
@@ -451,7 +424,7 @@ pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, ParseEr
     if !version.starts_with(b"HTTP/") || version.contains(&b' ') {
         return Err(err(400, "malformed request line"));
     }
-    let method_kind = classify_method(method)?;
+    let method_kind = Method::classify(method).map_err(|reason| err(400, reason))?;
     let version_kind = parse_version(version)?;
     if !target.iter().all(|&b| is_target_byte(b)) {
         return Err(err(400, "invalid character in request target"));

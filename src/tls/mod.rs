@@ -6,7 +6,7 @@
 //! - key exchange groups X25519, P-256 and P-384;
 //! - session resumption by TLS 1.3 tickets and a TLS 1.2 session cache,
 //!   both bounded;
-//! - ALPN `http/1.1`;
+//! - ALPN `h2` (unless `--no-http2`) and `http/1.1`;
 //! - the client's cipher preference honoured (every suite offered is
 //!   strong).
 //!
@@ -100,8 +100,9 @@ pub enum Accepted {
 }
 
 impl Tls {
-    /// TLS as `settings` ask, with the certificates loaded (or made).
-    pub fn new(settings: &TlsSettings) -> Result<Tls, String> {
+    /// TLS as `settings` ask, with the certificates loaded (or made);
+    /// with `http2`, ALPN offers `h2` before `http/1.1`.
+    pub fn new(settings: &TlsSettings, http2: bool) -> Result<Tls, String> {
         let certs = Arc::new(CertStore::load(settings)?);
         let provider = Arc::new(provider());
         let mut config = ServerConfig::builder_with_provider(provider)
@@ -111,7 +112,11 @@ impl Tls {
             .with_cert_resolver(certs.clone());
         config.session_storage = ServerSessionMemoryCache::new(TLS_SESSION_CACHE);
         config.ticketer = ring::Ticketer::new().map_err(|e| e.to_string())?;
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        config.alpn_protocols = if http2 {
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        } else {
+            vec![b"http/1.1".to_vec()]
+        };
         if let Some(path) = &settings.keylog {
             config.key_log = Arc::new(keylog::KeyLogFile::open(path)?);
         }

@@ -1,0 +1,452 @@
+//! One HTTP/2 connection and its streams.
+//!
+//! The connection task drives h2 and accepts streams; each stream runs as
+//! a task of its own on the same worker: it reads the request (its body
+//! kept for `--echo` and `--dump`, else discarded, within `--max-body`),
+//! asks the site for a plan, and sends it. Bodies go out in chunks no
+//! larger than the window the peer grants (and [`FILE_CHUNK`]), read from
+//! the open file as they go: a file is never held whole in memory, and a
+//! peer that grants no window stalls only its own stream, which the send
+//! timeout then ends.
+//!
+//! A connection with no open stream is told GOAWAY after the keep-alive
+//! timeout (the header timeout before its first stream); when the server
+//! stops, GOAWAY names the last stream and the streams in flight finish.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use h2::server::SendResponse;
+use h2::{Reason, RecvStream, SendStream};
+use http::header::{HeaderName, HeaderValue};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::fields::H2Fields;
+use crate::exchange::{Body, Method, Name, Piece, Plan, Request};
+use crate::log::Entry;
+use crate::shared::Shared;
+use crate::site::pages;
+use crate::stop::Stopped;
+
+/// Streams the peer may reset before they are accepted, before the
+/// connection is ended with ENHANCE_YOUR_CALM (rapid reset,
+/// CVE-2023-44487).
+pub const MAX_PENDING_ACCEPT_RESETS: usize = 20;
+/// Reset streams remembered at once (h2 keeps them to tell late frames
+/// from protocol errors).
+pub const MAX_CONCURRENT_RESETS: usize = 10;
+/// Streams the server may reset for the peer's errors before it ends the
+/// connection with ENHANCE_YOUR_CALM.
+pub const MAX_LOCAL_ERROR_RESETS: usize = 1024;
+/// Response bytes h2 buffers per stream before the stream waits.
+pub const SEND_BUFFER: usize = 256 * 1024;
+/// Most bytes of a file read ahead for one DATA frame batch.
+pub const FILE_CHUNK: usize = 64 * 1024;
+/// The flow-control window granted to each request stream.
+pub const INITIAL_WINDOW: u32 = 1024 * 1024;
+/// The largest frame the server accepts (the protocol's minimum maximum).
+pub const MAX_FRAME: u32 = 16 * 1024;
+
+/// Fields RFC 9113 §8.2.2 forbids in HTTP/2.
+const CONNECTION_SPECIFIC: [&str; 5] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// What the streams of one connection share.
+struct Conn {
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    /// The TLS version and ALPN protocol, over TLS.
+    tls: Option<(&'static str, &'static str)>,
+    /// This connection's number in the dump, and its streams so far.
+    dump_id: u64,
+    exchanges: AtomicU64,
+}
+
+/// Serves HTTP/2 on `io` until the connection ends. `tls` names the TLS
+/// version and ALPN protocol when `io` is encrypted.
+pub async fn serve<T>(
+    io: T,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    tls: Option<(&'static str, &'static str)>,
+) where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let limits = &shared.limits;
+    let mut builder = h2::server::Builder::new();
+    builder
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        .max_pending_accept_reset_streams(MAX_PENDING_ACCEPT_RESETS)
+        .max_concurrent_reset_streams(MAX_CONCURRENT_RESETS)
+        .max_local_error_reset_streams(Some(MAX_LOCAL_ERROR_RESETS))
+        .max_send_buffer_size(SEND_BUFFER)
+        .initial_window_size(INITIAL_WINDOW)
+        .max_frame_size(MAX_FRAME);
+    let handshake = builder.handshake::<_, Bytes>(io);
+    let mut connection = match tokio::time::timeout(limits.header_timeout, handshake).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "HTTP/2 handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "HTTP/2 preface timed out");
+            return;
+        }
+    };
+    let conn = Arc::new(Conn {
+        dump_id: shared.dump.as_ref().map_or(0, |d| d.connection()),
+        shared: shared.clone(),
+        peer,
+        tls,
+        exchanges: AtomicU64::new(0),
+    });
+    let mut stop = Stopped::default();
+    let mut going_away = false;
+    let mut idle_limit = limits.header_timeout;
+    loop {
+        let idle = tokio::time::sleep(idle_limit);
+        tokio::select! {
+            next = connection.accept() => match next {
+                Some(Ok((request, respond))) => {
+                    idle_limit = limits.keepalive_timeout;
+                    tokio::spawn(answer(request, respond, conn.clone()));
+                }
+                Some(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "HTTP/2 connection ended");
+                    break;
+                }
+                None => break,
+            },
+            () = idle, if !going_away => {
+                if !connection.has_streams() {
+                    connection.graceful_shutdown();
+                    going_away = true;
+                }
+            }
+            () = &mut stop, if !going_away => {
+                connection.graceful_shutdown();
+                going_away = true;
+            }
+        }
+    }
+}
+
+/// Answers one stream.
+async fn answer(
+    request: http::Request<RecvStream>,
+    mut respond: SendResponse<Bytes>,
+    conn: Arc<Conn>,
+) {
+    let started = Instant::now();
+    let shared = &conn.shared;
+    let limits = &shared.limits;
+    let (parts, mut body) = request.into_parts();
+    let keep = shared.keeps_bodies();
+    let mut kept = Vec::new();
+    let mut received: u64 = 0;
+    let mut too_large = false;
+    while !body.is_end_stream() {
+        match tokio::time::timeout(limits.body_timeout, body.data()).await {
+            Ok(Some(Ok(chunk))) => {
+                received += chunk.len() as u64;
+                let _ = body.flow_control().release_capacity(chunk.len());
+                if received > limits.max_body {
+                    too_large = true;
+                    break;
+                }
+                if keep {
+                    kept.extend_from_slice(&chunk);
+                }
+            }
+            Ok(Some(Err(_))) | Ok(None) => break,
+            Err(_) => {
+                respond.send_reset(Reason::CANCEL);
+                return;
+            }
+        }
+    }
+
+    let method = Method::classify(parts.method.as_str().as_bytes());
+    let raw = if keep || shared.pipeline.site().mode == crate::config::Mode::Echo {
+        request_text(&parts, conn.tls.is_some())
+    } else {
+        Vec::new()
+    };
+    let fields = H2Fields::new(&parts.headers);
+    let authority = parts
+        .uri
+        .authority()
+        .map(|a| a.as_str().as_bytes())
+        .or_else(|| parts.headers.get("host").map(HeaderValue::as_bytes));
+    let plan = match method {
+        _ if too_large => pages::error_plan(413, false),
+        Err(_) => pages::error_plan(400, false),
+        Ok(method) => {
+            let req = Request {
+                method,
+                path: parts.uri.path().as_bytes(),
+                query: parts.uri.query().map(str::as_bytes),
+                authority,
+                peer: conn.peer,
+                secure: conn.tls.is_some(),
+                fields: &fields,
+                raw: &raw,
+                body: &kept,
+            };
+            shared.pipeline.handle(&req).await
+        }
+    };
+
+    let response = response_head(&plan);
+    let status = plan.status;
+    let bytes = plan.body.len();
+    let end = plan.body.is_empty();
+    let sent = match respond.send_response(response.clone(), end) {
+        Ok(mut stream) if !end => {
+            let sent = send_body(&mut stream, plan.body, limits.send_timeout).await;
+            if let Err(reason) = sent {
+                stream.send_reset(reason);
+            }
+            sent.is_ok()
+        }
+        Ok(_) => true,
+        Err(_) => false,
+    };
+    if !sent {
+        tracing::debug!(peer = %conn.peer, "HTTP/2 stream ended before its response");
+    }
+
+    if let Some(dump) = &shared.dump {
+        let number = conn.exchanges.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut request = raw;
+        request.extend_from_slice(&kept);
+        dump.exchange(
+            conn.dump_id,
+            number,
+            &request,
+            &response_text(&response),
+            bytes,
+        );
+    }
+    if shared.log.enabled() {
+        let target = parts.uri.path_and_query().map_or_else(
+            || parts.uri.path().to_string(),
+            |pq| pq.as_str().to_string(),
+        );
+        let line = format!("{} {target} HTTP/2.0", parts.method);
+        shared.log.record(&Entry {
+            peer: conn.peer,
+            line: line.as_bytes(),
+            status,
+            bytes,
+            elapsed: started.elapsed(),
+            referer: fields.get_bytes(Name::Referer),
+            user_agent: fields.get_bytes(Name::UserAgent),
+            range: plan.range.as_deref().unwrap_or(""),
+            encoding: plan.encoding,
+            tls: conn.tls,
+            protocol: "HTTP/2.0",
+        });
+    }
+}
+
+/// The HTTP/2 response head of a plan: its status, Date and Server (unless
+/// the plan is bare), its fields without the connection-specific ones, and
+/// content-length.
+fn response_head(plan: &Plan) -> http::Response<()> {
+    let mut response = http::Response::new(());
+    *response.status_mut() =
+        http::StatusCode::from_u16(plan.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    if !plan.bare {
+        let mut date = Vec::with_capacity(29);
+        crate::http1::encode::push_date(&mut date);
+        if let Ok(date) = HeaderValue::from_bytes(&date) {
+            headers.insert(http::header::DATE, date);
+        }
+        headers.insert(http::header::SERVER, HeaderValue::from_static("henaserver"));
+    }
+    for (name, value) in &plan.fields {
+        let Ok(name) = HeaderName::from_bytes(name.as_bytes()) else {
+            continue;
+        };
+        if CONNECTION_SPECIFIC.contains(&name.as_str()) {
+            continue;
+        }
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.append(name, value);
+        }
+    }
+    if let Some(n) = plan.content_length {
+        headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(n));
+    }
+    response
+}
+
+/// Sends a plan's body; the error is the reason to reset the stream with.
+async fn send_body(
+    stream: &mut SendStream<Bytes>,
+    body: Body,
+    timeout: Duration,
+) -> Result<(), Reason> {
+    match body {
+        Body::Empty => Ok(()),
+        Body::Bytes(bytes) => send_bytes(stream, bytes, true, timeout).await,
+        Body::File { file, pieces } => {
+            let count = pieces.len();
+            for (i, piece) in pieces.into_iter().enumerate() {
+                let last = i + 1 == count;
+                match piece {
+                    Piece::Bytes(bytes) => send_bytes(stream, bytes, last, timeout).await?,
+                    Piece::File(range) => {
+                        send_file(stream, &file, range, last, timeout).await?;
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Waits until the peer's window lets `want` bytes (or some of them) go,
+/// within `timeout`.
+async fn capacity(
+    stream: &mut SendStream<Bytes>,
+    want: usize,
+    timeout: Duration,
+) -> Result<usize, Reason> {
+    stream.reserve_capacity(want);
+    loop {
+        let granted = std::future::poll_fn(|cx| stream.poll_capacity(cx));
+        match tokio::time::timeout(timeout, granted).await {
+            Ok(Some(Ok(0))) => continue,
+            Ok(Some(Ok(n))) => return Ok(n.min(want)),
+            Ok(Some(Err(_))) | Ok(None) => return Err(Reason::CANCEL),
+            Err(_) => return Err(Reason::CANCEL),
+        }
+    }
+}
+
+/// Sends `bytes`, ending the stream after them when `last`.
+async fn send_bytes(
+    stream: &mut SendStream<Bytes>,
+    mut bytes: Bytes,
+    last: bool,
+    timeout: Duration,
+) -> Result<(), Reason> {
+    while !bytes.is_empty() {
+        let n = capacity(stream, bytes.len().min(FILE_CHUNK), timeout).await?;
+        let chunk = bytes.split_to(n);
+        stream
+            .send_data(chunk, last && bytes.is_empty())
+            .map_err(|_| Reason::CANCEL)?;
+    }
+    Ok(())
+}
+
+/// Sends `range` of `file`, read as the window opens, ending the stream
+/// after it when `last`.
+async fn send_file(
+    stream: &mut SendStream<Bytes>,
+    file: &std::fs::File,
+    range: std::ops::Range<u64>,
+    last: bool,
+    timeout: Duration,
+) -> Result<(), Reason> {
+    use std::os::unix::fs::FileExt;
+    let mut offset = range.start;
+    while offset < range.end {
+        let left = usize::try_from(range.end - offset).unwrap_or(FILE_CHUNK);
+        let n = capacity(stream, left.min(FILE_CHUNK), timeout).await?;
+        let mut chunk = BytesMut::zeroed(n);
+        let got = match file.read_at(&mut chunk, offset) {
+            Ok(0) | Err(_) => return Err(Reason::INTERNAL_ERROR),
+            Ok(got) => got,
+        };
+        chunk.truncate(got);
+        offset += got as u64;
+        stream
+            .send_data(chunk.freeze(), last && offset == range.end)
+            .map_err(|_| Reason::CANCEL)?;
+    }
+    Ok(())
+}
+
+/// A request head in readable text, pseudo-header fields first (for
+/// `--echo` and `--dump`).
+fn request_text(parts: &http::request::Parts, secure: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    let mut line = |name: &str, value: &[u8]| {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
+    };
+    line(":method", parts.method.as_str().as_bytes());
+    let scheme = parts
+        .uri
+        .scheme_str()
+        .unwrap_or(if secure { "https" } else { "http" });
+    line(":scheme", scheme.as_bytes());
+    if let Some(authority) = parts.uri.authority() {
+        line(":authority", authority.as_str().as_bytes());
+    }
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or(parts.uri.path(), |pq| pq.as_str());
+    line(":path", path.as_bytes());
+    for (name, value) in &parts.headers {
+        line(name.as_str(), value.as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// A response head in readable text, `:status` first (for `--dump`).
+fn response_text(response: &http::Response<()>) -> Vec<u8> {
+    let mut out = format!(":status: {}\r\n", response.status().as_u16()).into_bytes();
+    for (name, value) in response.headers() {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_specific_fields_never_go_out() {
+        let mut plan = Plan::new(200);
+        plan.field("Connection", "close");
+        plan.field("Transfer-Encoding", "chunked");
+        plan.field("Keep-Alive", "timeout=5");
+        plan.field("Upgrade", "h2c");
+        plan.field("ETag", "\"x\"");
+        plan.content_length = Some(3);
+        let head = response_head(&plan);
+        for name in CONNECTION_SPECIFIC {
+            assert!(head.headers().get(name).is_none(), "{name}");
+        }
+        assert_eq!(head.headers()["etag"], "\"x\"");
+        assert_eq!(head.headers()["content-length"], "3");
+        assert!(head.headers().contains_key("date"));
+        let text = String::from_utf8(response_text(&head)).unwrap();
+        assert!(text.starts_with(":status: 200\r\n"), "{text}");
+    }
+}

@@ -1,0 +1,20 @@
+//! HTTP/2 (RFC 9113) with the `h2` crate as the framing layer: over TLS
+//! when ALPN chooses `h2`, and in cleartext when a connection opens with
+//! the HTTP/2 preface (prior knowledge). `Upgrade: h2c` is not offered.
+//!
+//! - [`connection`]: the connection (settings, limits, keep-alive,
+//!   graceful shutdown) and each stream: the request view in, the plan
+//!   out, its body sent in chunks the peer's flow-control window allows;
+//! - [`fields`]: a stream's header fields, looked up by name;
+//! - [`rewind`]: bytes already read put back in front of a stream, for a
+//!   connection that turns out to be HTTP/2 after HTTP/1 read its start.
+//!
+//! h2 refuses malformed requests itself (RFC 9113 §8.1.1: uppercase or
+//! connection-specific fields, `TE` other than `trailers`, wrong pseudo-
+//! header fields, a `content-length` that disagrees with the DATA) with a
+//! stream error, and bounds the floods named in its changelog; the limits
+//! it is given here are explicit, never its defaults.
+
+pub(crate) mod connection;
+pub(crate) mod fields;
+pub(crate) mod rewind;

@@ -1,0 +1,37 @@
+//! What every connection of a server shares, whatever its protocol.
+
+use std::sync::Arc;
+
+use crate::config::{Limits, Mode};
+use crate::log::AccessLog;
+use crate::site::Pipeline;
+use crate::tls::Tls;
+use crate::window::dump::Dump;
+
+/// What every connection of one listener shares.
+#[derive(Debug)]
+pub struct Shared {
+    /// What responses are decided by.
+    pub pipeline: Pipeline,
+    /// Where exchanges are dumped, with `--dump`.
+    pub dump: Option<Arc<Dump>>,
+    /// Limits and timeouts.
+    pub limits: Limits,
+    /// The access log.
+    pub log: AccessLog,
+    /// Whether file bodies go out with `sendfile(2)`.
+    pub zero_copy: bool,
+    /// HTTPS, on the listeners that speak it.
+    pub tls: Option<Tls>,
+    /// Whether HTTP/2 is spoken (ALPN `h2`, and prior knowledge in
+    /// cleartext).
+    pub http2: bool,
+}
+
+impl Shared {
+    /// Whether request bodies are kept (for `--echo` or `--dump`) rather
+    /// than discarded.
+    pub fn keeps_bodies(&self) -> bool {
+        self.dump.is_some() || self.pipeline.site().mode == Mode::Echo
+    }
+}
