@@ -408,16 +408,18 @@ fn reload_certificates(tls: &Tls, why: &str) {
 async fn watch_certificates(tls: Tls) {
     let mut tick = tokio::time::interval(CERT_POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut failed_stamp = false;
+    // The versions of the files a reload failed on: a broken file is
+    // reported once, and tried again when it changes.
+    let mut failed = None;
     loop {
         tick.tick().await;
-        let changed = tls.certs.changed();
-        if changed && !failed_stamp {
-            reload_certificates(&tls, "files changed");
-            // A broken file is reported once, not at every check.
-            failed_stamp = tls.certs.changed();
-        } else if !changed {
-            failed_stamp = false;
+        match tls.certs.changed() {
+            Some(now) if failed.as_ref() != Some(&now) => {
+                reload_certificates(&tls, "files changed");
+                failed = tls.certs.changed().map(|_| now);
+            }
+            Some(_) => {}
+            None => failed = None,
         }
     }
 }

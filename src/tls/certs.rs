@@ -33,7 +33,7 @@ enum Source {
 }
 
 /// What tells one version of a file from another.
-type Stamp = Option<(SystemTime, u64, u64)>;
+pub type Stamp = Option<(SystemTime, u64, u64)>;
 
 fn stamp(path: &Path) -> Stamp {
     use std::os::unix::fs::MetadataExt;
@@ -103,9 +103,11 @@ impl CertStore {
         Ok(())
     }
 
-    /// Whether a certificate or key file differs from the one loaded.
-    pub fn changed(&self) -> bool {
-        stamps(&self.sources) != self.current().stamps
+    /// What tells the files' present versions apart: `None` when they
+    /// are the ones loaded.
+    pub fn changed(&self) -> Option<Vec<Stamp>> {
+        let now = stamps(&self.sources);
+        (now != self.current().stamps).then_some(now)
     }
 
     /// The certificate for a client that asks for `name`.
