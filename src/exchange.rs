@@ -427,6 +427,11 @@ impl Body {
     }
 }
 
+/// Header fields many responses share, such as a file's type and
+/// validators: a protocol may encode them once and reuse the encoding
+/// while the block lives.
+pub type SharedFields = Arc<[(Text, Text)]>;
+
 /// A response, decided: what any protocol encodes and sends.
 #[derive(Debug, Default)]
 pub struct Plan {
@@ -437,6 +442,8 @@ pub struct Plan {
     /// Whether the protocol adds its usual fields (Date, Server); a
     /// `--reply` file's head is sent as written.
     pub bare: bool,
+    /// Header fields shared with other responses, sent before `fields`.
+    pub shared: Option<SharedFields>,
     /// The header fields, in order; the protocol adds its framing and
     /// connection fields itself.
     pub fields: Vec<(Text, Text)>,
@@ -468,10 +475,17 @@ impl Plan {
 
     /// The value of the first field named `name` (ASCII case ignored).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.fields
-            .iter()
+        self.all_fields()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| &**v)
+    }
+
+    /// Every header field: the shared ones, then the plan's own.
+    pub fn all_fields(&self) -> impl Iterator<Item = &(Text, Text)> {
+        self.shared
+            .iter()
+            .flat_map(|s| s.iter())
+            .chain(&self.fields)
     }
 
     /// Sets the body to `bytes` with its length, or for a HEAD request

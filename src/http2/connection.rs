@@ -276,7 +276,7 @@ fn response_head(plan: &Plan) -> http::Response<()> {
         }
         headers.insert(http::header::SERVER, HeaderValue::from_static("henaserver"));
     }
-    for (name, value) in &plan.fields {
+    for (name, value) in plan.all_fields() {
         let Ok(name) = HeaderName::from_bytes(name.as_bytes()) else {
             continue;
         };

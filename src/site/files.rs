@@ -22,6 +22,7 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
 
 use super::encoding::{self, Siblings};
 use super::mime;
+use crate::exchange::{SharedFields, Text};
 
 /// The document root: its canonical path and an open descriptor.
 #[derive(Debug)]
@@ -169,6 +170,10 @@ pub struct FileInfo {
     pub etag: Arc<str>,
     /// The modification time as an HTTP-date, for Last-Modified.
     pub last_modified: Arc<str>,
+    /// The fields every whole or single-range response of the file as it
+    /// is carries: Content-Type, Last-Modified, ETag, nosniff and
+    /// Accept-Ranges; shared, so a protocol can encode them once.
+    pub fields: SharedFields,
     /// Content-Type from the name.
     pub content_type: &'static str,
     /// Whether the type is worth compressing on the fly.
@@ -205,13 +210,29 @@ impl FileInfo {
         } else {
             None
         };
+        let etag: Arc<str> = etag.into();
+        let last_modified: Arc<str> = last_modified.into();
+        let fields = Arc::new([
+            (Text::Static("Content-Type"), Text::Static(content_type)),
+            (
+                Text::Static("Last-Modified"),
+                Text::Shared(last_modified.clone()),
+            ),
+            (Text::Static("ETag"), Text::Shared(etag.clone())),
+            (
+                Text::Static("X-Content-Type-Options"),
+                Text::Static("nosniff"),
+            ),
+            (Text::Static("Accept-Ranges"), Text::Static("bytes")),
+        ]) as SharedFields;
         FileInfo {
             rel: name.to_string(),
             file: Arc::new(file),
             size,
             modified,
-            etag: etag.into(),
-            last_modified: last_modified.into(),
+            fields,
+            etag,
+            last_modified,
             content_type,
             compressible: encoding::compressible(content_type),
             body,

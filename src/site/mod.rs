@@ -36,7 +36,6 @@ pub(crate) mod pages;
 pub(crate) mod range;
 pub(crate) mod resolve;
 
-use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
@@ -124,7 +123,8 @@ impl Pipeline {
                 let mut plan = Plan::new(204);
                 plan.field("Allow", ALLOW);
                 cors::preflight_fields(&site.cors, req, &mut plan);
-                return Ok(ctx.finish(plan));
+                ctx.finish(&mut plan);
+                return Ok(plan);
             }
             Method::NotAllowed => return Ok(ctx.fail(405, vec![("Allow".into(), ALLOW.into())])),
             Method::Unknown => return Ok(ctx.fail(501, Vec::new())),
@@ -247,15 +247,14 @@ impl Ctx<'_, '_> {
 
     /// Ends a plan with the `--header` fields, the CORS fields, and on
     /// HTTPS Strict-Transport-Security.
-    fn finish(&self, mut plan: Plan) -> Plan {
+    fn finish(&self, plan: &mut Plan) {
         if let (Some(hsts), true) = (&self.site().hsts, self.req.secure) {
             plan.field("Strict-Transport-Security", hsts.clone());
         }
         for (name, value) in &self.site().headers {
             plan.field(name.clone(), value.clone());
         }
-        cors::response_fields(&self.site().cors, self.req, &mut plan);
-        plan
+        cors::response_fields(&self.site().cors, self.req, plan);
     }
 
     /// An error response: the `--error-page` file for `status` if one is
@@ -286,7 +285,9 @@ impl Ctx<'_, '_> {
         let mut plan = Plan::new(status);
         plan.fields.extend(extra);
         plan.field("Content-Type", content_type);
-        self.finish(plan.with_bytes(page, self.req.head_only()))
+        let mut plan = plan.with_bytes(page, self.req.head_only());
+        self.finish(&mut plan);
+        plan
     }
 
     /// A 301 to `location` with the request's query kept.
@@ -341,7 +342,9 @@ impl Ctx<'_, '_> {
         let mut plan = Plan::new(200);
         plan.field("Content-Type", content_type);
         plan.field("Vary", "Accept");
-        self.finish(plan.with_bytes(Bytes::from(page), self.req.head_only()))
+        let mut plan = plan.with_bytes(Bytes::from(page), self.req.head_only());
+        self.finish(&mut plan);
+        plan
     }
 
     /// Steps 6 to 10 for an open file.
@@ -385,35 +388,16 @@ impl Ctx<'_, '_> {
                 }
             },
         };
-        let mut negotiated = FieldVec::new();
-        if let Some(coding) = rep.coding {
-            negotiated.push(("Content-Encoding".into(), coding.token().into()));
-        }
-        if vary {
-            negotiated.push(("Vary".into(), "Accept-Encoding".into()));
-        }
-        let validators = [
-            ("Last-Modified".into(), rep.last_modified.clone()),
-            ("ETag".into(), rep.etag.clone()),
-        ];
-        let cache_fields = rules_fields(site, &info);
-
         // Step 7: preconditions.
-        match conditional::evaluate(req, &rep.etag, info.modified) {
-            Precondition::Proceed => {}
-            Precondition::NotModified => {
-                let mut plan = Plan::new(304);
-                plan.fields.extend(validators);
-                plan.fields.extend(negotiated);
-                plan.fields.extend(cache_fields);
-                return Ok(self.finish(plan));
-            }
-            Precondition::Failed => return Ok(self.fail(412, Vec::new())),
+        let precondition = conditional::evaluate(req, &rep.etag, info.modified);
+        if precondition == Precondition::Failed {
+            return Ok(self.fail(412, Vec::new()));
         }
 
         // Step 8: ranges, of the representation chosen.
         let len = rep.len;
         let ranges = match (req.field(Name::Range), req.field(Name::IfRange)) {
+            _ if precondition == Precondition::NotModified => Ranges::Whole,
             (None, _) => Ranges::Whole,
             (Some(_), Some(validator))
                 if !conditional::if_range_allows(validator, &rep.etag, info.modified) =>
@@ -422,14 +406,11 @@ impl Ctx<'_, '_> {
             }
             (Some(value), _) => range::parse(value, len, site.limits.max_ranges),
         };
-
-        // Step 9: fields.
-        let (mut plan, pieces) = match ranges {
-            Ranges::Whole => {
-                let mut plan = Plan::new(200);
-                plan.field("Content-Type", info.content_type);
-                (plan, vec![Piece::File(0..len)])
-            }
+        // One range (the whole, or a part) needs no list of pieces: the
+        // common case allocates none.
+        let (status, single, multipart) = match ranges {
+            _ if precondition == Precondition::NotModified => (304, None, None),
+            Ranges::Whole => (200, Some(0..len), None),
             Ranges::Unsatisfiable => {
                 let extra = vec![
                     ("Content-Range".into(), format!("bytes */{len}").into()),
@@ -437,68 +418,107 @@ impl Ctx<'_, '_> {
                 ];
                 return Ok(self.fail(416, extra));
             }
-            Ranges::Satisfiable(ranges) if ranges.len() == 1 => {
-                let r = ranges[0].clone();
-                let mut plan = Plan::new(206);
-                plan.field("Content-Type", info.content_type);
-                plan.field("Content-Range", range::content_range(&r, len));
-                plan.range = Some(format!("bytes={}-{}", r.start, r.end - 1).into());
-                (plan, vec![Piece::File(r)])
+            Ranges::Satisfiable(mut ranges) if ranges.len() == 1 => {
+                (206, Some(ranges.swap_remove(0)), None)
             }
-            Ranges::Satisfiable(ranges) => {
-                let boundary = range::boundary();
-                let mut pieces = Vec::with_capacity(ranges.len() * 2 + 1);
-                let mut served = Vec::with_capacity(ranges.len());
-                for r in ranges {
-                    let part = range::part_head(&boundary, info.content_type, &r, len);
-                    served.push(format!("{}-{}", r.start, r.end - 1));
-                    pieces.push(Piece::Bytes(Bytes::from(part)));
-                    pieces.push(Piece::File(r));
-                }
-                pieces.push(Piece::Bytes(Bytes::from(range::closing(&boundary))));
-                let mut plan = Plan::new(206);
-                let ctype = format!("multipart/byteranges; boundary={boundary}");
-                plan.field("Content-Type", ctype);
-                plan.range = Some(format!("bytes={}", served.join(",")).into());
-                (plan, pieces)
-            }
+            Ranges::Satisfiable(ranges) => (206, None, Some(ranges)),
         };
-        plan.fields.extend(validators);
-        plan.fields.extend(negotiated);
-        plan.field("X-Content-Type-Options", "nosniff");
-        plan.field("Accept-Ranges", "bytes");
-        plan.fields.extend(cache_fields);
+
+        // Step 9: fields.
+        let mut plan = Plan::new(status);
+        let mut pieces = Vec::new();
+        if status != 304 {
+            match (&single, &multipart) {
+                // The file as it is: its shared fields.
+                (Some(r), _) if rep.coding.is_none() => {
+                    plan.shared = Some(info.fields.clone());
+                    if status == 206 {
+                        plan.field("Content-Range", range::content_range(r, len));
+                        plan.range = Some(format!("bytes={}-{}", r.start, r.end - 1).into());
+                    }
+                }
+                (Some(r), _) => {
+                    plan.field("Content-Type", info.content_type);
+                    if status == 206 {
+                        plan.field("Content-Range", range::content_range(r, len));
+                        plan.range = Some(format!("bytes={}-{}", r.start, r.end - 1).into());
+                    }
+                }
+                (None, Some(ranges)) => {
+                    let boundary = range::boundary();
+                    pieces.reserve(ranges.len() * 2 + 1);
+                    let mut served = Vec::with_capacity(ranges.len());
+                    for r in ranges {
+                        let part = range::part_head(&boundary, info.content_type, r, len);
+                        served.push(format!("{}-{}", r.start, r.end - 1));
+                        pieces.push(Piece::Bytes(Bytes::from(part)));
+                        pieces.push(Piece::File(r.clone()));
+                    }
+                    pieces.push(Piece::Bytes(Bytes::from(range::closing(&boundary))));
+                    let ctype = format!("multipart/byteranges; boundary={boundary}");
+                    plan.field("Content-Type", ctype);
+                    plan.range = Some(format!("bytes={}", served.join(",")).into());
+                }
+                (None, None) => {}
+            }
+        }
+        let shared = plan.shared.is_some();
+        if !shared {
+            plan.field("Last-Modified", rep.last_modified);
+            plan.field("ETag", rep.etag);
+        }
+        if let Some(coding) = rep.coding {
+            plan.field("Content-Encoding", coding.token());
+        }
+        if vary {
+            plan.field("Vary", "Accept-Encoding");
+        }
+        if status != 304 && !shared {
+            plan.field("X-Content-Type-Options", "nosniff");
+            plan.field("Accept-Ranges", "bytes");
+        }
+        rules_fields(site, &info, &mut plan);
+        if status == 304 {
+            self.finish(&mut plan);
+            return Ok(plan);
+        }
         plan.encoding = rep.coding.map_or("", Coding::token);
 
         // Step 10: the body.
-        let total: u64 = pieces.iter().map(Piece::len).sum();
+        let total = match &single {
+            Some(r) => r.end - r.start,
+            None => pieces.iter().map(Piece::len).sum(),
+        };
         plan.content_length = Some(total);
-        if head_only {
-            return Ok(self.finish(plan));
-        }
-        plan.body = match rep.content {
-            Some(content) => {
-                let slice = |r: &Range<u64>| content.slice(r.start as usize..r.end as usize);
-                match pieces.as_slice() {
-                    [Piece::File(r)] => Body::Bytes(slice(r)),
-                    _ => {
-                        let mut joined = BytesMut::with_capacity(total as usize);
-                        for piece in &pieces {
-                            match piece {
-                                Piece::Bytes(b) => joined.extend_from_slice(b),
-                                Piece::File(r) => joined.extend_from_slice(&slice(r)),
+        if !head_only {
+            plan.body = match (rep.content, single) {
+                (Some(content), Some(r)) => {
+                    Body::Bytes(content.slice(r.start as usize..r.end as usize))
+                }
+                (Some(content), None) => {
+                    let mut joined = BytesMut::with_capacity(total as usize);
+                    for piece in &pieces {
+                        match piece {
+                            Piece::Bytes(b) => joined.extend_from_slice(b),
+                            Piece::File(r) => {
+                                joined.extend_from_slice(&content[r.start as usize..r.end as usize])
                             }
                         }
-                        Body::Bytes(joined.freeze())
                     }
+                    Body::Bytes(joined.freeze())
                 }
-            }
-            None => Body::File {
-                file: rep.file,
-                pieces,
-            },
-        };
-        Ok(self.finish(plan))
+                (None, Some(r)) => Body::File {
+                    file: rep.file,
+                    pieces: vec![Piece::File(r)],
+                },
+                (None, None) => Body::File {
+                    file: rep.file,
+                    pieces,
+                },
+            };
+        }
+        self.finish(&mut plan);
+        Ok(plan)
     }
 
     /// The precompressed sibling of `info` for `coding`, opened beneath the
@@ -622,33 +642,34 @@ fn compressed(site: &Site, info: &FileInfo, coding: Coding) -> Option<Representa
     })
 }
 
-/// The Cache-Control and header fields the configuration's rules give a
-/// file; with no rule matching, the site's Cache-Control.
-fn rules_fields(site: &Site, info: &FileInfo) -> FieldVec {
+/// Adds the Cache-Control and header fields the configuration's rules
+/// give a file; with no rule matching, the site's Cache-Control.
+fn rules_fields(site: &Site, info: &FileInfo, plan: &mut Plan) {
+    if site.rules.is_empty() {
+        if let Some(value) = &site.cache_control {
+            plan.field("Cache-Control", value.clone());
+        }
+        return;
+    }
+    let path = format!("/{}", info.rel);
     let mut cache_control = site.cache_control.clone().map(Text::Shared);
     let mut fields = FieldVec::new();
-    if !site.rules.is_empty() {
-        let path = format!("/{}", info.rel);
-        for rule in site
-            .rules
-            .iter()
-            .filter(|r| r.matches(&path, info.content_type))
-        {
-            if let Some(value) = &rule.cache_control {
-                cache_control = Some(value.clone().into());
-            }
-            for (name, value) in &rule.headers {
-                fields.push((name.clone().into(), value.clone().into()));
-            }
+    for rule in site
+        .rules
+        .iter()
+        .filter(|r| r.matches(&path, info.content_type))
+    {
+        if let Some(value) = &rule.cache_control {
+            cache_control = Some(value.clone().into());
+        }
+        for (name, value) in &rule.headers {
+            fields.push((name.clone().into(), value.clone().into()));
         }
     }
-    match cache_control {
-        Some(value) => {
-            fields.insert(0, ("Cache-Control".into(), value));
-            fields
-        }
-        None => fields,
+    if let Some(value) = cache_control {
+        plan.field("Cache-Control", value);
     }
+    plan.fields.extend(fields);
 }
 
 #[cfg(test)]
