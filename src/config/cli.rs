@@ -33,204 +33,23 @@ pub struct Args {
     /// Directory to serve [default: the current directory]
     pub root: Option<PathBuf>,
 
-    /// Read options from a TOML file (keys are the long flags' names);
-    /// HENASERVER_<OPTION> variables override it, flags override both
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// Print the resolved configuration as TOML and exit
-    #[arg(long)]
-    pub print_config: bool,
-
-    /// Write every request and response head received and sent into DIR,
-    /// one file each, named in order
-    #[arg(long, value_name = "DIR", help_heading = "Seeing HTTP")]
-    pub dump: Option<PathBuf>,
-
-    /// Most files --dump writes before it stops
-    #[arg(long, value_name = "N", default_value_t = crate::window::dump::DEFAULT_DUMP_MAX, help_heading = "Seeing HTTP")]
-    pub dump_max: u64,
-
-    /// Let --dump write Authorization, Proxy-Authorization and Cookie values
-    #[arg(long, help_heading = "Seeing HTTP")]
-    pub dump_secrets: bool,
-
-    /// Answer every request with the raw HTTP response in FILE (no files
-    /// are served)
-    #[arg(
-        long,
-        value_name = "FILE",
-        conflicts_with = "echo",
-        help_heading = "Seeing HTTP"
-    )]
-    pub reply: Option<PathBuf>,
-
-    /// Answer every request with the request itself, as text
-    #[arg(long, help_heading = "Seeing HTTP")]
-    pub echo: bool,
-
     /// Address to listen on: an IP address, ADDR:PORT ([::1]:8080), or a
     /// host name for all its addresses (repeatable)
-    #[arg(long, value_name = "ADDR", default_value = config::DEFAULT_BIND)]
+    #[arg(long, value_name = "ADDR", default_value = config::DEFAULT_BIND, help_heading = "Listening")]
     pub bind: Vec<String>,
 
     /// Port to listen on; 0 picks a free port
-    #[arg(short, long, default_value_t = config::DEFAULT_PORT)]
+    #[arg(short, long, default_value_t = config::DEFAULT_PORT, help_heading = "Listening")]
     pub port: u16,
 
-    /// File served for a directory
-    #[arg(long, value_name = "NAME", default_value = config::DEFAULT_INDEX)]
-    pub index: String,
-
     /// Worker threads [default: the number of cores available]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024), help_heading = "Listening")]
     pub threads: Option<u16>,
-
-    /// Do not write the access log
-    #[arg(short, long)]
-    pub quiet: bool,
-
-    /// Write the access log to FILE instead of stdout (reopened on SIGHUP)
-    #[arg(long, value_name = "FILE")]
-    pub access_log: Option<PathBuf>,
-
-    /// Access log format
-    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = crate::log::Format::Combined)]
-    pub log_format: crate::log::Format,
-
-    /// Cache-Control value sent with every file response (none by default)
-    #[arg(long, value_name = "VALUE")]
-    pub cache_control: Option<String>,
-
-    /// Do not compress files on the fly (precompressed siblings are still
-    /// served)
-    #[arg(long)]
-    pub no_compress: bool,
-
-    /// Send file bodies by copying them through a buffer instead of with
-    /// sendfile(2) (for file systems where sendfile misbehaves)
-    #[arg(long)]
-    pub no_sendfile: bool,
-
-    /// Content codings in the order preferred when the client accepts
-    /// several equally
-    #[arg(long, value_name = "LIST", default_value = "br,zstd,gzip", value_parser = codings)]
-    pub encodings: Codings,
-
-    /// Add a field to every response, as 'Name: value' (repeatable)
-    #[arg(long = "header", value_name = "'NAME: VALUE'", value_parser = header_field, help_heading = "Features")]
-    pub headers: Vec<(String, String)>,
-
-    /// Answer CORS requests from ORIGIN (repeatable; no value: any origin)
-    #[arg(long, value_name = "ORIGIN", num_args = 0..=1, default_missing_value = "*", help_heading = "Features")]
-    pub cors: Vec<String>,
-
-    /// List directories that have no index file (HTML, or JSON on request)
-    #[arg(long, help_heading = "Features")]
-    pub listing: bool,
-
-    /// Serve FILE with 200 for GETs that match no file and take HTML
-    /// (single-page applications)
-    #[arg(long, value_name = "FILE", help_heading = "Features")]
-    pub fallback: Option<String>,
-
-    /// Serve FILE for error STATUS, keeping the status (repeatable)
-    #[arg(long = "error-page", value_name = "STATUS=FILE", value_parser = error_page, help_heading = "Features")]
-    pub error_pages: Vec<(u16, String)>,
-
-    /// Serve /about from about.html, and redirect /about.html to /about
-    #[arg(long, help_heading = "Features")]
-    pub clean_urls: bool,
-
-    /// Require Basic authentication as USER with a password hashed by
-    /// `henaserver hash-password` (repeatable)
-    #[arg(long = "auth", value_name = "USER:HASH", value_parser = auth_user, help_heading = "Features")]
-    pub users: Vec<User>,
-
-    /// Level of server messages on stderr: error, warn, info, debug, trace
-    #[arg(long, value_name = "LEVEL", default_value = "info")]
-    pub log_level: String,
-
-    /// Longest request line, in bytes (longer: 414)
-    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_MAX_REQUEST_LINE, value_parser = positive, help_heading = "Limits")]
-    pub max_request_line: usize,
-
-    /// Largest header section, in bytes (larger: 431)
-    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_MAX_HEADER_BYTES, value_parser = positive, help_heading = "Limits")]
-    pub max_header_bytes: usize,
-
-    /// Most header fields in a request (more: 431)
-    #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_MAX_HEADERS, value_parser = positive, help_heading = "Limits")]
-    pub max_headers: usize,
-
-    /// Largest request body read and discarded, in bytes (larger: 413)
-    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_MAX_BODY, help_heading = "Limits")]
-    pub max_body: u64,
-
-    /// Most connections served at once; more wait to be accepted
-    #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_MAX_CONNECTIONS, value_parser = positive, help_heading = "Limits")]
-    pub max_connections: usize,
-
-    /// Most ranges served from one request (more: the whole file)
-    #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_MAX_RANGES, help_heading = "Limits")]
-    pub max_ranges: usize,
-
-    /// Open files each worker thread keeps cached (0: no cache)
-    #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_CACHE_ENTRIES, help_heading = "Limits")]
-    pub cache_entries: usize,
-
-    /// Bytes of small-file content each worker thread keeps in memory
-    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_CACHE_BYTES, help_heading = "Limits")]
-    pub cache_bytes: usize,
-
-    /// Smallest file compressed on the fly, in bytes
-    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_COMPRESS_MIN, help_heading = "Limits")]
-    pub compress_min: u64,
-
-    /// Largest file compressed on the fly, in bytes
-    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_COMPRESS_MAX, help_heading = "Limits")]
-    pub compress_max: u64,
-
-    /// Bytes of compressed copies kept in memory
-    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_COMPRESS_CACHE, help_heading = "Limits")]
-    pub compress_cache: usize,
-
-    /// Time to deliver a whole request head, from its first byte
-    #[arg(long, value_name = "TIME", default_value = "10s", value_parser = duration, help_heading = "Timeouts")]
-    pub header_timeout: Duration,
-
-    /// Time an idle connection is kept open between requests
-    #[arg(long, value_name = "TIME", default_value = "15s", value_parser = duration, help_heading = "Timeouts")]
-    pub keepalive_timeout: Duration,
-
-    /// Time a response may make no progress before the client is dropped
-    #[arg(long, value_name = "TIME", default_value = "30s", value_parser = duration, help_heading = "Timeouts")]
-    pub send_timeout: Duration,
-
-    /// Time a request body may make no progress before the client is dropped
-    #[arg(long, value_name = "TIME", default_value = "10s", value_parser = duration, help_heading = "Timeouts")]
-    pub body_timeout: Duration,
-
-    /// Time a closing connection reads what the client still sends
-    #[arg(long, value_name = "TIME", default_value = "2s", value_parser = duration, help_heading = "Timeouts")]
-    pub linger_timeout: Duration,
-
-    /// Time responses in flight get to finish on SIGINT or SIGTERM
-    #[arg(long, value_name = "TIME", default_value = "10s", value_parser = duration, help_heading = "Timeouts")]
-    pub shutdown_grace: Duration,
-
-    /// Streams one HTTP/2 connection may have open at once
-    #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_MAX_CONCURRENT_STREAMS, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Limits")]
-    pub max_concurrent_streams: u32,
 
     /// Speak HTTP/1.1 only: no HTTP/2 by ALPN over TLS, nor by prior
     /// knowledge in cleartext
-    #[arg(long)]
+    #[arg(long, help_heading = "Listening")]
     pub no_http2: bool,
-
-    /// Time a client has to finish the TLS handshake
-    #[arg(long, value_name = "TIME", default_value = "10s", value_parser = duration, help_heading = "Timeouts")]
-    pub tls_handshake_timeout: Duration,
 
     /// Certificate chain in PEM; with --tls-key, the listeners speak HTTPS
     /// (repeatable, paired with --tls-key in order; chosen by SNI, the
@@ -279,6 +98,205 @@ pub struct Args {
     /// the traffic
     #[arg(long, value_name = "FILE", help_heading = "HTTPS")]
     pub tls_keylog: Option<PathBuf>,
+
+    /// File served for a directory
+    #[arg(long, value_name = "NAME", default_value = config::DEFAULT_INDEX, help_heading = "Files")]
+    pub index: String,
+
+    /// Send file bodies by copying them through a buffer instead of with
+    /// sendfile(2) (for file systems where sendfile misbehaves)
+    #[arg(long, help_heading = "Files")]
+    pub no_sendfile: bool,
+
+    /// Add a field to every response, as 'Name: value' (repeatable)
+    #[arg(long = "header", value_name = "'NAME: VALUE'", value_parser = header_field, help_heading = "Files")]
+    pub headers: Vec<(String, String)>,
+
+    /// List directories that have no index file (HTML, or JSON on request)
+    #[arg(long, help_heading = "Files")]
+    pub listing: bool,
+
+    /// Serve FILE with 200 for GETs that match no file and take HTML
+    /// (single-page applications)
+    #[arg(long, value_name = "FILE", help_heading = "Files")]
+    pub fallback: Option<String>,
+
+    /// Serve FILE for error STATUS, keeping the status (repeatable)
+    #[arg(long = "error-page", value_name = "STATUS=FILE", value_parser = error_page, help_heading = "Files")]
+    pub error_pages: Vec<(u16, String)>,
+
+    /// Serve /about from about.html, and redirect /about.html to /about
+    #[arg(long, help_heading = "Files")]
+    pub clean_urls: bool,
+
+    /// Cache-Control value sent with every file response (none by default)
+    #[arg(long, value_name = "VALUE", help_heading = "Caching")]
+    pub cache_control: Option<String>,
+
+    /// Do not compress files on the fly (precompressed siblings are still
+    /// served)
+    #[arg(long, help_heading = "Caching")]
+    pub no_compress: bool,
+
+    /// Content codings in the order preferred when the client accepts
+    /// several equally
+    #[arg(long, value_name = "LIST", default_value = "br,zstd,gzip", value_parser = codings, help_heading = "Caching")]
+    pub encodings: Codings,
+
+    /// Open files each worker thread keeps cached (0: no cache)
+    #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_CACHE_ENTRIES, help_heading = "Caching")]
+    pub cache_entries: usize,
+
+    /// Bytes of small-file content each worker thread keeps in memory
+    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_CACHE_BYTES, help_heading = "Caching")]
+    pub cache_bytes: usize,
+
+    /// Smallest file compressed on the fly, in bytes
+    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_COMPRESS_MIN, help_heading = "Caching")]
+    pub compress_min: u64,
+
+    /// Largest file compressed on the fly, in bytes
+    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_COMPRESS_MAX, help_heading = "Caching")]
+    pub compress_max: u64,
+
+    /// Bytes of compressed copies kept in memory
+    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_COMPRESS_CACHE, help_heading = "Caching")]
+    pub compress_cache: usize,
+
+    /// Answer CORS requests from ORIGIN (repeatable; no value: any origin)
+    #[arg(long, value_name = "ORIGIN", num_args = 0..=1, default_missing_value = "*", help_heading = "Access")]
+    pub cors: Vec<String>,
+
+    /// Require Basic authentication as USER with a password hashed by
+    /// `henaserver hash-password` (repeatable)
+    #[arg(long = "auth", value_name = "USER:HASH", value_parser = auth_user, help_heading = "Access")]
+    pub users: Vec<User>,
+
+    /// Do not write the access log
+    #[arg(short, long, help_heading = "Logging")]
+    pub quiet: bool,
+
+    /// Write the access log to FILE instead of stdout (reopened on SIGHUP)
+    #[arg(long, value_name = "FILE", help_heading = "Logging")]
+    pub access_log: Option<PathBuf>,
+
+    /// Access log format
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = crate::log::Format::Combined, help_heading = "Logging")]
+    pub log_format: crate::log::Format,
+
+    /// Level of server messages on stderr: error, warn, info, debug, trace
+    #[arg(
+        long,
+        value_name = "LEVEL",
+        default_value = "info",
+        help_heading = "Logging"
+    )]
+    pub log_level: String,
+
+    /// Longest request line, in bytes (longer: 414)
+    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_MAX_REQUEST_LINE, value_parser = positive, help_heading = "Limits and timeouts")]
+    pub max_request_line: usize,
+
+    /// Largest header section, in bytes (larger: 431)
+    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_MAX_HEADER_BYTES, value_parser = positive, help_heading = "Limits and timeouts")]
+    pub max_header_bytes: usize,
+
+    /// Most header fields in a request (more: 431)
+    #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_MAX_HEADERS, value_parser = positive, help_heading = "Limits and timeouts")]
+    pub max_headers: usize,
+
+    /// Largest request body read and discarded, in bytes (larger: 413)
+    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_MAX_BODY, help_heading = "Limits and timeouts")]
+    pub max_body: u64,
+
+    /// Most connections served at once; more wait to be accepted
+    #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_MAX_CONNECTIONS, value_parser = positive, help_heading = "Limits and timeouts")]
+    pub max_connections: usize,
+
+    /// Most ranges served from one request (more: the whole file)
+    #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_MAX_RANGES, help_heading = "Limits and timeouts")]
+    pub max_ranges: usize,
+
+    /// Time to deliver a whole request head, from its first byte
+    #[arg(long, value_name = "TIME", default_value = "10s", value_parser = duration, help_heading = "Limits and timeouts")]
+    pub header_timeout: Duration,
+
+    /// Time an idle connection is kept open between requests
+    #[arg(long, value_name = "TIME", default_value = "15s", value_parser = duration, help_heading = "Limits and timeouts")]
+    pub keepalive_timeout: Duration,
+
+    /// Time a response may make no progress before the client is dropped
+    #[arg(long, value_name = "TIME", default_value = "30s", value_parser = duration, help_heading = "Limits and timeouts")]
+    pub send_timeout: Duration,
+
+    /// Time a request body may make no progress before the client is dropped
+    #[arg(long, value_name = "TIME", default_value = "10s", value_parser = duration, help_heading = "Limits and timeouts")]
+    pub body_timeout: Duration,
+
+    /// Time a closing connection reads what the client still sends
+    #[arg(long, value_name = "TIME", default_value = "2s", value_parser = duration, help_heading = "Limits and timeouts")]
+    pub linger_timeout: Duration,
+
+    /// Time responses in flight get to finish on SIGINT or SIGTERM
+    #[arg(long, value_name = "TIME", default_value = "10s", value_parser = duration, help_heading = "Limits and timeouts")]
+    pub shutdown_grace: Duration,
+
+    /// Streams one HTTP/2 connection may have open at once
+    #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_MAX_CONCURRENT_STREAMS, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Limits and timeouts")]
+    pub max_concurrent_streams: u32,
+
+    /// Time a client has to finish the TLS handshake
+    #[arg(long, value_name = "TIME", default_value = "10s", value_parser = duration, help_heading = "Limits and timeouts")]
+    pub tls_handshake_timeout: Duration,
+
+    /// Write every request and response head received and sent into DIR,
+    /// one file each, named in order
+    #[arg(long, value_name = "DIR", help_heading = "The window into HTTP")]
+    pub dump: Option<PathBuf>,
+
+    /// Most files --dump writes before it stops
+    #[arg(long, value_name = "N", default_value_t = crate::window::dump::DEFAULT_DUMP_MAX, help_heading = "The window into HTTP")]
+    pub dump_max: u64,
+
+    /// Let --dump write Authorization, Proxy-Authorization and Cookie values
+    #[arg(long, help_heading = "The window into HTTP")]
+    pub dump_secrets: bool,
+
+    /// Answer every request with the raw HTTP response in FILE (no files
+    /// are served)
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "echo",
+        help_heading = "The window into HTTP"
+    )]
+    pub reply: Option<PathBuf>,
+
+    /// Answer every request with the request itself, as text
+    #[arg(long, help_heading = "The window into HTTP")]
+    pub echo: bool,
+
+    /// Read options from a TOML file (keys are the long flags' names);
+    /// HENASERVER_<OPTION> variables override it, flags override both
+    #[arg(long, value_name = "FILE", help_heading = "Operations")]
+    pub config: Option<PathBuf>,
+
+    /// Print the resolved configuration as TOML and exit
+    #[arg(long, help_heading = "Operations")]
+    pub print_config: bool,
+
+    /// Serve /healthz, /readyz and /metrics on a listener of their own at
+    /// ADDR:PORT (loopback only unless --admin-public)
+    #[arg(long, value_name = "ADDR:PORT", help_heading = "Operations")]
+    pub admin: Option<String>,
+
+    /// Let --admin listen on an address other hosts can reach
+    #[arg(long, requires = "admin", help_heading = "Operations")]
+    pub admin_public: bool,
+
+    /// Write the process id to FILE once listening (removed on exit)
+    #[arg(long, value_name = "FILE", help_heading = "Operations")]
+    pub pid_file: Option<PathBuf>,
 }
 
 /// Tools that run instead of the server.
@@ -297,6 +315,13 @@ pub enum Command {
     },
     /// Print the manual page (roff)
     Man,
+    /// Ask a server's health endpoint; exit 0 when it answers 200, else 1
+    /// (for a container's HEALTHCHECK)
+    Health {
+        /// The URL to ask
+        #[arg(default_value = "http://127.0.0.1:9180/healthz")]
+        url: String,
+    },
 }
 
 /// `henaserver raw`.
@@ -504,6 +529,19 @@ impl Args {
             None => Vec::new(),
             Some(spec) => redirect_addresses(spec, &listen)?,
         };
+        let admin = match &self.admin {
+            None => None,
+            Some(spec) => {
+                let addrs = config::resolve_bind(spec, config::DEFAULT_ADMIN_PORT)?;
+                let addr = addrs[0];
+                if !addr.ip().is_loopback() && !self.admin_public {
+                    return Err(ConfigError(format!(
+                        "--admin {spec} is not a loopback address: add --admin-public to serve metrics to other hosts"
+                    )));
+                }
+                Some(addr)
+            }
+        };
         let hsts = self.hsts.map(|max_age| Hsts {
             max_age,
             include_subdomains: self.hsts_include_subdomains,
@@ -536,6 +574,8 @@ impl Args {
             },
             preference: self.encodings.0,
             sendfile: !self.no_sendfile,
+            admin,
+            pid_file: self.pid_file,
             http2: !self.no_http2,
             tls,
             redirect_http,
