@@ -46,6 +46,7 @@ pub fn main() -> ExitCode {
                 Err(_) => ExitCode::from(1),
             };
         }
+        Some(Command::Health { url }) => return health(&url),
         Some(Command::Man) => {
             use clap::CommandFactory;
             let page = clap_mangen::Man::new(crate::config::cli::Args::command());
@@ -134,6 +135,7 @@ fn start_line(server: &Server) -> String {
         Mode::Reply(source) => format!("replying with a {} response", source.current().status),
         Mode::Echo => "echoing requests".to_string(),
         Mode::RedirectToHttps(_) => "redirecting to HTTPS".to_string(),
+        Mode::Admin(_) => "answering health checks".to_string(),
     };
     let scheme = if server.is_https() { "https" } else { "http" };
     let urls: Vec<String> = server
@@ -153,6 +155,9 @@ fn start_line(server: &Server) -> String {
             redirects.join(" and ")
         ));
     }
+    if let Some(admin) = server.admin_addr() {
+        line.push_str(&format!("; admin at http://{admin}/"));
+    }
     if let Some(fingerprint) = server.fingerprint() {
         line.push_str(&format!("; certificate SHA-256 {fingerprint}"));
     }
@@ -163,6 +168,47 @@ fn start_line(server: &Server) -> String {
         ));
     }
     line
+}
+
+/// Longest wait of `henaserver health` for an answer.
+const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `henaserver health [URL]`: 0 when the URL answers 200, else 1.
+fn health(url: &str) -> ExitCode {
+    let Some(rest) = url.strip_prefix("http://") else {
+        eprintln!("henaserver health: {url}: only http:// URLs are asked");
+        return ExitCode::from(2);
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/healthz"),
+    };
+    let addr = match crate::window::raw::resolve(authority) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("henaserver health: cannot resolve {authority}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    match crate::window::raw::exchange(addr, request.as_bytes(), HEALTH_TIMEOUT) {
+        Ok(answer) if answer.starts_with(b"HTTP/1.1 200 ") => {
+            println!("henaserver health: {url}: ok");
+            ExitCode::SUCCESS
+        }
+        Ok(answer) => {
+            let line = answer.split(|&b| b == b'\r').next().unwrap_or_default();
+            eprintln!(
+                "henaserver health: {url}: {}",
+                String::from_utf8_lossy(line)
+            );
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("henaserver health: {url}: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// `henaserver raw`: send bytes, print the raw answer.

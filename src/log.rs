@@ -111,6 +111,12 @@ thread_local! {
 
 impl AccessLog {
     /// A log that writes nothing.
+    /// The count of lines dropped because the writer fell behind.
+    pub fn dropped(&self) -> Arc<AtomicU64> {
+        self.dropped.clone()
+    }
+
+    /// A log that writes nothing.
     pub fn disabled() -> AccessLog {
         AccessLog {
             tx: None,

@@ -21,6 +21,8 @@ use rustix::net::{AddressFamily, SocketType};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
+use crate::admin::metrics::{self, Sources};
+use crate::admin::Admin;
 use crate::config::{Config, Mode, Site};
 use crate::http1::connection::{self, Shared};
 use crate::http2::connection as http2;
@@ -56,6 +58,8 @@ pub enum Error {
     Log(PathBuf, io::Error),
     /// A certificate or key cannot be used (the message names the file).
     Tls(String),
+    /// The pid file cannot be written.
+    PidFile(PathBuf, io::Error),
     /// Threads or event loops cannot be created.
     Io(io::Error),
 }
@@ -71,6 +75,7 @@ impl std::fmt::Display for Error {
             Error::Dump(dir, e) => write!(f, "cannot create dump directory {}: {e}", dir.display()),
             Error::Log(path, e) => write!(f, "cannot open access log {}: {e}", path.display()),
             Error::Tls(message) => f.write_str(message),
+            Error::PidFile(path, e) => write!(f, "cannot write pid file {}: {e}", path.display()),
             Error::Io(e) => write!(f, "{e}"),
         }
     }
@@ -87,6 +92,8 @@ pub struct Server {
     listeners: Vec<std::net::TcpListener>,
     /// Plain listeners that redirect to HTTPS.
     redirects: Vec<std::net::TcpListener>,
+    /// The admin listener and what it answers from.
+    admin: Option<(std::net::TcpListener, Arc<Admin>)>,
     tls: Option<Tls>,
     dump: Option<Arc<Dump>>,
     log: AccessLog,
@@ -215,11 +222,23 @@ impl Server {
         } else {
             (AccessLog::disabled(), None)
         };
+        let admin = match config.admin {
+            Some(addr) => {
+                let listener = listen(addr).map_err(|e| Error::Bind(addr, e))?;
+                let sources = Sources {
+                    log_dropped: Some(log.dropped()),
+                    dump: dump.clone(),
+                };
+                Some((listener, Arc::new(Admin::new(sources))))
+            }
+            None => None,
+        };
         Ok(Server {
             config,
             root,
             listeners,
             redirects,
+            admin,
             tls,
             dump,
             log,
@@ -241,6 +260,11 @@ impl Server {
             .iter()
             .filter_map(|l| l.local_addr().ok())
             .collect()
+    }
+
+    /// The admin listener's address, with `--admin`.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
     /// Whether the listeners speak HTTPS.
@@ -266,11 +290,38 @@ impl Server {
             root,
             listeners,
             redirects,
+            admin,
             tls,
             dump,
             log,
             log_thread,
         } = self;
+        let admin = match admin {
+            Some((listener, admin)) => {
+                let site = Site {
+                    mode: Mode::Admin(admin.clone()),
+                    ..Site::new(&config)
+                };
+                let root =
+                    Root::open(&config.root).map_err(|e| Error::Root(config.root.clone(), e))?;
+                let shared = Arc::new(Shared {
+                    pipeline: Pipeline::new(root, site),
+                    dump: None,
+                    limits: config.limits.clone(),
+                    log: AccessLog::disabled(),
+                    zero_copy: config.sendfile,
+                    tls: None,
+                    http2: false,
+                    counted: false,
+                });
+                Some((AdminThread::start(listener, shared)?, admin))
+            }
+            None => None,
+        };
+        if let Some(path) = &config.pid_file {
+            std::fs::write(path, format!("{}\n", std::process::id()))
+                .map_err(|e| Error::PidFile(path.clone(), e))?;
+        }
         let https_port = listeners
             .first()
             .and_then(|l| l.local_addr().ok())
@@ -289,6 +340,7 @@ impl Server {
             zero_copy: config.sendfile,
             tls: tls.clone(),
             http2: config.http2,
+            counted: true,
         });
         let redirect_shared = Arc::new(Shared {
             pipeline: Pipeline::new(redirect_root, redirect_site),
@@ -298,6 +350,7 @@ impl Server {
             zero_copy: config.sendfile,
             tls: None,
             http2: false,
+            counted: true,
         });
         let roles: Vec<(std::net::TcpListener, Arc<Shared>)> = listeners
             .into_iter()
@@ -333,6 +386,9 @@ impl Server {
             .enable_all()
             .build()
             .map_err(Error::Io)?;
+        if let Some((_, admin)) = &admin {
+            admin.set_ready(true);
+        }
         runtime.block_on(async {
             let watcher = tls.map(|tls| tokio::spawn(watch_certificates(tls)));
             shutdown.await;
@@ -340,6 +396,11 @@ impl Server {
                 watcher.abort();
             }
         });
+        // Not ready from the moment shutdown begins: load balancers stop
+        // sending while the connections in flight drain.
+        if let Some((_, admin)) = &admin {
+            admin.set_ready(false);
+        }
         let _ = stop_tx.send(true);
         for worker in workers {
             if let Ok(Err(e)) = worker.join() {
@@ -347,6 +408,12 @@ impl Server {
             }
         }
         drop(stop_tx);
+        if let Some((thread, _)) = admin {
+            thread.stop();
+        }
+        if let Some(path) = &config.pid_file {
+            let _ = std::fs::remove_file(path);
+        }
         if let Some(handle) = log_thread {
             let _ = handle.join();
         }
@@ -390,6 +457,47 @@ impl Server {
             }
             tracing::info!("stopping: finishing responses in flight");
         })
+    }
+}
+
+/// Connections the admin listener serves at once.
+const ADMIN_MAX_CONNECTIONS: usize = 64;
+
+/// The admin listener's thread: it keeps answering (readiness 503) while
+/// the site's connections drain, and stops after them.
+struct AdminThread {
+    stop: watch::Sender<bool>,
+    handle: std::thread::JoinHandle<()>,
+}
+
+impl AdminThread {
+    fn start(listener: std::net::TcpListener, shared: Arc<Shared>) -> Result<AdminThread, Error> {
+        let (stop, mut stopped) = watch::channel(false);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(Error::Io)?;
+        let handle = std::thread::Builder::new()
+            .name("henaserver-admin".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let Ok(listener) = TcpListener::from_std(listener) else {
+                        return;
+                    };
+                    let permits = Arc::new(Semaphore::new(ADMIN_MAX_CONNECTIONS));
+                    let accepting = tokio::spawn(accept_loop(listener, shared, permits));
+                    let _ = stopped.wait_for(|&s| s).await;
+                    stop::stop_worker();
+                    let _ = accepting.await;
+                });
+            })
+            .map_err(Error::Io)?;
+        Ok(AdminThread { stop, handle })
+    }
+
+    fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.handle.join();
     }
 }
 
@@ -540,7 +648,9 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, permits: Arc<Se
 /// connection over it.
 async fn serve_tls(tls: Tls, stream: tokio::net::TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let timeout = shared.limits.tls_handshake_timeout;
-    match tokio::time::timeout(timeout, tls.accept(stream)).await {
+    let accepted = tokio::time::timeout(timeout, tls.accept(stream)).await;
+    metrics::handshake(matches!(accepted, Ok(Accepted::Tls(_))));
+    match accepted {
         Ok(Accepted::Tls(stream)) if stream.get_ref().1.alpn_protocol() == Some(b"h2") => {
             let info = Transport::tls_info_of(&stream);
             http2::serve(stream, peer, shared, Some(info)).await

@@ -26,6 +26,9 @@ pub struct Shared {
     /// Whether HTTP/2 is spoken (ALPN `h2`, and prior knowledge in
     /// cleartext).
     pub http2: bool,
+    /// Whether requests are counted in the metrics (not the admin
+    /// listener's own).
+    pub counted: bool,
 }
 
 impl Shared {

@@ -54,6 +54,8 @@ impl Hsts {
     }
 }
 
+/// The admin listener's port when `--admin` names none.
+pub const DEFAULT_ADMIN_PORT: u16 = 9180;
 /// Port listened on when none is given.
 pub const DEFAULT_PORT: u16 = 8080;
 /// Address listened on when none is given: this machine only.
@@ -106,6 +108,10 @@ pub struct Config {
     /// Whether HTTP/2 is spoken (by ALPN over TLS, by prior knowledge in
     /// cleartext).
     pub http2: bool,
+    /// Where the admin listener (health, readiness, metrics) listens.
+    pub admin: Option<SocketAddr>,
+    /// Where the process id is written.
+    pub pid_file: Option<PathBuf>,
     /// HTTPS, when the listeners speak it.
     pub tls: Option<TlsSettings>,
     /// Plain listeners that redirect every request to HTTPS.
@@ -169,6 +175,8 @@ impl Config {
             clean_urls: false,
             sendfile: true,
             http2: true,
+            admin: None,
+            pid_file: None,
             tls: None,
             redirect_http: Vec::new(),
             hsts: None,

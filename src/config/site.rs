@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use argon2::password_hash::PasswordHash;
 
+use crate::admin::Admin;
 use crate::exchange::Coding;
 use crate::window::reply::ReplySource;
 
@@ -86,6 +87,8 @@ pub enum Mode {
     /// Every request redirected to the same URL over HTTPS on this port
     /// (`--redirect-http`).
     RedirectToHttps(u16),
+    /// Health, readiness and metrics (`--admin`).
+    Admin(Arc<Admin>),
 }
 
 /// When files are compressed on the fly.

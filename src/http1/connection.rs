@@ -24,6 +24,7 @@ use tokio::net::TcpStream;
 use super::body::ChunkedDrain;
 use super::encode;
 use super::parse::{self, Framing, HeadFields, ParseError, RequestHead};
+use crate::admin::metrics;
 use crate::exchange::{Body, Piece, Plan};
 use crate::log::Entry;
 pub(crate) use crate::shared::Shared;
@@ -65,7 +66,9 @@ pub fn serve(
 ) -> impl std::future::Future<Output = Option<Handover>> + Send {
     let keep_bodies = shared.keeps_bodies();
     let dump_id = shared.dump.as_ref().map_or(0, |d| d.connection());
+    let open = metrics::Open::new(0, usize::from(io.is_tls()), shared.counted);
     let conn = Box::new(Connection {
+        open,
         io,
         peer,
         accepted: Instant::now(),
@@ -162,6 +165,9 @@ struct Exchange {
 }
 
 struct Connection {
+    /// Counts the connection as open while it lives.
+    #[allow(dead_code)]
+    open: metrics::Open,
     io: Transport,
     peer: SocketAddr,
     accepted: Instant,
@@ -331,6 +337,9 @@ impl Connection {
     fn begin_exchange(&mut self) {
         let log = &self.shared.log;
         if !log.enabled() {
+            if metrics::enabled() {
+                self.exchange.started = Some(Instant::now());
+            }
             return;
         }
         let head = &self.head;
@@ -396,12 +405,17 @@ impl Connection {
         (logged, file_body)
     }
 
-    /// Writes the access log line of the exchange, if it is logged.
+    /// Writes the access log line of the exchange, if it is logged, and
+    /// counts it.
     fn log(&self, logged: Logged) {
         let exchange = &self.exchange;
         let Some(started) = exchange.started else {
             return;
         };
+        let elapsed = started.elapsed();
+        if self.shared.counted {
+            metrics::request(0, self.head.method, logged.status, logged.bytes, elapsed);
+        }
         let split = exchange.referer_len.min(exchange.agents.len());
         let (referer, user_agent) = exchange.agents.split_at(split);
         self.shared.log.record(&Entry {
@@ -409,7 +423,7 @@ impl Connection {
             line: &exchange.line,
             status: logged.status,
             bytes: logged.bytes,
-            elapsed: started.elapsed(),
+            elapsed,
             referer,
             user_agent,
             range: logged.range.as_deref().unwrap_or(""),
@@ -736,6 +750,7 @@ mod footprint {
                 zero_copy: true,
                 tls: None,
                 http2: true,
+                counted: true,
             });
             let f = super::serve_tcp(c, "127.0.0.1:1".parse().unwrap(), shared);
             // Thousands of idle connections each hold one of these, and

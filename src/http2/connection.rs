@@ -25,6 +25,7 @@ use http::header::{HeaderName, HeaderValue};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::fields::H2Fields;
+use crate::admin::metrics;
 use crate::exchange::{Body, Method, Name, Piece, Plan, Request};
 use crate::log::Entry;
 use crate::shared::Shared;
@@ -103,6 +104,7 @@ pub async fn serve<T>(
             return;
         }
     };
+    let _open = metrics::Open::new(1, usize::from(tls.is_some()), shared.counted);
     let conn = Arc::new(Conn {
         dump_id: shared.dump.as_ref().map_or(0, |d| d.connection()),
         shared: shared.clone(),
@@ -225,6 +227,13 @@ async fn answer(
     if !sent {
         tracing::debug!(peer = %conn.peer, "HTTP/2 stream ended before its response");
     }
+    metrics::request(
+        1,
+        method.unwrap_or(Method::Unknown),
+        status,
+        bytes,
+        started.elapsed(),
+    );
 
     if let Some(dump) = &shared.dump {
         let number = conn.exchanges.fetch_add(1, Ordering::Relaxed) + 1;

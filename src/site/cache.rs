@@ -122,5 +122,6 @@ pub fn put(
                 checked: Instant::now(),
             },
         );
+        crate::admin::metrics::file_cache_entries(cache.map.len());
     });
 }

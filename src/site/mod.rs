@@ -41,6 +41,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
+use crate::admin::metrics;
 use crate::config::{Mode, Site};
 use crate::exchange::{Body, Coding, Method, Name, Piece, Plan, Request, Text};
 use crate::window::echo;
@@ -108,6 +109,7 @@ impl Pipeline {
             Mode::Echo => return Ok(echo::plan(req)),
             Mode::Reply(source) => return Ok(source.current().plan(req.head_only())),
             Mode::RedirectToHttps(port) => return Ok(redirect_to_https(req, *port)),
+            Mode::Admin(admin) => return Ok(admin.plan(req)),
         }
         let ctx = Ctx {
             pipeline: self,
@@ -139,8 +141,10 @@ impl Pipeline {
         // Step 4: resolve and open.
         let path = req.path;
         if let Some((info, siblings)) = cache::get(&self.root, path) {
+            metrics::file_cache(true);
             return ctx.file(info, siblings);
         }
+        metrics::file_cache(false);
         let resolved = match resolve::resolve(path) {
             Ok(r) => r,
             Err(Refusal::BadRequest(_)) => return Ok(ctx.fail(400, Vec::new())),

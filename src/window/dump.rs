@@ -74,6 +74,11 @@ impl Dump {
         }))
     }
 
+    /// Files written or queued so far.
+    pub fn files(&self) -> u64 {
+        self.files.load(Ordering::Relaxed).min(self.max)
+    }
+
     /// A number for a new connection.
     pub fn connection(&self) -> u64 {
         self.connections.fetch_add(1, Ordering::Relaxed) + 1
