@@ -46,10 +46,16 @@ SCENARIOS = {
     "tls_close_1k": ("TLS: 1 KB, new connection per request (resumed)", "wrk",
                      ["-c50", "-H", "Connection: close"], "/1k.bin"),
     "tls_64m": ("TLS: 64 MiB, 4 conns", "wrk", ["-c4", "--timeout", "30s"], "/64m.bin"),
+    "h2c_1k": ("h2c: 1 KB, 10 conns x 100 streams", "h2load", ["-c10", "-m100"], "/1k.bin"),
+    "h2_1k": ("h2 over TLS: 1 KB, 10 conns x 100 streams", "h2load", ["-c10", "-m100"],
+              "/1k.bin"),
+    "h2_64m": ("h2 over TLS: 64 MiB, 4 conns", "h2load", ["-c4", "-m1"], "/64m.bin"),
 }
 
 # Scenarios served over HTTPS, with the same certificate for both servers.
-TLS_SCENARIOS = {"tls_ka_1k", "tls_close_1k", "tls_64m"}
+TLS_SCENARIOS = {"tls_ka_1k", "tls_close_1k", "tls_64m", "h2_1k", "h2_64m"}
+# Scenarios spoken in HTTP/2 (nginx's listener gets the http2 parameter).
+H2_SCENARIOS = {"h2c_1k", "h2_1k", "h2_64m"}
 CERT = os.path.join(OUT, "cert.pem")
 KEY = os.path.join(OUT, "key.pem")
 # Mozilla's "intermediate" TLS 1.2 suites, as nginx is told to use them.
@@ -98,9 +104,11 @@ def make_root():
         time.sleep(1.5)
 
 
-def nginx_conf(workers, tls=False):
-    path = os.path.join(OUT, f"nginx-{workers}{'-tls' if tls else ''}.conf")
+def nginx_conf(workers, tls=False, h2=False):
+    path = os.path.join(OUT, f"nginx-{workers}{'-tls' if tls else ''}{'-h2' if h2 else ''}.conf")
     listen = f"127.0.0.1:{NGINX_PORT} backlog=4096"
+    if h2:
+        listen += " http2"
     tls_conf = ""
     if tls:
         listen += " ssl"
@@ -179,9 +187,10 @@ def status_kib(pids, key):
 
 
 class Server:
-    def __init__(self, name, cores, workers=1, tls=False):
+    def __init__(self, name, cores, workers=1, tls=False, h2=False):
         self.name = name
         self.tls = tls
+        self.h2c = h2 and not tls
         pin = ["taskset", "-c", cores] if cores else []
         if name == "henaserver":
             threads = [] if workers is None else ["--threads", str(workers)]
@@ -191,7 +200,7 @@ class Server:
                 cmd += ["--tls-cert", CERT, "--tls-key", KEY]
             self.port = HENA_PORT
         else:
-            cmd = pin + ["nginx", "-c", nginx_conf(workers or 2, tls)]
+            cmd = pin + ["nginx", "-c", nginx_conf(workers or 2, tls, h2)]
             self.port = NGINX_PORT
         started = time.perf_counter()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -206,6 +215,9 @@ class Server:
         while time.perf_counter() < deadline:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=5) as raw:
+                    if self.h2c:
+                        # nginx's cleartext HTTP/2 listener speaks no HTTP/1.1.
+                        return (time.perf_counter() - started) * 1000
                     s = raw
                     if self.tls:
                         ctx = ssl.create_default_context()
@@ -253,6 +265,28 @@ def parse_wrk(out):
     return r
 
 
+def parse_h2load(out):
+    r = {"value": 0.0, "errors": 0, "non2xx": 0, "p99_ms": None, "requests": 0,
+         "bytes_per_s": 0.0}
+    m = re.search(r"finished in ([\d.]+)s, ([\d.]+) req/s", out)
+    seconds = 0.0
+    if m:
+        seconds = float(m.group(1))
+        r["value"] = float(m.group(2))
+    m = re.search(r"requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, "
+                  r"(\d+) failed, (\d+) errored, (\d+) timeout", out)
+    if m:
+        r["requests"] = int(m.group(3))
+        r["errors"] = int(m.group(4)) + int(m.group(5)) + int(m.group(6))
+    m = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", out)
+    if m:
+        r["non2xx"] = int(m.group(2)) + int(m.group(3)) + int(m.group(4))
+    m = re.search(r"traffic: ([\d.]+)(B|KB|MB|GB) \((\d+)\) total", out)
+    if m and seconds > 0:
+        r["bytes_per_s"] = int(m.group(3)) / seconds
+    return r
+
+
 def run_load(server, scenario, duration, client_cores, wrk_threads=1):
     _, kind, args, path = SCENARIOS[scenario]
     pin = ["taskset", "-c", client_cores] if client_cores else []
@@ -268,6 +302,16 @@ def run_load(server, scenario, duration, client_cores, wrk_threads=1):
         r["unit"] = "req/s"
         if path == "/64m.bin":
             r["value"] = r.get("bytes_per_s", 0.0) / 1e9
+            r["unit"] = "GB/s"
+    elif kind == "h2load":
+        scheme = "https" if server.tls else "http"
+        cmd = pin + ["h2load", "-D", f"{duration:g}", "-t1"] + args + \
+            [f"{scheme}://{url_host}{path}"]
+        out = subprocess.run(cmd, capture_output=True, text=True).stdout
+        r = parse_h2load(out)
+        r["unit"] = "req/s"
+        if path == "/64m.bin":
+            r["value"] = r["bytes_per_s"] / 1e9
             r["unit"] = "GB/s"
     else:
         cmd = pin + [SINK, url_host, path, str(args), str(duration)]
@@ -326,7 +370,7 @@ def main():
         for s in scenarios:
             order = names if (rnd % 2 == 0) else names[::-1]
             for n in order:
-                srv = Server(n, "0", 1, tls=s in TLS_SCENARIOS)
+                srv = Server(n, "0", 1, tls=s in TLS_SCENARIOS, h2=s in H2_SCENARIOS)
                 try:
                     starts[n].append(srv.startup_ms)
                     idles[n].append(srv.idle_rss)
