@@ -27,6 +27,7 @@ ROOT = os.path.join(OUT, "root")
 HENA = os.path.join(REPO, "target", "release", "henaserver")
 SINK = os.path.join(REPO, "target", "release", "examples", "sink")
 HENA_PORT = 18480
+HENA_ARGS = []
 NGINX_PORT = 18481
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -198,13 +199,19 @@ class Server:
                          "--max-connections", "8192"] + threads
             if tls:
                 cmd += ["--tls-cert", CERT, "--tls-key", KEY]
+            cmd += HENA_ARGS
             self.port = HENA_PORT
         else:
             cmd = pin + ["nginx", "-c", nginx_conf(workers or 2, tls, h2)]
             self.port = NGINX_PORT
         started = time.perf_counter()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.startup_ms = self.wait_ready(started)
+        try:
+            self.startup_ms = self.wait_ready(started)
+        except RuntimeError:
+            self.proc.kill()
+            self.proc.wait()
+            raise
         time.sleep(0.3)
         self.pids = tree_pids(self.proc.pid)
         self.idle_rss = status_kib(self.pids, "VmRSS")
@@ -346,11 +353,15 @@ def main():
     ap.add_argument("--duration", type=float, default=5)
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
     ap.add_argument("--no-scaling", action="store_true", help="skip the unpinned two-core run")
+    ap.add_argument("--hena-args", default="",
+                    help="more henaserver options, as one string (\"--admin 127.0.0.1:0\")")
     ap.add_argument("--binary", default=None,
                     help="henaserver executable to measure (another build, to compare two)")
     opts = ap.parse_args()
     if opts.binary:
         HENA = os.path.abspath(opts.binary)
+    global HENA_ARGS
+    HENA_ARGS = opts.hena_args.split()
     scenarios = [s for s in opts.scenarios.split(",") if s]
     for s in scenarios:
         if s not in SCENARIOS:

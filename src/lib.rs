@@ -46,6 +46,7 @@ mod exchange;
 mod http1;
 mod http2;
 mod log;
+mod privileges;
 mod server;
 mod shared;
 mod site;

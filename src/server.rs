@@ -60,6 +60,8 @@ pub enum Error {
     Tls(String),
     /// The pid file cannot be written.
     PidFile(PathBuf, io::Error),
+    /// `--user` could not be switched to (the message says why).
+    Privileges(String),
     /// Threads or event loops cannot be created.
     Io(io::Error),
 }
@@ -74,7 +76,7 @@ impl std::fmt::Display for Error {
             Error::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
             Error::Dump(dir, e) => write!(f, "cannot create dump directory {}: {e}", dir.display()),
             Error::Log(path, e) => write!(f, "cannot open access log {}: {e}", path.display()),
-            Error::Tls(message) => f.write_str(message),
+            Error::Tls(message) | Error::Privileges(message) => f.write_str(message),
             Error::PidFile(path, e) => write!(f, "cannot write pid file {}: {e}", path.display()),
             Error::Io(e) => write!(f, "{e}"),
         }
@@ -201,6 +203,14 @@ impl Server {
             Some(settings) => Some(Tls::new(settings, config.http2).map_err(Error::Tls)?),
             None => None,
         };
+        let admin_listener = match config.admin {
+            Some(addr) => Some(listen(addr).map_err(|e| Error::Bind(addr, e))?),
+            None => None,
+        };
+        // Everything that needs the privileges it started with is done.
+        if let Some(who) = &config.user {
+            crate::privileges::drop_to(who).map_err(Error::Privileges)?;
+        }
         let dump = match &config.dump {
             Some(d) => Some(
                 Dump::start(&d.dir, d.max, d.secrets).map_err(|e| Error::Dump(d.dir.clone(), e))?,
@@ -222,9 +232,8 @@ impl Server {
         } else {
             (AccessLog::disabled(), None)
         };
-        let admin = match config.admin {
-            Some(addr) => {
-                let listener = listen(addr).map_err(|e| Error::Bind(addr, e))?;
+        let admin = match admin_listener {
+            Some(listener) => {
                 let sources = Sources {
                     log_dropped: Some(log.dropped()),
                     dump: dump.clone(),

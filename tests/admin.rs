@@ -267,3 +267,52 @@ fn the_pid_file_is_written_and_removed() {
     assert_eq!(server.wait_exit(PATIENCE), Some(0));
     assert!(!pid_file.exists());
 }
+
+#[test]
+fn user_drops_privileges_after_binding() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("SKIPPED: not running as root, so --user cannot be tested");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let tree = Tree::new();
+    tree.file("index.html", "hello\n");
+    std::fs::set_permissions(tree.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        tree.path().join("index.html"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let server = TestServer::start(tree.path(), &["--quiet", "--user", "65534:65534"]);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
+            .unwrap()
+    };
+    assert_eq!(field("Uid:"), "65534 65534 65534 65534");
+    assert_eq!(field("Gid:"), "65534 65534 65534 65534");
+    assert_eq!(field("Groups:"), "");
+    let r = server.get("/index.html");
+    assert_eq!((r.status, &r.body[..]), (200, &b"hello\n"[..]));
+    // Every thread runs as the new user.
+    for task in std::fs::read_dir(format!("/proc/{}/task", server.child.id())).unwrap() {
+        let status = std::fs::read_to_string(task.unwrap().path().join("status")).unwrap();
+        assert!(
+            status.contains("Uid:\t65534\t65534\t65534\t65534"),
+            "{status}"
+        );
+    }
+    let (code, _, err) = run_bin(
+        &[
+            &tree.path().display().to_string(),
+            "--user",
+            "no-such-user-here",
+        ],
+        &[],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("no such user"), "{err}");
+}

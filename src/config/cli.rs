@@ -294,6 +294,11 @@ pub struct Args {
     #[arg(long, requires = "admin", help_heading = "Operations")]
     pub admin_public: bool,
 
+    /// After binding, run as user NAME (and GROUP, else the user's own),
+    /// with no supplementary groups
+    #[arg(long, value_name = "NAME[:GROUP]", help_heading = "Operations")]
+    pub user: Option<String>,
+
     /// Write the process id to FILE once listening (removed on exit)
     #[arg(long, value_name = "FILE", help_heading = "Operations")]
     pub pid_file: Option<PathBuf>,
@@ -576,6 +581,10 @@ impl Args {
             sendfile: !self.no_sendfile,
             admin,
             pid_file: self.pid_file,
+            user: match &self.user {
+                Some(spec) => Some(crate::privileges::resolve(spec).map_err(ConfigError)?),
+                None => None,
+            },
             http2: !self.no_http2,
             tls,
             redirect_http,

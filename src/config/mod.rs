@@ -112,6 +112,8 @@ pub struct Config {
     pub admin: Option<SocketAddr>,
     /// Where the process id is written.
     pub pid_file: Option<PathBuf>,
+    /// Who to run as once the sockets are bound.
+    pub user: Option<crate::privileges::RunAs>,
     /// HTTPS, when the listeners speak it.
     pub tls: Option<TlsSettings>,
     /// Plain listeners that redirect every request to HTTPS.
@@ -177,6 +179,7 @@ impl Config {
             http2: true,
             admin: None,
             pid_file: None,
+            user: None,
             tls: None,
             redirect_http: Vec::new(),
             hsts: None,
