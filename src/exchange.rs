@@ -463,7 +463,7 @@ impl Plan {
     pub fn new(status: u16) -> Plan {
         Plan {
             status,
-            fields: Vec::with_capacity(10),
+            fields: Vec::new(),
             ..Plan::default()
         }
     }
