@@ -408,11 +408,15 @@ impl Raw {
     }
 
     /// Reads frames until one of `kind` on `stream` (or any stream for a
-    /// GOAWAY); `None` when the connection ends first.
+    /// GOAWAY), answering PINGs as a client does; `None` when the
+    /// connection ends first.
     fn until(&mut self, kind: u8, stream: u32) -> Option<(u8, u32, Vec<u8>)> {
         while let Some((k, flags, s, payload)) = self.next() {
             if k == kind && (kind == GOAWAY || s == stream) {
                 return Some((flags, s, payload));
+            }
+            if k == PING && flags & 0x1 == 0 {
+                self.send(&frame(PING, 0x1, 0, &payload));
             }
         }
         None
@@ -666,4 +670,120 @@ fn streams_beyond_the_limit_are_refused() {
     }
     assert!(refused, "streams over the limit were not refused");
     still_serves(server.addr);
+}
+
+#[test]
+fn an_idle_connection_gets_goaway_after_the_timeouts() {
+    let tree = site();
+    let server = TestServer::start(
+        tree.path(),
+        &[
+            "--quiet",
+            "--header-timeout",
+            "1s",
+            "--keepalive-timeout",
+            "1s",
+        ],
+    );
+    // The preface and nothing more: GOAWAY after the header timeout.
+    let mut raw = Raw::open(server.addr);
+    let started = std::time::Instant::now();
+    let (_, _, payload) = raw
+        .until(GOAWAY, 0)
+        .expect("GOAWAY for a silent connection");
+    assert_eq!(error_code(&payload, 4), 0x0, "NO_ERROR");
+    assert!(started.elapsed() < PATIENCE);
+    // After a request, GOAWAY after the keep-alive timeout, naming it.
+    let mut raw = Raw::open(server.addr);
+    raw.send(&frame(
+        HEADERS,
+        END_STREAM | END_HEADERS,
+        1,
+        &get_block("/data.txt", &[]),
+    ));
+    raw.until(DATA, 1).expect("the response");
+    // The first GOAWAY may announce the shutdown with the largest stream
+    // id (RFC 9113 §6.8); the last one names the last stream processed.
+    let mut last = None;
+    while let Some((_, _, payload)) = raw.until(GOAWAY, 0) {
+        assert_eq!(error_code(&payload, 4), 0x0, "NO_ERROR");
+        let id = error_code(&payload, 0) & 0x7fff_ffff;
+        last = Some(id);
+        if id != 0x7fff_ffff {
+            break;
+        }
+    }
+    assert_eq!(last, Some(1), "last stream id");
+    assert!(raw.next().is_none(), "the connection closes after GOAWAY");
+    // A peer that never answers the shutdown's PING is closed all the same.
+    let mut deaf = Raw::open(server.addr);
+    let started = std::time::Instant::now();
+    while deaf.next().is_some() {}
+    assert!(
+        started.elapsed() < PATIENCE,
+        "a deaf peer held the connection"
+    );
+}
+
+#[test]
+fn a_stream_without_window_is_ended_by_the_send_timeout_and_others_go_on() {
+    let tree = site();
+    tree.file("big.bin", vec![b'z'; 1024 * 1024]);
+    let server = TestServer::start(tree.path(), &["--quiet", "--send-timeout", "1s"]);
+    let mut raw = Raw::open(server.addr);
+    // A zero initial stream window: no stream may receive DATA until its
+    // window is opened.
+    raw.send(&frame(SETTINGS, 0, 0, &[0, 4, 0, 0, 0, 0]));
+    raw.send(&frame(
+        HEADERS,
+        END_STREAM | END_HEADERS,
+        1,
+        &get_block("/big.bin", &[]),
+    ));
+    let (_, _, payload) = raw
+        .until(RST_STREAM, 1)
+        .expect("the stalled stream is reset");
+    assert_eq!(error_code(&payload, 0), 0x8, "CANCEL");
+    // Another stream, its window opened, is answered whole.
+    raw.send(&frame(
+        HEADERS,
+        END_STREAM | END_HEADERS,
+        3,
+        &get_block("/data.txt", &[]),
+    ));
+    raw.send(&frame(WINDOW_UPDATE, 0, 3, &1000u32.to_be_bytes()));
+    let (_, _, data) = raw.until(DATA, 3).expect("DATA on the other stream");
+    assert_eq!(data, b"0123456789abcdefghij");
+}
+
+#[test]
+fn shutdown_sends_goaway_and_lets_streams_finish() {
+    let tree = site();
+    let big: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i % 249) as u8).collect();
+    tree.file("big.bin", &big);
+    let server = TestServer::start(tree.path(), &["--quiet"]);
+    runtime().block_on(async {
+        let c = h2c(server.addr).await;
+        let mut ready = c.clone().ready().await.unwrap();
+        let req = http::Request::builder()
+            .uri("http://localhost/big.bin")
+            .body(())
+            .unwrap();
+        let (response, _) = ready.send_request(req, true).unwrap();
+        let response = response.await.unwrap();
+        let mut body = response.into_body();
+        // The first bytes have come; now the server is told to stop.
+        let first = body.data().await.unwrap().unwrap();
+        let _ = body.flow_control().release_capacity(first.len());
+        server.signal("TERM");
+        let mut got = first.to_vec();
+        while let Some(chunk) = body.data().await {
+            let chunk = chunk.unwrap();
+            let _ = body.flow_control().release_capacity(chunk.len());
+            got.extend_from_slice(&chunk);
+        }
+        assert!(got == big, "the stream in flight finished whole");
+    });
+    let mut server = server;
+    assert_eq!(server.wait_exit(PATIENCE), Some(0));
 }

@@ -129,11 +129,18 @@ pub async fn serve<T>(
                 }
                 None => break,
             },
-            () = idle, if !going_away => {
-                if !connection.has_streams() {
-                    connection.graceful_shutdown();
-                    going_away = true;
+            () = idle => {
+                if connection.has_streams() {
+                    continue;
                 }
+                if going_away {
+                    // A peer that does not answer the shutdown's PING
+                    // does not hold the connection open.
+                    connection.abrupt_shutdown(Reason::NO_ERROR);
+                    break;
+                }
+                connection.graceful_shutdown();
+                going_away = true;
             }
             () = &mut stop, if !going_away => {
                 connection.graceful_shutdown();
