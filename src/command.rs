@@ -85,21 +85,14 @@ pub fn main() -> ExitCode {
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let mut args = args;
-    if args.tls_keylog.is_none() && (!args.tls_cert.is_empty() || args.tls_self_signed) {
-        // As browsers do: SSLKEYLOGFILE names the key log file.
-        args.tls_keylog = std::env::var_os("SSLKEYLOGFILE")
-            .filter(|v| !v.is_empty())
-            .map(std::path::PathBuf::from);
-    }
-    let config = match args.into_config() {
+    let config = match with_keylog_variable(args).into_config() {
         Ok(c) => crate::Config { rules, ..c },
         Err(e) => {
             eprintln!("henaserver: {e}");
             return ExitCode::from(2);
         }
     };
-    let server = match Server::bind(config) {
+    let mut server = match Server::bind(config) {
         Ok(s) => s,
         // A certificate or key that cannot be used is a wrong configuration.
         Err(e @ crate::Error::Tls(_)) => {
@@ -111,6 +104,8 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    server.reload_with(crate::Reloader::new(move || reload_config(&argv)));
     let announce = start_line(&server);
     let announce = move || {
         let mut out = std::io::stdout().lock();
@@ -124,6 +119,33 @@ pub fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// The configuration read anew, for SIGHUP: the file, the environment
+/// and the flags the server started with. The error is one line.
+fn reload_config(argv: &[std::ffi::OsString]) -> Result<crate::Config, String> {
+    let vars: Vec<(String, String)> = std::env::vars().collect();
+    let resolved = crate::config::settings::resolve(argv.to_vec(), &vars).map_err(|e| {
+        let text = e.render().to_string();
+        let line = text.lines().next().unwrap_or("invalid configuration");
+        line.strip_prefix("error: ").unwrap_or(line).to_string()
+    })?;
+    let crate::config::settings::Resolved { args, rules, .. } = resolved;
+    let config = with_keylog_variable(args)
+        .into_config()
+        .map_err(|e| e.to_string())?;
+    Ok(crate::Config { rules, ..config })
+}
+
+/// As browsers do: SSLKEYLOGFILE names the key log file when HTTPS is on
+/// and `--tls-keylog` is not given.
+fn with_keylog_variable(mut args: crate::config::cli::Args) -> crate::config::cli::Args {
+    if args.tls_keylog.is_none() && (!args.tls_cert.is_empty() || args.tls_self_signed) {
+        args.tls_keylog = std::env::var_os("SSLKEYLOGFILE")
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from);
+    }
+    args
 }
 
 /// The line printed once the server listens: what it serves, where, and

@@ -56,7 +56,7 @@ mod transport;
 mod window;
 
 pub use config::{Config, ConfigError, Limits};
-pub use server::{Error, Server};
+pub use server::{Error, Reloader, Server};
 
 /// The parsers and encoders on the request path, for the benchmarks and
 /// fuzz targets; not part of the API.

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use rustix::net::{AddressFamily, SocketType};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
@@ -96,6 +97,10 @@ pub struct Server {
     redirects: Vec<std::net::TcpListener>,
     /// The admin listener and what it answers from.
     admin: Option<(std::net::TcpListener, Arc<Admin>)>,
+    /// Reads the configuration again, for SIGHUP.
+    reloader: Option<Reloader>,
+    /// Asks the running server to reload (sent on SIGHUP).
+    reloads: Option<tokio::sync::mpsc::UnboundedReceiver<()>>,
     tls: Option<Tls>,
     dump: Option<Arc<Dump>>,
     log: AccessLog,
@@ -248,6 +253,8 @@ impl Server {
             listeners,
             redirects,
             admin,
+            reloader: None,
+            reloads: None,
             tls,
             dump,
             log,
@@ -269,6 +276,13 @@ impl Server {
             .iter()
             .filter_map(|l| l.local_addr().ok())
             .collect()
+    }
+
+    /// Has SIGHUP (under [`Server::run_until_signal_then`]) also read the
+    /// configuration again with `reloader` and apply what can change
+    /// without binding anew to new requests.
+    pub fn reload_with(&mut self, reloader: Reloader) {
+        self.reloader = Some(reloader);
     }
 
     /// The admin listener's address, with `--admin`.
@@ -300,6 +314,8 @@ impl Server {
             listeners,
             redirects,
             admin,
+            reloader,
+            reloads,
             tls,
             dump,
             log,
@@ -314,7 +330,7 @@ impl Server {
                 let root =
                     Root::open(&config.root).map_err(|e| Error::Root(config.root.clone(), e))?;
                 let shared = Arc::new(Shared {
-                    pipeline: Pipeline::new(root, site),
+                    pipeline: ArcSwap::from_pointee(Pipeline::new(root, site)),
                     dump: None,
                     limits: config.limits.clone(),
                     log: AccessLog::disabled(),
@@ -342,7 +358,7 @@ impl Server {
         let redirect_root =
             Root::open(&config.root).map_err(|e| Error::Root(config.root.clone(), e))?;
         let shared = Arc::new(Shared {
-            pipeline: Pipeline::new(root, Site::new(&config)),
+            pipeline: ArcSwap::from_pointee(Pipeline::new(root, Site::new(&config))),
             dump: dump.clone(),
             limits: config.limits.clone(),
             log: log.clone(),
@@ -352,7 +368,7 @@ impl Server {
             counted: true,
         });
         let redirect_shared = Arc::new(Shared {
-            pipeline: Pipeline::new(redirect_root, redirect_site),
+            pipeline: ArcSwap::from_pointee(Pipeline::new(redirect_root, redirect_site)),
             dump,
             limits: config.limits.clone(),
             log,
@@ -389,8 +405,6 @@ impl Server {
             workers.push(handle);
         }
         drop(roles);
-        drop(shared);
-        drop(redirect_shared);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -398,11 +412,23 @@ impl Server {
         if let Some((_, admin)) = &admin {
             admin.set_ready(true);
         }
+        let running = Running {
+            config: config.clone(),
+            shared: shared.clone(),
+            redirect: redirect_shared.clone(),
+            https_port,
+        };
         runtime.block_on(async {
             let watcher = tls.map(|tls| tokio::spawn(watch_certificates(tls)));
+            let reloading = match (reloader, reloads) {
+                (Some(reloader), Some(reloads)) => {
+                    Some(tokio::spawn(reload_on_request(running, reloader, reloads)))
+                }
+                _ => None,
+            };
             shutdown.await;
-            if let Some(watcher) = watcher {
-                watcher.abort();
+            for task in [watcher, reloading].into_iter().flatten() {
+                task.abort();
             }
         });
         // Not ready from the moment shutdown begins: load balancers stop
@@ -437,9 +463,11 @@ impl Server {
     /// Serves until SIGINT or SIGTERM, calling `ready` once the signals are
     /// handled: a start message printed from it can be acted on at once.
     /// SIGHUP reopens the access log file and reloads the certificates.
-    pub fn run_until_signal_then(self, ready: impl FnOnce()) -> Result<(), Error> {
+    pub fn run_until_signal_then(mut self, ready: impl FnOnce()) -> Result<(), Error> {
         let log = self.log.clone();
         let tls = self.tls.clone();
+        let (reload, reloads) = tokio::sync::mpsc::unbounded_channel();
+        self.reloads = Some(reloads);
         self.run(async move {
             use tokio::signal::unix::{signal, SignalKind};
             let signals = (
@@ -459,6 +487,7 @@ impl Server {
                             if let Some(tls) = &tls {
                                 reload_certificates(tls, "SIGHUP");
                             }
+                            let _ = reload.send(());
                         }
                     }
                 },
@@ -467,6 +496,90 @@ impl Server {
             tracing::info!("stopping: finishing responses in flight");
         })
     }
+}
+
+/// Reads the configuration anew: the file, the environment and the flags
+/// the server started with.
+pub struct Reloader(Box<dyn Fn() -> Result<Config, String> + Send>);
+
+impl Reloader {
+    /// A reloader that calls `read`.
+    pub fn new(read: impl Fn() -> Result<Config, String> + Send + 'static) -> Reloader {
+        Reloader(Box::new(read))
+    }
+}
+
+impl std::fmt::Debug for Reloader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Reloader")
+    }
+}
+
+/// What a reload replaces.
+struct Running {
+    config: Config,
+    shared: Arc<Shared>,
+    redirect: Arc<Shared>,
+    https_port: u16,
+}
+
+/// Applies a new configuration on each request: the sites' settings
+/// (files, rules, fields, CORS, authentication, error pages...) for new
+/// requests; requests in flight keep the ones they began with.
+async fn reload_on_request(
+    mut running: Running,
+    reloader: Reloader,
+    mut reloads: tokio::sync::mpsc::UnboundedReceiver<()>,
+) {
+    while reloads.recv().await.is_some() {
+        match (reloader.0)().and_then(|config| apply(&running, config)) {
+            Ok(config) => {
+                running.config = config;
+                tracing::info!("configuration reloaded");
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "configuration not reloaded; keeping the one in use")
+            }
+        }
+    }
+}
+
+/// Puts `config`'s sites in place, or says why it cannot be used.
+fn apply(running: &Running, config: Config) -> Result<Config, String> {
+    let old = &running.config;
+    let fixed = [
+        ("--bind/--port", old.listen != config.listen),
+        ("--redirect-http", old.redirect_http != config.redirect_http),
+        ("--admin", old.admin != config.admin),
+        ("--threads", old.threads != config.threads),
+        ("HTTPS", old.tls != config.tls),
+        ("--no-http2", old.http2 != config.http2),
+        ("limits and timeouts", old.limits != config.limits),
+        ("--dump", old.dump != config.dump),
+        (
+            "--access-log and --log-format",
+            old.access_log_file != config.access_log_file || old.log_format != config.log_format,
+        ),
+    ];
+    for (what, changed) in fixed {
+        if changed {
+            tracing::warn!(
+                option = what,
+                "changed in the configuration; it takes a restart"
+            );
+        }
+    }
+    let open =
+        || Root::open(&config.root).map_err(|e| format!("root {}: {e}", config.root.display()));
+    let site = Pipeline::new(open()?, Site::new(&config));
+    let redirect = Site {
+        mode: Mode::RedirectToHttps(running.https_port),
+        ..Site::new(&config)
+    };
+    let redirect = Pipeline::new(open()?, redirect);
+    running.shared.pipeline.store(Arc::new(site));
+    running.redirect.pipeline.store(Arc::new(redirect));
+    Ok(config)
 }
 
 /// Connections the admin listener serves at once.

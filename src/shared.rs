@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
+
 use crate::config::{Limits, Mode};
 use crate::log::AccessLog;
 use crate::site::Pipeline;
@@ -11,8 +13,10 @@ use crate::window::dump::Dump;
 /// What every connection of one listener shares.
 #[derive(Debug)]
 pub struct Shared {
-    /// What responses are decided by.
-    pub pipeline: Pipeline,
+    /// What responses are decided by; replaced whole when the
+    /// configuration is reloaded, while requests in flight keep the one
+    /// they began with.
+    pub pipeline: ArcSwap<Pipeline>,
     /// Where exchanges are dumped, with `--dump`.
     pub dump: Option<Arc<Dump>>,
     /// Limits and timeouts.
@@ -35,6 +39,6 @@ impl Shared {
     /// Whether request bodies are kept (for `--echo` or `--dump`) rather
     /// than discarded.
     pub fn keeps_bodies(&self) -> bool {
-        self.dump.is_some() || self.pipeline.site().mode == Mode::Echo
+        self.dump.is_some() || self.pipeline.load().site().mode == Mode::Echo
     }
 }

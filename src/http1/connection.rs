@@ -271,7 +271,8 @@ impl Connection {
                 let req = self
                     .head
                     .request(raw, &fields, self.peer, self.io.is_tls(), &[]);
-                let plan = self.shared.pipeline.handle(&req).await;
+                let pipeline = self.shared.pipeline.load_full();
+                let plan = pipeline.handle(&req).await;
                 let mark = self.out.len();
                 encode::head(&mut self.out, &plan, keep_alive);
                 self.record(&self.buf[..len], mark, plan.body.len());
@@ -317,7 +318,8 @@ impl Connection {
                 let req = self
                     .head
                     .request(&raw, &fields, self.peer, self.io.is_tls(), &body);
-                (self.shared.pipeline.handle(&req).await, keep_alive)
+                let pipeline = self.shared.pipeline.load_full();
+                (pipeline.handle(&req).await, keep_alive)
             }
         };
         let mark = self.out.len();
@@ -743,7 +745,10 @@ mod footprint {
             let config = crate::Config::new(".", 0).unwrap();
             let root = crate::site::files::Root::open(&config.root).unwrap();
             let shared = std::sync::Arc::new(super::Shared {
-                pipeline: crate::site::Pipeline::new(root, crate::config::Site::new(&config)),
+                pipeline: arc_swap::ArcSwap::from_pointee(crate::site::Pipeline::new(
+                    root,
+                    crate::config::Site::new(&config),
+                )),
                 dump: None,
                 limits: config.limits.clone(),
                 log: crate::log::AccessLog::disabled(),

@@ -186,7 +186,8 @@ async fn answer(
     }
 
     let method = Method::classify(parts.method.as_str().as_bytes());
-    let raw = if keep || shared.pipeline.site().mode == crate::config::Mode::Echo {
+    let pipeline = shared.pipeline.load_full();
+    let raw = if keep || pipeline.site().mode == crate::config::Mode::Echo {
         request_text(&parts, conn.tls.is_some())
     } else {
         Vec::new()
@@ -212,7 +213,7 @@ async fn answer(
                 raw: &raw,
                 body: &kept,
             };
-            shared.pipeline.handle(&req).await
+            pipeline.handle(&req).await
         }
     };
 
