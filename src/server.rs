@@ -99,8 +99,8 @@ pub struct Server {
     admin: Option<(std::net::TcpListener, Arc<Admin>)>,
     /// Reads the configuration again, for SIGHUP.
     reloader: Option<Reloader>,
-    /// Asks the running server to reload (sent on SIGHUP).
-    reloads: Option<tokio::sync::mpsc::UnboundedReceiver<()>>,
+    /// Requests from the signal handlers to the running server.
+    control: Option<Control>,
     tls: Option<Tls>,
     dump: Option<Arc<Dump>>,
     log: AccessLog,
@@ -169,12 +169,23 @@ impl Server {
         // systemd socket activation: listening sockets handed over in
         // LISTEN_FDS are used instead of binding.
         let mut inherited = listenfd::ListenFd::from_env();
+        // LISTEN_FDNAMES tells the kinds apart when an upgrade hands over
+        // redirect and admin listeners too; unnamed sockets serve the site.
+        let names: Vec<String> = std::env::var("LISTEN_FDNAMES")
+            .map(|v| v.split(':').map(str::to_string).collect())
+            .unwrap_or_default();
         let mut listeners = Vec::new();
+        let mut inherited_redirects = Vec::new();
+        let mut inherited_admin = None;
         for i in 0..inherited.len() {
             match inherited.take_tcp_listener(i) {
                 Ok(Some(listener)) => {
                     listener.set_nonblocking(true).map_err(Error::Io)?;
-                    listeners.push(listener);
+                    match names.get(i).map(String::as_str) {
+                        Some(REDIRECT_NAME) => inherited_redirects.push(listener),
+                        Some(ADMIN_NAME) => inherited_admin = Some(listener),
+                        _ => listeners.push(listener),
+                    }
                 }
                 Ok(None) => {}
                 Err(e) => {
@@ -200,17 +211,20 @@ impl Server {
             port.get_or_insert(local.port());
             listeners.push(listener);
         }
-        let mut redirects = Vec::new();
-        for &addr in &config.redirect_http {
-            redirects.push(listen(addr).map_err(|e| Error::Bind(addr, e))?);
+        let mut redirects = inherited_redirects;
+        if redirects.is_empty() {
+            for &addr in &config.redirect_http {
+                redirects.push(listen(addr).map_err(|e| Error::Bind(addr, e))?);
+            }
         }
         let tls = match &config.tls {
             Some(settings) => Some(Tls::new(settings, config.http2).map_err(Error::Tls)?),
             None => None,
         };
-        let admin_listener = match config.admin {
-            Some(addr) => Some(listen(addr).map_err(|e| Error::Bind(addr, e))?),
-            None => None,
+        let admin_listener = match (config.admin, inherited_admin) {
+            (Some(_), Some(listener)) => Some(listener),
+            (Some(addr), None) => Some(listen(addr).map_err(|e| Error::Bind(addr, e))?),
+            (None, _) => None,
         };
         // Everything that needs the privileges it started with is done.
         if let Some(who) = &config.user {
@@ -254,7 +268,7 @@ impl Server {
             redirects,
             admin,
             reloader: None,
-            reloads: None,
+            control: None,
             tls,
             dump,
             log,
@@ -315,12 +329,26 @@ impl Server {
             redirects,
             admin,
             reloader,
-            reloads,
+            control,
             tls,
             dump,
             log,
             log_thread,
         } = self;
+        // Every listening socket, named, for a new binary to take over.
+        let mut handover = Vec::new();
+        for (listener, name) in listeners
+            .iter()
+            .map(|l| (l, SITE_NAME))
+            .chain(redirects.iter().map(|l| (l, REDIRECT_NAME)))
+            .chain(admin.iter().map(|(l, _)| (l, ADMIN_NAME)))
+        {
+            let fd = std::os::fd::OwnedFd::from(listener.try_clone().map_err(Error::Io)?);
+            handover.push((fd, name));
+        }
+        // Closed as soon as shutdown begins, so that no connection waits
+        // in a backlog nobody accepts from.
+        let handover = Arc::new(std::sync::Mutex::new(handover));
         let admin = match admin {
             Some((listener, admin)) => {
                 let site = Site {
@@ -412,6 +440,7 @@ impl Server {
         if let Some((_, admin)) = &admin {
             admin.set_ready(true);
         }
+        notify_ready();
         let running = Running {
             config: config.clone(),
             shared: shared.clone(),
@@ -420,15 +449,23 @@ impl Server {
         };
         runtime.block_on(async {
             let watcher = tls.map(|tls| tokio::spawn(watch_certificates(tls)));
-            let reloading = match (reloader, reloads) {
-                (Some(reloader), Some(reloads)) => {
-                    Some(tokio::spawn(reload_on_request(running, reloader, reloads)))
-                }
-                _ => None,
+            let (reloading, upgrading) = match control {
+                Some(control) => (
+                    reloader.map(|r| tokio::spawn(reload_on_request(running, r, control.reloads))),
+                    Some(tokio::spawn(upgrade_on_request(
+                        handover.clone(),
+                        control.upgrades,
+                        control.upgraded,
+                    ))),
+                ),
+                None => (None, None),
             };
             shutdown.await;
-            for task in [watcher, reloading].into_iter().flatten() {
+            for task in [watcher, reloading, upgrading].into_iter().flatten() {
                 task.abort();
+            }
+            if let Ok(mut sockets) = handover.lock() {
+                sockets.clear();
             }
         });
         // Not ready from the moment shutdown begins: load balancers stop
@@ -447,7 +484,12 @@ impl Server {
             thread.stop();
         }
         if let Some(path) = &config.pid_file {
-            let _ = std::fs::remove_file(path);
+            // After an upgrade the file names the new process: it stays.
+            let mine = std::fs::read_to_string(path)
+                .is_ok_and(|pid| pid.trim() == std::process::id().to_string());
+            if mine {
+                let _ = std::fs::remove_file(path);
+            }
         }
         if let Some(handle) = log_thread {
             let _ = handle.join();
@@ -467,20 +509,32 @@ impl Server {
         let log = self.log.clone();
         let tls = self.tls.clone();
         let (reload, reloads) = tokio::sync::mpsc::unbounded_channel();
-        self.reloads = Some(reloads);
+        let (upgrade, upgrades) = tokio::sync::mpsc::unbounded_channel();
+        let upgraded = Arc::new(tokio::sync::Notify::new());
+        self.control = Some(Control {
+            reloads,
+            upgrades,
+            upgraded: upgraded.clone(),
+        });
         self.run(async move {
             use tokio::signal::unix::{signal, SignalKind};
             let signals = (
                 signal(SignalKind::interrupt()),
                 signal(SignalKind::terminate()),
                 signal(SignalKind::hangup()),
+                signal(SignalKind::user_defined2()),
             );
             ready();
             match signals {
-                (Ok(mut int), Ok(mut term), Ok(mut hup)) => loop {
+                (Ok(mut int), Ok(mut term), Ok(mut hup), Ok(mut usr2)) => loop {
                     tokio::select! {
                         _ = int.recv() => break,
                         _ = term.recv() => break,
+                        () = upgraded.notified() => break,
+                        _ = usr2.recv() => {
+                            tracing::info!("SIGUSR2: starting the new binary");
+                            let _ = upgrade.send(());
+                        }
                         _ = hup.recv() => {
                             tracing::info!("SIGHUP: reopening the access log");
                             log.reopen();
@@ -512,6 +566,136 @@ impl Reloader {
 impl std::fmt::Debug for Reloader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Reloader")
+    }
+}
+
+/// The names of handed-over listening sockets in LISTEN_FDNAMES.
+const SITE_NAME: &str = "site";
+const REDIRECT_NAME: &str = "redirect";
+const ADMIN_NAME: &str = "admin";
+/// The variable that names the descriptor a new binary writes `ready` to
+/// (not HENASERVER_*: those are options).
+const NOTIFY_VARIABLE: &str = "HENA_UPGRADE_READY_FD";
+/// How long a new binary has to say it is ready before it is given up on.
+pub const UPGRADE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Requests from the signal handlers to the running server.
+#[derive(Debug)]
+struct Control {
+    reloads: tokio::sync::mpsc::UnboundedReceiver<()>,
+    upgrades: tokio::sync::mpsc::UnboundedReceiver<()>,
+    /// Told once a new binary serves: this process then drains and exits.
+    upgraded: Arc<tokio::sync::Notify>,
+}
+
+/// Starts the new binary on each request; once one reports ready, this
+/// process stops accepting and drains.
+async fn upgrade_on_request(
+    handover: Arc<std::sync::Mutex<Vec<(std::os::fd::OwnedFd, &'static str)>>>,
+    mut requests: tokio::sync::mpsc::UnboundedReceiver<()>,
+    upgraded: Arc<tokio::sync::Notify>,
+) {
+    while requests.recv().await.is_some() {
+        let sockets = handover.clone();
+        let started = tokio::task::spawn_blocking(move || {
+            // Copies, so that shutdown can close the originals meanwhile.
+            let copies: Vec<(std::os::fd::OwnedFd, &'static str)> = match sockets.lock() {
+                Ok(sockets) if !sockets.is_empty() => sockets
+                    .iter()
+                    .filter_map(|(fd, name)| fd.try_clone().ok().map(|fd| (fd, *name)))
+                    .collect(),
+                _ => return Err("the server is stopping".to_string()),
+            };
+            start_new_binary(&copies)
+        })
+        .await;
+        match started {
+            Ok(Ok(pid)) => {
+                tracing::info!(pid, "the new binary is ready; draining and stopping");
+                upgraded.notify_one();
+                return;
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "upgrade failed; this process goes on serving")
+            }
+            Err(e) => tracing::warn!(error = %e, "upgrade failed; this process goes on serving"),
+        }
+    }
+}
+
+/// Runs this executable again with the same arguments and the listening
+/// sockets in LISTEN_FDS, and waits until it writes `ready`. Returns its
+/// process id; a binary that fails or is not ready in time is stopped.
+fn start_new_binary(handover: &[(std::os::fd::OwnedFd, &'static str)]) -> Result<u32, String> {
+    use command_fds::{CommandFdExt, FdMapping};
+    use std::io::BufRead;
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
+    let (ready, notify) = rustix::pipe::pipe().map_err(|e| format!("cannot make a pipe: {e}"))?;
+    let mut mappings = Vec::with_capacity(handover.len() + 1);
+    for (i, (fd, _)) in handover.iter().enumerate() {
+        let parent_fd = fd.try_clone().map_err(|e| e.to_string())?;
+        mappings.push(FdMapping {
+            parent_fd,
+            child_fd: 3 + i as i32,
+        });
+    }
+    let notify_fd = 3 + handover.len() as i32;
+    mappings.push(FdMapping {
+        parent_fd: notify,
+        child_fd: notify_fd,
+    });
+    let names: Vec<&str> = handover.iter().map(|(_, n)| *n).collect();
+    let mut command = std::process::Command::new(&exe);
+    command
+        .args(std::env::args_os().skip(1))
+        .env("LISTEN_FDS", handover.len().to_string())
+        .env("LISTEN_FDNAMES", names.join(":"))
+        .env_remove("LISTEN_PID")
+        .env(NOTIFY_VARIABLE, notify_fd.to_string())
+        .fd_mappings(mappings)
+        .map_err(|e| e.to_string())?;
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+    // Only the child holds the pipe's writing end now: its end of file
+    // says the child is gone.
+    drop(command);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // One line, or the end of file when the child is gone.
+        let mut said = String::new();
+        let _ = std::io::BufReader::new(std::fs::File::from(ready)).read_line(&mut said);
+        let _ = tx.send(said);
+    });
+    match rx.recv_timeout(UPGRADE_TIMEOUT) {
+        Ok(said) if said.starts_with("ready") => Ok(child.id()),
+        Ok(_) => {
+            let status = child.wait().map_err(|e| e.to_string())?;
+            Err(format!(
+                "the new binary exited ({status}) before it was ready"
+            ))
+        }
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err("the new binary was not ready in time".to_string())
+        }
+    }
+}
+
+/// Tells the process that started this one, in an upgrade, that it
+/// serves now (see [`NOTIFY_VARIABLE`]).
+fn notify_ready() {
+    let Ok(fd) = std::env::var(NOTIFY_VARIABLE) else {
+        return;
+    };
+    let path = format!("/proc/self/fd/{fd}");
+    match std::fs::OpenOptions::new().write(true).open(&path) {
+        Ok(mut pipe) => {
+            use std::io::Write;
+            let _ = pipe.write_all(b"ready\n");
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot tell the old process that this one is ready"),
     }
 }
 

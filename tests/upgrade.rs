@@ -1,0 +1,114 @@
+//! SIGUSR2: the binary is started again with the listening sockets, and
+//! the old process hands over without a failed request.
+
+mod common;
+use common::*;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Ends a process this test started (by its pid) when dropped.
+struct Kill(Option<u32>);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = std::process::Command::new("kill")
+                .arg(pid.to_string())
+                .status();
+        }
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| !s.contains("State:\tZ"))
+}
+
+#[test]
+fn sigusr2_hands_over_to_the_new_binary_without_a_failed_request() {
+    let tree = Tree::new();
+    tree.file("www/index.html", "hello\n");
+    let pid_file = tree.path().join("henaserver.pid");
+    let mut server = TestServer::start(
+        &tree.path().join("www"),
+        &["--quiet", "--pid-file", &pid_file.display().to_string()],
+    );
+    let old = server.child.id();
+    let addr = server.addr;
+
+    // Requests on new connections, one after another, all along.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let client = {
+        let (stop, ok, failed) = (stop.clone(), ok.clone(), failed.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                let answered = std::panic::catch_unwind(|| {
+                    let mut c = Client::connect(addr);
+                    c.send(b"GET /index.html HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+                    c.response().status
+                });
+                match answered {
+                    Ok(200) => ok.fetch_add(1, Ordering::SeqCst),
+                    _ => failed.fetch_add(1, Ordering::SeqCst),
+                };
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    server.signal("USR2");
+    assert_eq!(
+        server.wait_exit(PATIENCE),
+        Some(0),
+        "the old process drains and exits"
+    );
+    let new: u32 = std::fs::read_to_string(&pid_file)
+        .expect("the new process's pid file")
+        .trim()
+        .parse()
+        .unwrap();
+    let _kill = Kill(Some(new));
+    assert_ne!(new, old);
+    assert!(alive(new));
+    let served_before = ok.load(Ordering::SeqCst);
+    let until = Instant::now() + PATIENCE;
+    while ok.load(Ordering::SeqCst) < served_before + 20 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stop.store(true, Ordering::SeqCst);
+    client.join().unwrap();
+    assert_eq!(
+        failed.load(Ordering::SeqCst),
+        0,
+        "a request failed during the upgrade"
+    );
+    assert!(
+        ok.load(Ordering::SeqCst) >= served_before + 20,
+        "the new binary serves"
+    );
+}
+
+#[test]
+fn a_new_binary_that_cannot_start_leaves_the_old_one_serving() {
+    let tree = Tree::new();
+    tree.file("www/index.html", "hello\n");
+    let server = TestServer::start(&tree.path().join("www"), &["--quiet"]);
+    // The new binary would find no root.
+    std::fs::rename(tree.path().join("www"), tree.path().join("moved")).unwrap();
+    server.signal("USR2");
+    let until = Instant::now() + PATIENCE;
+    let mut said = false;
+    while Instant::now() < until && !said {
+        said = server
+            .stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("upgrade failed") && l.contains("exited"));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(said, "{:?}", server.stderr.lock().unwrap());
+    let r = server.get("/index.html");
+    assert_eq!(r.status, 200, "the old process still serves");
+}
