@@ -600,16 +600,27 @@ impl Connection {
             }
             self.flush().await?;
             let idle = self.buf.is_empty();
-            if idle && stop::stopping() {
-                return Ok(HeadRead::Closed);
+            let stopping = stop::stopping();
+            if idle && stopping {
+                // A connection between requests closes when the server
+                // stops. A new one may have its first request on the way
+                // (the client cannot tell it from a lost one): it gets the
+                // linger time to arrive.
+                if !first {
+                    return Ok(HeadRead::Closed);
+                }
+                let grace = Instant::now() + self.shared.limits.linger_timeout;
+                deadline = Some(deadline.map_or(grace, |d| d.min(grace)));
             }
             self.release_buffers();
             let until = deadline.unwrap_or_else(|| Instant::now() + keepalive_timeout);
-            let stop = idle.then_some(&mut self.stop);
+            let stop = (idle && !stopping).then_some(&mut self.stop);
             match self.io.wait_readable(until, stop).await? {
                 Wake::Ready => {}
                 Wake::TimedOut if idle => return Ok(HeadRead::Closed),
                 Wake::TimedOut => return Ok(HeadRead::TimedOut),
+                // Looked at again, with the grace for a first request.
+                Wake::Stopping if first => {}
                 Wake::Stopping => return Ok(HeadRead::Closed),
             }
         }
