@@ -93,6 +93,9 @@ pub struct Server {
     root: Root,
     /// The site's listeners (HTTPS when `tls` is set).
     listeners: Vec<std::net::TcpListener>,
+    /// The configured address each listener was bound for (none for
+    /// inherited sockets), so that a reload can tell them apart.
+    listener_keys: Vec<Option<SocketAddr>>,
     /// Plain listeners that redirect to HTTPS.
     redirects: Vec<std::net::TcpListener>,
     /// The admin listener and what it answers from.
@@ -198,18 +201,20 @@ impl Server {
         } else {
             Vec::new()
         };
+        let mut listener_keys = vec![None; listeners.len()];
         let mut port = None;
-        for &addr in &addresses {
+        for &configured in &addresses {
             // Several addresses of one host name with port 0 share the port
             // the first one got.
-            let addr = match (addr.port(), port) {
-                (0, Some(p)) => SocketAddr::new(addr.ip(), p),
-                _ => addr,
+            let addr = match (configured.port(), port) {
+                (0, Some(p)) => SocketAddr::new(configured.ip(), p),
+                _ => configured,
             };
             let listener = listen(addr).map_err(|e| Error::Bind(addr, e))?;
             let local = listener.local_addr().map_err(Error::Io)?;
             port.get_or_insert(local.port());
             listeners.push(listener);
+            listener_keys.push(Some(configured));
         }
         let mut redirects = inherited_redirects;
         if redirects.is_empty() {
@@ -265,6 +270,7 @@ impl Server {
             config,
             root,
             listeners,
+            listener_keys,
             redirects,
             admin,
             reloader: None,
@@ -326,6 +332,7 @@ impl Server {
             config,
             root,
             listeners,
+            listener_keys,
             redirects,
             admin,
             reloader,
@@ -337,18 +344,19 @@ impl Server {
         } = self;
         // Every listening socket, named, for a new binary to take over.
         let mut handover = Vec::new();
-        for (listener, name) in listeners
+        for (key, listener, name) in listeners
             .iter()
-            .map(|l| (l, SITE_NAME))
-            .chain(redirects.iter().map(|l| (l, REDIRECT_NAME)))
-            .chain(admin.iter().map(|(l, _)| (l, ADMIN_NAME)))
+            .zip(listener_keys.iter().copied())
+            .map(|(l, k)| (k, l, SITE_NAME))
+            .chain(redirects.iter().map(|l| (None, l, REDIRECT_NAME)))
+            .chain(admin.iter().map(|(l, _)| (None, l, ADMIN_NAME)))
         {
             let fd = std::os::fd::OwnedFd::from(listener.try_clone().map_err(Error::Io)?);
-            handover.push((fd, name));
+            handover.push(Handed { key, fd, name });
         }
         // Closed as soon as shutdown begins, so that no connection waits
         // in a backlog nobody accepts from.
-        let handover = Arc::new(std::sync::Mutex::new(handover));
+        let handover: Handover = Arc::new(std::sync::Mutex::new(handover));
         let admin = match admin {
             Some((listener, admin)) => {
                 let site = Site {
@@ -405,21 +413,30 @@ impl Server {
             http2: false,
             counted: true,
         });
-        let roles: Vec<(std::net::TcpListener, Arc<Shared>)> = listeners
+        let roles: Vec<(Option<SocketAddr>, std::net::TcpListener, Arc<Shared>)> = listeners
             .into_iter()
-            .map(|l| (l, shared.clone()))
-            .chain(redirects.into_iter().map(|l| (l, redirect_shared.clone())))
+            .zip(listener_keys)
+            .map(|(l, k)| (k, l, shared.clone()))
+            .chain(
+                redirects
+                    .into_iter()
+                    .map(|l| (None, l, redirect_shared.clone())),
+            )
             .collect();
+        let mut commands = Vec::with_capacity(config.threads);
         let (stop_tx, stop_rx) = watch::channel(false);
         let permits = Arc::new(Semaphore::new(config.limits.max_connections));
         let mut workers = Vec::with_capacity(config.threads);
         for n in 0..config.threads {
             let mine = roles
                 .iter()
-                .map(|(l, shared)| Ok((l.try_clone()?, shared.clone())))
+                .map(|(k, l, shared)| Ok((*k, l.try_clone()?, shared.clone())))
                 .collect::<io::Result<Vec<_>>>()
                 .map_err(Error::Io)?;
+            let (command, received) = tokio::sync::mpsc::unbounded_channel();
+            commands.push(command);
             let worker = Worker {
+                commands: received,
                 shared: shared.clone(),
                 stop: stop_rx.clone(),
                 permits: permits.clone(),
@@ -446,6 +463,8 @@ impl Server {
             shared: shared.clone(),
             redirect: redirect_shared.clone(),
             https_port,
+            workers: commands,
+            handover: handover.clone(),
         };
         runtime.block_on(async {
             let watcher = tls.map(|tls| tokio::spawn(watch_certificates(tls)));
@@ -591,7 +610,7 @@ struct Control {
 /// Starts the new binary on each request; once one reports ready, this
 /// process stops accepting and drains.
 async fn upgrade_on_request(
-    handover: Arc<std::sync::Mutex<Vec<(std::os::fd::OwnedFd, &'static str)>>>,
+    handover: Handover,
     mut requests: tokio::sync::mpsc::UnboundedReceiver<()>,
     upgraded: Arc<tokio::sync::Notify>,
 ) {
@@ -602,7 +621,7 @@ async fn upgrade_on_request(
             let copies: Vec<(std::os::fd::OwnedFd, &'static str)> = match sockets.lock() {
                 Ok(sockets) if !sockets.is_empty() => sockets
                     .iter()
-                    .filter_map(|(fd, name)| fd.try_clone().ok().map(|fd| (fd, *name)))
+                    .filter_map(|h| h.fd.try_clone().ok().map(|fd| (fd, h.name)))
                     .collect(),
                 _ => return Err("the server is stopping".to_string()),
             };
@@ -699,12 +718,28 @@ fn notify_ready() {
     }
 }
 
+/// A listening socket kept for a new binary to take over.
+#[derive(Debug)]
+struct Handed {
+    /// The configured address it serves, for a site listener.
+    key: Option<SocketAddr>,
+    fd: std::os::fd::OwnedFd,
+    /// Its kind, in LISTEN_FDNAMES.
+    name: &'static str,
+}
+
+/// The sockets a new binary would take over, emptied when shutdown begins.
+type Handover = Arc<std::sync::Mutex<Vec<Handed>>>;
+
 /// What a reload replaces.
 struct Running {
     config: Config,
     shared: Arc<Shared>,
     redirect: Arc<Shared>,
     https_port: u16,
+    /// Each worker's command channel.
+    workers: Vec<tokio::sync::mpsc::UnboundedSender<WorkerCommand>>,
+    handover: Handover,
 }
 
 /// Applies a new configuration on each request: the sites' settings
@@ -732,7 +767,6 @@ async fn reload_on_request(
 fn apply(running: &Running, config: Config) -> Result<Config, String> {
     let old = &running.config;
     let fixed = [
-        ("--bind/--port", old.listen != config.listen),
         ("--redirect-http", old.redirect_http != config.redirect_http),
         ("--admin", old.admin != config.admin),
         ("--threads", old.threads != config.threads),
@@ -763,7 +797,49 @@ fn apply(running: &Running, config: Config) -> Result<Config, String> {
     let redirect = Pipeline::new(open()?, redirect);
     running.shared.pipeline.store(Arc::new(site));
     running.redirect.pipeline.store(Arc::new(redirect));
+    change_listeners(running, &config);
     Ok(config)
+}
+
+/// Binds the site's listeners `config` adds and stops accepting on those
+/// it removes; connections on a removed listener finish as they would.
+fn change_listeners(running: &Running, config: &Config) {
+    let (old, new) = (&running.config.listen, &config.listen);
+    for &addr in new.iter().filter(|a| !old.contains(a)) {
+        let listener = match listen(addr) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(%addr, error = %e, "cannot listen on an address the configuration adds");
+                continue;
+            }
+        };
+        let local = listener.local_addr().map_or(addr, |a| a);
+        for worker in &running.workers {
+            match listener.try_clone() {
+                Ok(copy) => {
+                    let _ = worker.send(WorkerCommand::Add(addr, copy, running.shared.clone()));
+                }
+                Err(e) => tracing::warn!(%addr, error = %e, "cannot share a new listener"),
+            }
+        }
+        if let Ok(mut handed) = running.handover.lock() {
+            handed.push(Handed {
+                key: Some(addr),
+                fd: listener.into(),
+                name: SITE_NAME,
+            });
+        }
+        tracing::info!(address = %local, "listening on an address the configuration adds");
+    }
+    for &addr in old.iter().filter(|a| !new.contains(a)) {
+        for worker in &running.workers {
+            let _ = worker.send(WorkerCommand::Remove(addr));
+        }
+        if let Ok(mut handed) = running.handover.lock() {
+            handed.retain(|h| h.key != Some(addr));
+        }
+        tracing::info!(%addr, "no longer listening on an address the configuration removes");
+    }
 }
 
 /// Connections the admin listener serves at once.
@@ -838,8 +914,19 @@ async fn watch_certificates(tls: Tls) {
     }
 }
 
+/// What a reload asks of each worker.
+#[derive(Debug)]
+enum WorkerCommand {
+    /// Accept from another listening socket, for the site.
+    Add(SocketAddr, std::net::TcpListener, Arc<Shared>),
+    /// Stop accepting from the sockets of this configured address; their
+    /// connections finish as they would.
+    Remove(SocketAddr),
+}
+
 struct Worker {
     shared: Arc<Shared>,
+    commands: tokio::sync::mpsc::UnboundedReceiver<WorkerCommand>,
     stop: watch::Receiver<bool>,
     permits: Arc<Semaphore>,
     max_connections: usize,
@@ -847,19 +934,21 @@ struct Worker {
 }
 
 impl Worker {
-    fn run(self, listeners: Vec<(std::net::TcpListener, Arc<Shared>)>) -> io::Result<()> {
+    fn run(
+        mut self,
+        listeners: Vec<(Option<SocketAddr>, std::net::TcpListener, Arc<Shared>)>,
+    ) -> io::Result<()> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
         runtime.block_on(async move {
-            let mut accepting = Vec::new();
-            for (listener, shared) in listeners {
+            // Accept loops by the configured address they serve (None: not
+            // changed by a reload).
+            let mut accepting: Vec<(Option<SocketAddr>, tokio::task::JoinHandle<()>)> = Vec::new();
+            for (key, listener, shared) in listeners {
                 let listener = TcpListener::from_std(listener)?;
-                accepting.push(tokio::spawn(accept_loop(
-                    listener,
-                    shared,
-                    self.permits.clone(),
-                )));
+                let task = tokio::spawn(accept_loop(listener, shared, self.permits.clone()));
+                accepting.push((key, task));
             }
             // The log ticker runs until the server stops; then this
             // worker's accept loops and idle connections are told.
@@ -879,7 +968,31 @@ impl Worker {
                 }
                 stop::stop_worker();
             });
-            for task in accepting {
+            let mut stopped = Stopped::default();
+            let mut commanded = true;
+            loop {
+                tokio::select! {
+                    () = &mut stopped => break,
+                    command = self.commands.recv(), if commanded => match command {
+                        Some(WorkerCommand::Add(key, listener, shared)) => match TcpListener::from_std(listener) {
+                            Ok(listener) => {
+                                let task = tokio::spawn(accept_loop(listener, shared, self.permits.clone()));
+                                accepting.push((Some(key), task));
+                            }
+                            Err(e) => tracing::warn!(error = %e, "cannot accept from a new listener"),
+                        },
+                        Some(WorkerCommand::Remove(key)) => {
+                            for (_, task) in accepting.iter().filter(|(k, _)| *k == Some(key)) {
+                                task.abort();
+                            }
+                            accepting.retain(|(k, _)| *k != Some(key));
+                        }
+                        // No reloads will come.
+                        None => commanded = false,
+                    },
+                }
+            }
+            for (_, task) in accepting {
                 let _ = task.await;
             }
             // Stopping: wait for the connections in flight, within the grace.

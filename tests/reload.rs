@@ -115,3 +115,62 @@ fn a_configuration_that_does_not_load_keeps_the_old_one() {
     assert!(line.contains("max-body"), "key: {line}");
     assert_eq!(version_header(&server).as_deref(), Some("1"));
 }
+
+#[test]
+fn sighup_binds_added_listeners_and_drains_removed_ones() {
+    let tree = Tree::new();
+    let big: Vec<u8> = (0..16 * 1024 * 1024u32).map(|i| (i % 241) as u8).collect();
+    tree.file("www/index.html", "hello\n")
+        .file("www/big.bin", &big);
+    let config = tree.path().join("henaserver.toml");
+    std::fs::write(&config, "quiet = true\nbind = [\"127.0.0.1\"]\n").unwrap();
+    let server = TestServer::start(
+        &tree.path().join("www"),
+        &["--config", &config.display().to_string()],
+    );
+    let old = server.addr;
+    let mut slow = server.connect();
+    slow.send(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert!(slow.raw_head().starts_with("HTTP/1.1 200"));
+
+    std::fs::write(&config, "quiet = true\nbind = [\"127.0.0.2\"]\n").unwrap();
+    server.signal("HUP");
+    let until = Instant::now() + PATIENCE;
+    let mut added = None;
+    while Instant::now() < until && added.is_none() {
+        added = server
+            .stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| l.contains("the configuration adds"))
+            .and_then(|l| l.split("address=").nth(1))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|a| a.parse::<std::net::SocketAddr>().ok());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let added = added.expect("a line naming the added listener");
+    assert_eq!(added.ip().to_string(), "127.0.0.2");
+    let mut c = Client::connect(added);
+    c.send(b"GET /index.html HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(c.response().status, 200);
+
+    // The removed address stops accepting.
+    let until = Instant::now() + PATIENCE;
+    let mut refused = false;
+    while Instant::now() < until && !refused {
+        refused = std::net::TcpStream::connect(old).is_err();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(refused, "the removed listener still accepts");
+
+    // Its connection in flight finishes.
+    use std::io::Read;
+    let mut got = slow.pending().len();
+    let mut chunk = vec![0u8; 1 << 16];
+    while got < big.len() {
+        let n = slow.stream.read(&mut chunk).unwrap();
+        assert!(n > 0, "the download was cut at {got}");
+        got += n;
+    }
+}

@@ -132,20 +132,53 @@ impl Dump {
 fn writer(dir: &Path, rx: Receiver<File>) {
     let mut failing = false;
     while let Ok(file) = rx.recv() {
-        // Written under a temporary name, then renamed: a reader of the
-        // directory never sees half a file.
-        let part = dir.join(format!("{}.part", file.name));
-        let written = std::fs::write(&part, &file.bytes)
-            .and_then(|()| std::fs::rename(&part, dir.join(&file.name)));
-        match written {
+        match write_whole(dir, &file.name, &file.bytes) {
             Ok(()) => failing = false,
             Err(e) => {
-                let _ = std::fs::remove_file(&part);
                 if !failing {
                     tracing::warn!(dir = %dir.display(), error = %e, "cannot write dump files; serving goes on");
                 }
                 failing = true;
             }
+        }
+    }
+}
+
+/// Writes `bytes` to `dir/name` so that a reader of the directory never
+/// sees half a file: written unnamed (O_TMPFILE), then linked under its
+/// name. Where the file system cannot make unnamed files, written under a
+/// hidden temporary name and renamed.
+fn write_whole(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+    use rustix::fs::{AtFlags, Mode, OFlags, CWD};
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    let unnamed = rustix::fs::open(
+        dir,
+        OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o644),
+    );
+    match unnamed {
+        Ok(fd) => {
+            let mut file = std::fs::File::from(fd);
+            file.write_all(bytes)?;
+            let path = format!("/proc/self/fd/{}", file.as_raw_fd());
+            rustix::fs::linkat(
+                CWD,
+                path.as_str(),
+                CWD,
+                dir.join(name),
+                AtFlags::SYMLINK_FOLLOW,
+            )?;
+            Ok(())
+        }
+        Err(_) => {
+            let part = dir.join(format!(".{name}.part"));
+            let written =
+                std::fs::write(&part, bytes).and_then(|()| std::fs::rename(&part, dir.join(name)));
+            if written.is_err() {
+                let _ = std::fs::remove_file(&part);
+            }
+            written
         }
     }
 }
@@ -195,6 +228,26 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_appear_whole_and_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        write_whole(
+            dir.path(),
+            "000001-c0001-r1.request.http",
+            b"GET / HTTP/1.1\r\n\r\n",
+        )
+        .unwrap();
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["000001-c0001-r1.request.http"]);
+        assert_eq!(
+            std::fs::read(dir.path().join(&names[0])).unwrap(),
+            b"GET / HTTP/1.1\r\n\r\n"
+        );
+    }
 
     #[test]
     fn secrets_are_redacted_and_the_rest_kept() {
