@@ -22,7 +22,7 @@ use std::cell::RefCell;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -101,7 +101,27 @@ pub struct AccessLog {
     tx: Option<SyncSender<Vec<u8>>>,
     dropped: Arc<AtomicU64>,
     reopen: Arc<AtomicBool>,
-    format: Format,
+    /// The format, as a number (see [`Format::code`]): a reload changes it
+    /// for every worker at once.
+    format: Arc<AtomicU8>,
+}
+
+impl Format {
+    fn code(self) -> u8 {
+        match self {
+            Format::Common => 0,
+            Format::Combined => 1,
+            Format::Json => 2,
+        }
+    }
+
+    fn from_code(code: u8) -> Format {
+        match code {
+            0 => Format::Common,
+            2 => Format::Json,
+            _ => Format::Combined,
+        }
+    }
 }
 
 thread_local! {
@@ -111,6 +131,16 @@ thread_local! {
 
 impl AccessLog {
     /// A log that writes nothing.
+    /// The format lines are written in.
+    pub fn format(&self) -> Format {
+        Format::from_code(self.format.load(Ordering::Relaxed))
+    }
+
+    /// Writes the lines that follow in `format`.
+    pub fn set_format(&self, format: Format) {
+        self.format.store(format.code(), Ordering::Relaxed);
+    }
+
     /// The count of lines dropped because the writer fell behind.
     pub fn dropped(&self) -> Arc<AtomicU64> {
         self.dropped.clone()
@@ -122,7 +152,7 @@ impl AccessLog {
             tx: None,
             dropped: Arc::new(AtomicU64::new(0)),
             reopen: Arc::new(AtomicBool::new(false)),
-            format: Format::default(),
+            format: Arc::new(AtomicU8::new(Format::default().code())),
         }
     }
 
@@ -145,7 +175,7 @@ impl AccessLog {
                 tx: Some(tx),
                 dropped,
                 reopen,
-                format,
+                format: Arc::new(AtomicU8::new(format.code())),
             },
             handle,
         ))
@@ -158,7 +188,7 @@ impl AccessLog {
 
     /// Whether lines need the referer and user agent.
     pub fn wants_agents(&self) -> bool {
-        self.format != Format::Common
+        self.format() != Format::Common
     }
 
     /// True when lines are written somewhere.
@@ -171,7 +201,7 @@ impl AccessLog {
         if self.tx.is_none() {
             return;
         }
-        let format = self.format;
+        let format = self.format();
         let full = BUFFER.with(|b| {
             let mut buf = b.borrow_mut();
             let ms = e.elapsed.as_secs_f64() * 1000.0;

@@ -775,8 +775,8 @@ fn apply(running: &Running, config: Config) -> Result<Config, String> {
         ("limits and timeouts", old.limits != config.limits),
         ("--dump", old.dump != config.dump),
         (
-            "--access-log and --log-format",
-            old.access_log_file != config.access_log_file || old.log_format != config.log_format,
+            "--access-log and --quiet",
+            old.access_log_file != config.access_log_file || old.access_log != config.access_log,
         ),
     ];
     for (what, changed) in fixed {
@@ -795,6 +795,7 @@ fn apply(running: &Running, config: Config) -> Result<Config, String> {
         ..Site::new(&config)
     };
     let redirect = Pipeline::new(open()?, redirect);
+    running.shared.log.set_format(config.log_format);
     running.shared.pipeline.store(Arc::new(site));
     running.redirect.pipeline.store(Arc::new(redirect));
     change_listeners(running, &config);

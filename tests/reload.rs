@@ -174,3 +174,39 @@ fn sighup_binds_added_listeners_and_drains_removed_ones() {
         got += n;
     }
 }
+
+#[test]
+fn sighup_changes_the_access_log_format() {
+    let tree = Tree::new();
+    tree.file("www/index.html", "hello\n");
+    let config = tree.path().join("henaserver.toml");
+    std::fs::write(&config, "log-format = \"common\"\n").unwrap();
+    let server = TestServer::start(
+        &tree.path().join("www"),
+        &["--config", &config.display().to_string()],
+    );
+    assert_eq!(server.get("/index.html?before").status, 200);
+    let line = server
+        .wait_stdout(|l| l.contains("?before"))
+        .expect("a common line");
+    assert!(!line.starts_with('{'), "{line}");
+    std::fs::write(&config, "log-format = \"json\"\n").unwrap();
+    server.signal("HUP");
+    let until = Instant::now() + PATIENCE;
+    while Instant::now() < until
+        && !server
+            .stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("configuration reloaded"))
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(server.get("/index.html?after").status, 200);
+    let line = server
+        .wait_stdout(|l| l.starts_with('{') && l.contains("?after"))
+        .expect("a JSON line after the reload");
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["status"], 200);
+}
