@@ -27,7 +27,13 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let crate::config::settings::Resolved { args, rules, toml } = resolved;
+    let crate::config::settings::Resolved {
+        args,
+        rules,
+        redirects,
+        rewrites,
+        toml,
+    } = resolved;
     if args.print_config {
         print!("{toml}");
         return ExitCode::SUCCESS;
@@ -86,7 +92,12 @@ pub fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let config = match with_keylog_variable(args).into_config() {
-        Ok(c) => crate::Config { rules, ..c },
+        Ok(c) => crate::Config {
+            rules,
+            redirects,
+            rewrites,
+            ..c
+        },
         Err(e) => {
             eprintln!("henaserver: {e}");
             return ExitCode::from(2);
@@ -130,11 +141,22 @@ fn reload_config(argv: &[std::ffi::OsString]) -> Result<crate::Config, String> {
         let line = text.lines().next().unwrap_or("invalid configuration");
         line.strip_prefix("error: ").unwrap_or(line).to_string()
     })?;
-    let crate::config::settings::Resolved { args, rules, .. } = resolved;
+    let crate::config::settings::Resolved {
+        args,
+        rules,
+        redirects,
+        rewrites,
+        ..
+    } = resolved;
     let config = with_keylog_variable(args)
         .into_config()
         .map_err(|e| e.to_string())?;
-    Ok(crate::Config { rules, ..config })
+    Ok(crate::Config {
+        rules,
+        redirects,
+        rewrites,
+        ..config
+    })
 }
 
 /// As browsers do: SSLKEYLOGFILE names the key log file when HTTPS is on

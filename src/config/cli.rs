@@ -581,6 +581,8 @@ impl Args {
             sendfile: !self.no_sendfile,
             admin,
             pid_file: self.pid_file,
+            redirects: Vec::new(),
+            rewrites: Vec::new(),
             user: match &self.user {
                 Some(spec) => Some(crate::privileges::resolve(spec).map_err(ConfigError)?),
                 None => None,

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 pub(crate) mod cli;
 pub mod limits;
+mod routes;
 pub(crate) mod settings;
 mod site;
 
@@ -14,6 +15,7 @@ use crate::exchange::DEFAULT_PREFERENCE;
 pub use crate::log::Format;
 pub use crate::window::reply::ReplySource;
 pub use limits::Limits;
+pub use routes::{Pattern, Route};
 pub use site::{Compression, Mode, Rule, Site, User};
 
 /// Where the certificates of HTTPS come from.
@@ -112,6 +114,10 @@ pub struct Config {
     pub admin: Option<SocketAddr>,
     /// Where the process id is written.
     pub pid_file: Option<PathBuf>,
+    /// `[[redirects]]` from the configuration file, in the order written.
+    pub redirects: Vec<Route>,
+    /// `[[rewrites]]` from the configuration file, in the order written.
+    pub rewrites: Vec<Route>,
     /// Who to run as once the sockets are bound.
     pub user: Option<crate::privileges::RunAs>,
     /// HTTPS, when the listeners speak it.
@@ -179,6 +185,8 @@ impl Config {
             http2: true,
             admin: None,
             pid_file: None,
+            redirects: Vec::new(),
+            rewrites: Vec::new(),
             user: None,
             tls: None,
             redirect_http: Vec::new(),

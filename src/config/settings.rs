@@ -23,7 +23,7 @@ use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches};
 use toml::Spanned;
 
 use crate::config::cli::Args;
-use crate::config::Rule;
+use crate::config::{Pattern, Route, Rule};
 
 /// The prefix of environment variables that set options.
 pub const ENV_PREFIX: &str = "HENASERVER_";
@@ -35,6 +35,10 @@ pub struct Resolved {
     pub args: Args,
     /// The rules from the file.
     pub rules: Vec<Rule>,
+    /// The redirects from the file.
+    pub redirects: Vec<Route>,
+    /// The rewrites from the file.
+    pub rewrites: Vec<Route>,
     /// The resolved options as TOML, for --print-config.
     pub toml: String,
 }
@@ -121,7 +125,15 @@ fn scalar(v: &toml::Value) -> Option<String> {
 }
 
 /// Reads the file layer.
-fn file_layer(path: &Path) -> Result<(Layer, Vec<Rule>), SettingsError> {
+/// What the file holds beyond options.
+#[derive(Debug, Default)]
+struct Extras {
+    rules: Vec<Rule>,
+    redirects: Vec<Route>,
+    rewrites: Vec<Route>,
+}
+
+fn file_layer(path: &Path) -> Result<(Layer, Extras), SettingsError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| SettingsError(format!("--config {shown}: cannot read: {e}")))?;
@@ -140,7 +152,7 @@ fn file_layer(path: &Path) -> Result<(Layer, Vec<Rule>), SettingsError> {
         groups: Vec::new(),
         root: None,
     };
-    let mut rules = Vec::new();
+    let mut extras = Extras::default();
     for (key, value) in table {
         let line = line_of(&text, key.span().start);
         let source = format!("{shown}:{line}");
@@ -154,7 +166,16 @@ fn file_layer(path: &Path) -> Result<(Layer, Vec<Rule>), SettingsError> {
             }
             ("rules", toml::Value::Array(items)) => {
                 for item in items {
-                    rules.push(rule(item).map_err(|e| bad(&e))?);
+                    extras.rules.push(rule(item).map_err(|e| bad(&e))?);
+                }
+            }
+            (kind @ ("redirects" | "rewrites"), toml::Value::Array(items)) => {
+                for item in items {
+                    let r = route(item, kind == "redirects").map_err(|e| bad(&e))?;
+                    match kind {
+                        "redirects" => extras.redirects.push(r),
+                        _ => extras.rewrites.push(r),
+                    }
                 }
             }
             (table @ ("error-pages" | "auth" | "headers"), toml::Value::Table(t)) => {
@@ -208,7 +229,47 @@ fn file_layer(path: &Path) -> Result<(Layer, Vec<Rule>), SettingsError> {
             }
         }
     }
-    Ok((layer, rules))
+    Ok((layer, extras))
+}
+
+/// One `[[redirects]]` (with a status) or `[[rewrites]]` entry.
+fn route(item: &toml::Value, redirect: bool) -> Result<Route, String> {
+    let table = item.as_table().ok_or("each entry is a table")?;
+    let text = |key: &str| -> Result<String, String> {
+        table
+            .get(key)
+            .and_then(toml::Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| format!("{key}: expected a string"))
+    };
+    for key in table.keys() {
+        let known = ["from", "to"].contains(&key.as_str()) || (redirect && key == "status");
+        if !known {
+            return Err(format!(
+                "unknown key {key:?} (from, to{})",
+                if redirect { ", status" } else { "" }
+            ));
+        }
+    }
+    let from = Pattern::new(&text("from")?)?;
+    let to = text("to")?;
+    if to.is_empty() || to.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+        return Err(format!("to {to:?}: a path or URL without spaces"));
+    }
+    if !redirect && !to.starts_with('/') {
+        return Err(format!(
+            "to {to:?}: a rewrite serves a path of this site, starting with /"
+        ));
+    }
+    let status = match (redirect, table.get("status")) {
+        (false, _) => None,
+        (true, None) => Some(308),
+        (true, Some(v)) => match v.as_integer() {
+            Some(s @ (301 | 302 | 307 | 308)) => Some(s as u16),
+            _ => return Err(format!("status {v}: one of 301, 302, 307, 308")),
+        },
+    };
+    Ok(Route { from, to, status })
 }
 
 fn rule(item: &toml::Value) -> Result<Rule, String> {
@@ -328,21 +389,28 @@ pub fn resolve(argv: Vec<OsString>, vars: &[(String, String)]) -> Result<Resolve
         return Ok(Resolved {
             args,
             rules: Vec::new(),
+            redirects: Vec::new(),
+            rewrites: Vec::new(),
             toml: String::new(),
         });
     }
     let config: Option<PathBuf> = cli.get_one::<PathBuf>("config").cloned();
     let fail = |e: SettingsError| clap::Error::raw(clap::error::ErrorKind::ValueValidation, e.0);
-    let (file, rules) = match &config {
+    let (file, extras) = match &config {
         Some(path) => file_layer(path).map_err(fail)?,
         None => (
             Layer {
                 groups: Vec::new(),
                 root: None,
             },
-            Vec::new(),
+            Extras::default(),
         ),
     };
+    let Extras {
+        rules,
+        redirects,
+        rewrites,
+    } = extras;
     let env = env_layer(vars).map_err(fail)?;
 
     // A repeatable option set in a higher layer replaces lower layers.
@@ -377,8 +445,26 @@ pub fn resolve(argv: Vec<OsString>, vars: &[(String, String)]) -> Result<Resolve
         .args_override_self(true)
         .try_get_matches_from(&merged)?;
     let args = Args::from_arg_matches(&matches)?;
-    let toml = print(&matches, &rules);
-    Ok(Resolved { args, rules, toml })
+    let mut toml = print(&matches, &rules);
+    for (kind, routes) in [("redirects", &redirects), ("rewrites", &rewrites)] {
+        for r in routes {
+            toml.push_str(&format!(
+                "\n[[{kind}]]\nfrom = {}\nto = {}\n",
+                toml::Value::String(r.from.as_str().to_string()),
+                toml::Value::String(r.to.clone())
+            ));
+            if let Some(status) = r.status {
+                toml.push_str(&format!("status = {status}\n"));
+            }
+        }
+    }
+    Ok(Resolved {
+        args,
+        rules,
+        redirects,
+        rewrites,
+        toml,
+    })
 }
 
 /// The resolved options as a TOML file that would give them back.

@@ -44,6 +44,10 @@ pub struct Site {
     pub rules: Vec<Rule>,
     /// The Strict-Transport-Security value for HTTPS responses.
     pub hsts: Option<Arc<str>>,
+    /// Redirects, then rewrites, applied before a path is resolved.
+    pub redirects: Vec<super::Route>,
+    /// See `redirects`.
+    pub rewrites: Vec<super::Route>,
 }
 
 impl Site {
@@ -70,6 +74,8 @@ impl Site {
             users: config.users.clone(),
             rules: config.rules.clone(),
             hsts: config.hsts.as_ref().map(|h| shared(&h.value())),
+            redirects: config.redirects.clone(),
+            rewrites: config.rewrites.clone(),
         }
     }
 }

@@ -5,21 +5,24 @@
 //! 1. mode: `--reply` and `--echo` answer every request themselves;
 //! 2. method: GET and HEAD go on, OPTIONS gets 204 with Allow (and a CORS
 //!    preflight's fields), other methods 405 or 501;
-//! 3. authentication: without valid Basic credentials, 401;
-//! 4. resolve: the open-file cache, else the path decoded and checked
+//! 3. redirects (301, 302, 307, 308 to a target with the pattern's
+//!    captures) and rewrites (served from another path of the site), in
+//!    the order the configuration writes them;
+//! 4. authentication: without valid Basic credentials, 401;
+//! 5. resolve: the open-file cache, else the path decoded and checked
 //!    ([`resolve`]) and opened beneath the root ([`files`]); `--clean-urls`,
 //!    the slash redirect of a directory, its index, `--listing`, 403;
-//! 5. not found: the `--fallback` page for HTML, else 404;
-//! 6. representation (RFC 9110 §12.5.3): a precompressed sibling, a copy
+//! 6. not found: the `--fallback` page for HTML, else 404;
+//! 7. representation (RFC 9110 §12.5.3): a precompressed sibling, a copy
 //!    compressed on the fly (large files off the event loop), or the file
 //!    as it is ([`encoding`]);
-//! 7. preconditions on that representation (RFC 9110 §13.2.2): 304 or 412
+//! 8. preconditions on that representation (RFC 9110 §13.2.2): 304 or 412
 //!    ([`conditional`]);
-//! 8. ranges (RFC 9110 §14): If-Range, then 206, multipart 206, or 416
+//! 9. ranges (RFC 9110 §14): If-Range, then 206, multipart 206, or 416
 //!    ([`range`]);
-//! 9. fields: type, validators, coding and Vary, the rules' and
-//!    Cache-Control, `--header`, CORS ([`cors`]);
-//! 10. body: bytes in memory for small files, file pieces otherwise.
+//! 10. fields: type, validators, coding and Vary, the rules' and
+//!     Cache-Control, `--header`, CORS ([`cors`]);
+//! 11. body: bytes in memory for small files, file pieces otherwise.
 //!
 //! Error responses (step 2 on) get the `--error-page` file for their status
 //! when one is configured, and the same `--header` and CORS fields.
@@ -100,7 +103,7 @@ impl Pipeline {
         }
     }
 
-    /// Steps 1 to 10; with `defer`, a large file to compress on the fly is
+    /// Steps 1 to 11; with `defer`, a large file to compress on the fly is
     /// handed back instead of compressed here.
     fn respond(&self, req: &Request, defer: bool) -> Result<Plan, Deferred> {
         // Step 1: the mode.
@@ -132,13 +135,50 @@ impl Pipeline {
             Method::Unknown => return Ok(ctx.fail(501, Vec::new())),
         }
 
-        // Step 3: authentication.
+        // Step 3: redirects, then rewrites, in the order written.
+        if !site.redirects.is_empty() || !site.rewrites.is_empty() {
+            let path = std::str::from_utf8(req.path).unwrap_or("");
+            let path = if path.is_empty() { "/" } else { path };
+            let query = req.query.and_then(|q| std::str::from_utf8(q).ok());
+            for route in &site.redirects {
+                if let (Some(to), Some(status)) = (route.target(path, query), route.status) {
+                    return Ok(ctx.fail(status, vec![("Location".into(), to.into())]));
+                }
+            }
+            if let Some(to) = site.rewrites.iter().find_map(|r| r.target(path, query)) {
+                // Served from the target as if asked for it; it is resolved
+                // like any path, so it never leaves the root.
+                let (path, query) = match to.split_once('?') {
+                    Some((p, q)) => (p, Some(q.as_bytes())),
+                    None => (to.as_str(), None),
+                };
+                let rewritten = Request {
+                    path: path.as_bytes(),
+                    query,
+                    ..*req
+                };
+                return self.serve(&rewritten, defer);
+            }
+        }
+        self.serve(req, defer)
+    }
+
+    /// Steps 4 to 11 for `req`.
+    fn serve(&self, req: &Request, defer: bool) -> Result<Plan, Deferred> {
+        let ctx = Ctx {
+            pipeline: self,
+            req,
+            defer,
+        };
+        let site = &self.site;
+
+        // Step 4: authentication.
         if let Some(challenge) = auth::check(&site.users, req) {
             let field = ("WWW-Authenticate".into(), challenge.into());
             return Ok(ctx.fail(401, vec![field]));
         }
 
-        // Step 4: resolve and open.
+        // Step 5: resolve and open.
         let path = req.path;
         if let Some((info, siblings)) = cache::get(&self.root, path) {
             metrics::file_cache(true);
@@ -177,7 +217,7 @@ impl Pipeline {
             Ok(Lookup::AddSlash) => Ok(ctx.redirect(&resolve::directory_url(&resolved))),
             Ok(Lookup::NoIndex) if site.listing => Ok(ctx.listing(&resolved)),
             Ok(Lookup::NoIndex) | Ok(Lookup::Forbidden) => Ok(ctx.fail(403, Vec::new())),
-            // Step 5: not found.
+            // Step 6: not found.
             Ok(Lookup::NotFound) => ctx.not_found(),
             Err(e) => {
                 let shown = String::from_utf8_lossy(path);
@@ -312,7 +352,7 @@ impl Ctx<'_, '_> {
         })
     }
 
-    /// Step 5: 404, or the `--fallback` page for a GET that would take
+    /// Step 6: 404, or the `--fallback` page for a GET that would take
     /// HTML.
     fn not_found(&self) -> Result<Plan, Deferred> {
         let site = self.site();
@@ -351,12 +391,12 @@ impl Ctx<'_, '_> {
         plan
     }
 
-    /// Steps 6 to 10 for an open file.
+    /// Steps 7 to 11 for an open file.
     fn file(&self, info: Arc<FileInfo>, siblings: Siblings) -> Result<Plan, Deferred> {
         let (site, req) = (self.site(), self.req);
         let head_only = req.head_only();
 
-        // Step 6: the representation.
+        // Step 7: the representation.
         let c = &site.compression;
         let on_the_fly = c.enabled && (c.min..=c.max).contains(&info.size) && info.compressible;
         let vary = siblings.any() || on_the_fly;
@@ -392,13 +432,13 @@ impl Ctx<'_, '_> {
                 }
             },
         };
-        // Step 7: preconditions.
+        // Step 8: preconditions.
         let precondition = conditional::evaluate(req, &rep.etag, info.modified);
         if precondition == Precondition::Failed {
             return Ok(self.fail(412, Vec::new()));
         }
 
-        // Step 8: ranges, of the representation chosen.
+        // Step 9: ranges, of the representation chosen.
         let len = rep.len;
         let ranges = match (req.field(Name::Range), req.field(Name::IfRange)) {
             _ if precondition == Precondition::NotModified => Ranges::Whole,
@@ -428,7 +468,7 @@ impl Ctx<'_, '_> {
             Ranges::Satisfiable(ranges) => (206, None, Some(ranges)),
         };
 
-        // Step 9: fields.
+        // Step 10: fields.
         let mut plan = Plan::new(status);
         let mut pieces = Vec::new();
         if status != 304 {
@@ -488,7 +528,7 @@ impl Ctx<'_, '_> {
         }
         plan.encoding = rep.coding.map_or("", Coding::token);
 
-        // Step 10: the body.
+        // Step 11: the body.
         let total = match &single {
             Some(r) => r.end - r.start,
             None => pieces.iter().map(Piece::len).sum(),

@@ -65,6 +65,11 @@ pub fn error_plan(status: u16, head_only: bool) -> Plan {
 pub fn error_page(status: u16) -> &'static str {
     match status {
         301 => page!("301 Moved Permanently", "The document has moved."),
+        302 => page!("302 Found", "The document is elsewhere for now."),
+        307 => page!(
+            "307 Temporary Redirect",
+            "The document is elsewhere for now."
+        ),
         308 => page!(
             "308 Permanent Redirect",
             "The document has moved permanently."
