@@ -92,11 +92,17 @@ pub enum Name {
     Referer,
     /// `User-Agent`.
     UserAgent,
+    /// `Forwarded` (RFC 7239).
+    Forwarded,
+    /// `X-Forwarded-For`.
+    XForwardedFor,
+    /// `X-Forwarded-Proto`.
+    XForwardedProto,
 }
 
 impl Name {
     /// Every name, in the order of [`Name::index`].
-    pub const ALL: [Name; 14] = [
+    pub const ALL: [Name; 17] = [
         Name::IfMatch,
         Name::IfNoneMatch,
         Name::IfModifiedSince,
@@ -111,6 +117,9 @@ impl Name {
         Name::Authorization,
         Name::Referer,
         Name::UserAgent,
+        Name::Forwarded,
+        Name::XForwardedFor,
+        Name::XForwardedProto,
     ];
 
     /// The position of this name in [`Name::ALL`].
@@ -141,6 +150,9 @@ impl Name {
             Name::Authorization => "authorization",
             Name::Referer => "referer",
             Name::UserAgent => "user-agent",
+            Name::Forwarded => "forwarded",
+            Name::XForwardedFor => "x-forwarded-for",
+            Name::XForwardedProto => "x-forwarded-proto",
         }
     }
 }

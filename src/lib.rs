@@ -43,6 +43,7 @@ mod admin;
 pub mod command;
 pub mod config;
 mod exchange;
+mod forwarded;
 mod http1;
 mod http2;
 mod log;

@@ -93,6 +93,8 @@ pub struct Entry<'a> {
     pub tls: Option<(&'static str, &'static str)>,
     /// The protocol: `HTTP/1.1`, `HTTP/1.0` or `HTTP/2.0`.
     pub protocol: &'static str,
+    /// The client a trusted proxy named, logged instead of the peer.
+    pub client: Option<std::net::IpAddr>,
 }
 
 /// A handle to the access log, cloned into every worker.
@@ -208,7 +210,7 @@ impl AccessLog {
             if format == Format::Json {
                 let mut line = serde_json::json!({
                     "time": clf_time(),
-                    "client": e.peer.to_string(),
+                    "client": e.client.map_or_else(|| e.peer.to_string(), |c| c.to_string()),
                     "request": String::from_utf8_lossy(e.line),
                     "status": e.status,
                     "bytes": e.bytes,
@@ -226,7 +228,14 @@ impl AccessLog {
                 let _ = serde_json::to_writer(&mut *buf, &line);
                 buf.push(b'\n');
             } else {
-                let _ = write!(buf, "{} - - [", e.peer);
+                match e.client {
+                    Some(client) => {
+                        let _ = write!(buf, "{client} - - [");
+                    }
+                    None => {
+                        let _ = write!(buf, "{} - - [", e.peer);
+                    }
+                }
                 push_clf_time(&mut buf);
                 buf.extend_from_slice(b"] \"");
                 push_escaped(&mut buf, e.line);

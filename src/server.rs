@@ -374,6 +374,7 @@ impl Server {
                     tls: None,
                     http2: false,
                     counted: false,
+                    trusted: Vec::new(),
                 });
                 Some((AdminThread::start(listener, shared)?, admin))
             }
@@ -402,6 +403,7 @@ impl Server {
             tls: tls.clone(),
             http2: config.http2,
             counted: true,
+            trusted: config.trusted_proxies.clone(),
         });
         let redirect_shared = Arc::new(Shared {
             pipeline: ArcSwap::from_pointee(Pipeline::new(redirect_root, redirect_site)),
@@ -412,6 +414,7 @@ impl Server {
             tls: None,
             http2: false,
             counted: true,
+            trusted: config.trusted_proxies.clone(),
         });
         let roles: Vec<(Option<SocketAddr>, std::net::TcpListener, Arc<Shared>)> = listeners
             .into_iter()

@@ -30,6 +30,8 @@ pub struct Shared {
     /// Whether HTTP/2 is spoken (ALPN `h2`, and prior knowledge in
     /// cleartext).
     pub http2: bool,
+    /// Peers whose forwarding fields are believed (`--trusted-proxy`).
+    pub trusted: Vec<ipnet::IpNet>,
     /// Whether requests are counted in the metrics (not the admin
     /// listener's own).
     pub counted: bool,

@@ -163,6 +163,12 @@ pub struct Args {
     #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_COMPRESS_CACHE, help_heading = "Caching")]
     pub compress_cache: usize,
 
+    /// Take the client address and scheme from Forwarded or
+    /// X-Forwarded-For and X-Forwarded-Proto, from peers in CIDR only
+    /// (repeatable)
+    #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = crate::forwarded::parse_net, help_heading = "Access")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
     /// Answer CORS requests from ORIGIN (repeatable; no value: any origin)
     #[arg(long, value_name = "ORIGIN", num_args = 0..=1, default_missing_value = "*", help_heading = "Access")]
     pub cors: Vec<String>,
@@ -581,6 +587,7 @@ impl Args {
             sendfile: !self.no_sendfile,
             admin,
             pid_file: self.pid_file,
+            trusted_proxies: self.trusted_proxies,
             redirects: Vec::new(),
             rewrites: Vec::new(),
             user: match &self.user {

@@ -114,6 +114,8 @@ pub struct Config {
     pub admin: Option<SocketAddr>,
     /// Where the process id is written.
     pub pid_file: Option<PathBuf>,
+    /// Peers whose Forwarded and X-Forwarded-* fields are believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `[[redirects]]` from the configuration file, in the order written.
     pub redirects: Vec<Route>,
     /// `[[rewrites]]` from the configuration file, in the order written.
@@ -185,6 +187,7 @@ impl Config {
             http2: true,
             admin: None,
             pid_file: None,
+            trusted_proxies: Vec::new(),
             redirects: Vec::new(),
             rewrites: Vec::new(),
             user: None,

@@ -158,6 +158,8 @@ struct Exchange {
     started: Option<Instant>,
     /// The request line, kept for the access log.
     line: Vec<u8>,
+    /// The client a trusted proxy named, for the access log.
+    client: Option<std::net::IpAddr>,
     /// Its Referer then User-Agent, for the access log, and where the
     /// first ends.
     agents: Vec<u8>,
@@ -345,9 +347,17 @@ impl Connection {
             return;
         }
         let head = &self.head;
+        let trusted = &self.shared.trusted;
+        let client = if trusted.is_empty() {
+            None
+        } else {
+            let fields = HeadFields::new(head, &self.buf);
+            crate::forwarded::client(trusted, self.peer.ip(), &fields)
+        };
         let mut exchange = Exchange {
             started: Some(Instant::now()),
             line: head.line.of(&self.buf).to_vec(),
+            client,
             ..Exchange::default()
         };
         if log.wants_agents() {
@@ -431,6 +441,7 @@ impl Connection {
             range: logged.range.as_deref().unwrap_or(""),
             encoding: logged.encoding,
             tls: self.io.tls_info(),
+            client: exchange.client,
             protocol: match self.head.version {
                 parse::Version::Http10 => "HTTP/1.0",
                 parse::Version::Http11 => "HTTP/1.1",
@@ -767,6 +778,7 @@ mod footprint {
                 tls: None,
                 http2: true,
                 counted: true,
+                trusted: Vec::new(),
             });
             let f = super::serve_tcp(c, "127.0.0.1:1".parse().unwrap(), shared);
             // Thousands of idle connections each hold one of these, and

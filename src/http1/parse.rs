@@ -219,9 +219,28 @@ impl Fields for HeadFields<'_> {
             Name::Authorization => &h.authorization,
             Name::Referer => &h.referer,
             Name::UserAgent => &h.user_agent,
+            // Read only behind a trusted proxy: looked for in the head
+            // then, rather than kept in every head.
+            Name::Forwarded | Name::XForwardedFor | Name::XForwardedProto => {
+                return scan(&self.raw[..h.len.min(self.raw.len())], name.as_str())
+            }
         };
         field.get(self.raw)
     }
+}
+
+/// The value of the first field line named `name` in a head as received.
+fn scan<'a>(head: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    head.split(|&b| b == b'\n')
+        .skip(1)
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+        .take_while(|line| !line.is_empty())
+        .find_map(|line| {
+            let colon = line.iter().position(|&b| b == b':')?;
+            line[..colon]
+                .eq_ignore_ascii_case(name.as_bytes())
+                .then(|| trim_ows(&line[colon + 1..]))
+        })
 }
 
 /// Why a request head was refused. The connection is closed afterwards:
@@ -513,6 +532,7 @@ pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, ParseEr
             6 if name.eq_ignore_ascii_case(b"accept") => head.accept.add(buf, span),
             7 if name.eq_ignore_ascii_case(b"referer") => head.referer.add(buf, span),
             10 if name.eq_ignore_ascii_case(b"user-agent") => head.user_agent.add(buf, span),
+
             6 if name.eq_ignore_ascii_case(b"origin") => head.origin.add(buf, span),
             13 if name.eq_ignore_ascii_case(b"authorization") => head.authorization.add(buf, span),
             29 if name.eq_ignore_ascii_case(b"access-control-request-method") => {

@@ -208,7 +208,8 @@ async fn answer(
                 query: parts.uri.query().map(str::as_bytes),
                 authority,
                 peer: conn.peer,
-                secure: conn.tls.is_some(),
+                secure: conn.tls.is_some()
+                    || crate::forwarded::https(&shared.trusted, conn.peer.ip(), &fields),
                 fields: &fields,
                 raw: &raw,
                 body: &kept,
@@ -273,6 +274,7 @@ async fn answer(
             encoding: plan.encoding,
             tls: conn.tls,
             protocol: "HTTP/2.0",
+            client: crate::forwarded::client(&shared.trusted, conn.peer.ip(), &fields),
         });
     }
 }
