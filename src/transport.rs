@@ -422,18 +422,8 @@ impl Transport {
         } = self;
         let stream = stream.socket();
         std::future::poll_fn(|cx| {
-            if let Poll::Ready(ready) = stream.poll_read_ready(cx) {
-                return Poll::Ready(ready.map(|()| Wake::Ready));
-            }
-            if expired(timer, *deadline, cx) {
-                return Poll::Ready(Ok(Wake::TimedOut));
-            }
-            if let Some(stop) = stop.as_deref_mut() {
-                if Pin::new(stop).poll(cx).is_ready() {
-                    return Poll::Ready(Ok(Wake::Stopping));
-                }
-            }
-            Poll::Pending
+            let stop = stop.as_deref_mut();
+            poll_wake(stream.poll_read_ready(cx), timer, *deadline, stop, cx)
         })
         .await
     }
@@ -449,20 +439,41 @@ impl Transport {
             ..
         } = self;
         let stream = stream.socket();
-        std::future::poll_fn(|cx| {
-            if let Poll::Ready(ready) = stream.poll_write_ready(cx) {
-                return Poll::Ready(ready);
-            }
-            if expired(timer, *deadline, cx) {
-                return Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "client stopped reading",
-                )));
-            }
-            Poll::Pending
+        let wake = std::future::poll_fn(|cx| {
+            poll_wake(stream.poll_write_ready(cx), timer, *deadline, None, cx)
         })
-        .await
+        .await?;
+        match wake {
+            Wake::Ready => Ok(()),
+            _ => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "client stopped reading",
+            )),
+        }
     }
+}
+
+/// One poll of a wait: the socket's readiness, then the timer, then (given
+/// `stop`) the server stopping.
+fn poll_wake(
+    ready: Poll<io::Result<()>>,
+    timer: &mut Pin<Box<Sleep>>,
+    deadline: Instant,
+    stop: Option<&mut Stopped>,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<Wake>> {
+    if let Poll::Ready(ready) = ready {
+        return Poll::Ready(ready.map(|()| Wake::Ready));
+    }
+    if expired(timer, deadline, cx) {
+        return Poll::Ready(Ok(Wake::TimedOut));
+    }
+    if let Some(stop) = stop {
+        if Pin::new(stop).poll(cx).is_ready() {
+            return Poll::Ready(Ok(Wake::Stopping));
+        }
+    }
+    Poll::Pending
 }
 
 /// Clears tokio's readiness for `interest` without a system call.

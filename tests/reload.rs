@@ -72,11 +72,8 @@ fn sighup_applies_a_new_configuration_to_new_requests() {
     assert!(got == big, "the download in flight differs");
     assert!(
         server
-            .stderr
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|l| l.contains("configuration reloaded")),
+            .wait_stderr(|l| l.contains("configuration reloaded"))
+            .is_some(),
         "{:?}",
         server.stderr.lock().unwrap()
     );
@@ -98,19 +95,9 @@ fn a_configuration_that_does_not_load_keeps_the_old_one() {
     )
     .unwrap();
     server.signal("HUP");
-    let until = Instant::now() + PATIENCE;
-    let mut line = None;
-    while Instant::now() < until && line.is_none() {
-        line = server
-            .stderr
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|l| l.contains("not reloaded"))
-            .cloned();
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let line = line.expect("a line saying the configuration was not reloaded");
+    let line = server
+        .wait_stderr(|l| l.contains("not reloaded"))
+        .expect("a line saying the configuration was not reloaded");
     assert!(line.contains("henaserver.toml:3"), "file and line: {line}");
     assert!(line.contains("max-body"), "key: {line}");
     assert_eq!(version_header(&server).as_deref(), Some("1"));
@@ -135,21 +122,13 @@ fn sighup_binds_added_listeners_and_drains_removed_ones() {
 
     std::fs::write(&config, "quiet = true\nbind = [\"127.0.0.2\"]\n").unwrap();
     server.signal("HUP");
-    let until = Instant::now() + PATIENCE;
-    let mut added = None;
-    while Instant::now() < until && added.is_none() {
-        added = server
-            .stderr
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|l| l.contains("the configuration adds"))
-            .and_then(|l| l.split("address=").nth(1))
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|a| a.parse::<std::net::SocketAddr>().ok());
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let added = added.expect("a line naming the added listener");
+    let added: std::net::SocketAddr = server
+        .wait_stderr(|l| l.contains("the configuration adds"))
+        .as_deref()
+        .and_then(|l| l.split("address=").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|a| a.parse().ok())
+        .expect("a line naming the added listener");
     assert_eq!(added.ip().to_string(), "127.0.0.2");
     let mut c = Client::connect(added);
     c.send(b"GET /index.html HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -192,17 +171,9 @@ fn sighup_changes_the_access_log_format() {
     assert!(!line.starts_with('{'), "{line}");
     std::fs::write(&config, "log-format = \"json\"\n").unwrap();
     server.signal("HUP");
-    let until = Instant::now() + PATIENCE;
-    while Instant::now() < until
-        && !server
-            .stderr
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|l| l.contains("configuration reloaded"))
-    {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    server
+        .wait_stderr(|l| l.contains("configuration reloaded"))
+        .expect("the reload logged");
     assert_eq!(server.get("/index.html?after").status, 200);
     let line = server
         .wait_stdout(|l| l.starts_with('{') && l.contains("?after"))

@@ -324,24 +324,10 @@ fn a_failed_reload_keeps_the_old_certificate() {
     let other = s.ca.leaf(&["localhost"]);
     std::fs::write(&s.key, &other.key_pem).unwrap();
     server.signal("HUP");
-    let logged = |needle: &str| {
-        let until = Instant::now() + PATIENCE;
-        while Instant::now() < until {
-            if server
-                .stderr
-                .lock()
-                .unwrap()
-                .iter()
-                .any(|l| l.contains(needle))
-            {
-                return true;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        false
-    };
     assert!(
-        logged("does not match"),
+        server
+            .wait_stderr(|l| l.contains("does not match"))
+            .is_some(),
         "{:?}",
         server.stderr.lock().unwrap()
     );

@@ -97,18 +97,8 @@ fn a_new_binary_that_cannot_start_leaves_the_old_one_serving() {
     // The new binary would find no root.
     std::fs::rename(tree.path().join("www"), tree.path().join("moved")).unwrap();
     server.signal("USR2");
-    let until = Instant::now() + PATIENCE;
-    let mut said = false;
-    while Instant::now() < until && !said {
-        said = server
-            .stderr
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|l| l.contains("upgrade failed") && l.contains("exited"));
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(said, "{:?}", server.stderr.lock().unwrap());
+    let said = server.wait_stderr(|l| l.contains("upgrade failed") && l.contains("exited"));
+    assert!(said.is_some(), "{:?}", server.stderr.lock().unwrap());
     let r = server.get("/index.html");
     assert_eq!(r.status, 200, "the old process still serves");
 }

@@ -247,15 +247,22 @@ impl Scrape {
     }
 }
 
-/// The sum of one counter over every worker (and the global set).
-fn sum(read: impl Fn(&Counters) -> u64) -> u64 {
-    let workers = WORKERS.lock().map(|w| w.clone()).unwrap_or_default();
-    workers.iter().map(|c| read(c)).sum::<u64>() + read(&GLOBAL)
-}
+/// Every worker's counters, taken once per scrape.
+struct Snapshot(Vec<Arc<Counters>>);
 
-fn sum_i(read: impl Fn(&Counters) -> i64) -> i64 {
-    let workers = WORKERS.lock().map(|w| w.clone()).unwrap_or_default();
-    workers.iter().map(|c| read(c)).sum::<i64>() + read(&GLOBAL)
+impl Snapshot {
+    fn take() -> Snapshot {
+        Snapshot(WORKERS.lock().map(|w| w.clone()).unwrap_or_default())
+    }
+
+    /// The sum of one counter over every worker (and the global set).
+    fn sum(&self, read: impl Fn(&Counters) -> u64) -> u64 {
+        self.0.iter().map(|c| read(c)).sum::<u64>() + read(&GLOBAL)
+    }
+
+    fn sum_i(&self, read: impl Fn(&Counters) -> i64) -> i64 {
+        self.0.iter().map(|c| read(c)).sum::<i64>() + read(&GLOBAL)
+    }
 }
 
 fn load(a: &AtomicU64) -> u64 {
@@ -286,6 +293,7 @@ fn gauge(
 
 impl Collector for Scrape {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let all = Snapshot::take();
         let mut family = encoder.encode_descriptor(
             "henaserver_requests",
             "Requests answered, by protocol, method and status class",
@@ -295,7 +303,7 @@ impl Collector for Scrape {
         for (p, protocol) in PROTOCOLS.iter().enumerate() {
             for (m, method) in METHODS.iter().enumerate() {
                 for (k, class) in CLASSES.iter().enumerate() {
-                    let n = sum(|c| load(&c.requests[p][m][k]));
+                    let n = all.sum(|c| load(&c.requests[p][m][k]));
                     if n == 0 {
                         continue;
                     }
@@ -317,21 +325,21 @@ impl Collector for Scrape {
             MetricType::Counter,
         )?;
         for (p, protocol) in PROTOCOLS.iter().enumerate() {
-            let n = sum(|c| load(&c.body_bytes[p]));
+            let n = all.sum(|c| load(&c.body_bytes[p]));
             family
                 .encode_family(&[("protocol", *protocol)])?
                 .encode_counter::<NoLabelSet, _, u64>(&n, None)?;
         }
         // Each bucket's own count: the encoder makes them cumulative.
-        let count = sum(|c| load(&c.duration_count));
+        let count = all.sum(|c| load(&c.duration_count));
         let mut buckets: Vec<(f64, u64)> = DURATION_BUCKETS
             .iter()
             .enumerate()
-            .map(|(i, &le)| (le, sum(|c| load(&c.duration_buckets[i]))))
+            .map(|(i, &le)| (le, all.sum(|c| load(&c.duration_buckets[i]))))
             .collect();
         let bounded: u64 = buckets.iter().map(|(_, n)| n).sum();
         buckets.push((f64::INFINITY, count.saturating_sub(bounded)));
-        let seconds = sum(|c| load(&c.duration_nanos)) as f64 / 1e9;
+        let seconds = all.sum(|c| load(&c.duration_nanos)) as f64 / 1e9;
         encoder
             .encode_descriptor(
                 "henaserver_request_duration_seconds",
@@ -348,7 +356,7 @@ impl Collector for Scrape {
         )?;
         for (p, protocol) in PROTOCOLS.iter().enumerate() {
             for (t, transport) in TRANSPORTS.iter().enumerate() {
-                let n = sum_i(|c| c.open[p][t].load(Ordering::Relaxed));
+                let n = all.sum_i(|c| c.open[p][t].load(Ordering::Relaxed));
                 family
                     .encode_family(&[("protocol", *protocol), ("transport", *transport)])?
                     .encode_gauge(&n)?;
@@ -358,31 +366,31 @@ impl Collector for Scrape {
             &mut encoder,
             "henaserver_tls_handshakes",
             "TLS handshakes begun",
-            sum(|c| load(&c.handshakes)),
+            all.sum(|c| load(&c.handshakes)),
         )?;
         counter(
             &mut encoder,
             "henaserver_tls_handshake_failures",
             "TLS handshakes that failed or timed out",
-            sum(|c| load(&c.handshake_failures)),
+            all.sum(|c| load(&c.handshake_failures)),
         )?;
         counter(
             &mut encoder,
             "henaserver_file_cache_hits",
             "Requests answered from the open-file cache",
-            sum(|c| load(&c.cache_hits)),
+            all.sum(|c| load(&c.cache_hits)),
         )?;
         counter(
             &mut encoder,
             "henaserver_file_cache_misses",
             "Requests that opened their file",
-            sum(|c| load(&c.cache_misses)),
+            all.sum(|c| load(&c.cache_misses)),
         )?;
         gauge(
             &mut encoder,
             "henaserver_file_cache_entries",
             "Open files cached, all workers together",
-            sum_i(|c| c.cache_entries.load(Ordering::Relaxed)),
+            all.sum_i(|c| c.cache_entries.load(Ordering::Relaxed)),
         )?;
         counter(
             &mut encoder,

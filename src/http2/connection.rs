@@ -222,7 +222,9 @@ async fn answer(
     let status = plan.status;
     let bytes = plan.body.len();
     let end = plan.body.is_empty();
-    let sent = match respond.send_response(response.clone(), end) {
+    // The head as sent, for --dump only: no copy of the fields otherwise.
+    let dumped_head = shared.dump.is_some().then(|| response_text(&response));
+    let sent = match respond.send_response(response, end) {
         Ok(mut stream) if !end => {
             let sent = send_body(&mut stream, plan.body, limits.send_timeout).await;
             if let Err(reason) = sent {
@@ -244,17 +246,11 @@ async fn answer(
         started.elapsed(),
     );
 
-    if let Some(dump) = &shared.dump {
+    if let (Some(dump), Some(head)) = (&shared.dump, dumped_head) {
         let number = conn.exchanges.fetch_add(1, Ordering::Relaxed) + 1;
         let mut request = raw;
         request.extend_from_slice(&kept);
-        dump.exchange(
-            conn.dump_id,
-            number,
-            &request,
-            &response_text(&response),
-            bytes,
-        );
+        dump.exchange(conn.dump_id, number, &request, &head, bytes);
     }
     if shared.log.enabled() {
         let target = parts.uri.path_and_query().map_or_else(

@@ -162,15 +162,25 @@ impl TestServer {
 
     /// Waits until some stdout line satisfies `pred`.
     pub fn wait_stdout(&self, pred: impl Fn(&str) -> bool) -> Option<String> {
-        let start = Instant::now();
-        while start.elapsed() < PATIENCE {
-            if let Some(l) = self.stdout.lock().unwrap().iter().find(|l| pred(l)) {
-                return Some(l.clone());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
+        wait_line(&self.stdout, pred)
     }
+
+    /// The first line of stderr that `pred` accepts, waiting for it.
+    pub fn wait_stderr(&self, pred: impl Fn(&str) -> bool) -> Option<String> {
+        wait_line(&self.stderr, pred)
+    }
+}
+
+/// The first of `lines` that `pred` accepts, waiting up to PATIENCE.
+fn wait_line(lines: &Mutex<Vec<String>>, pred: impl Fn(&str) -> bool) -> Option<String> {
+    let start = Instant::now();
+    while start.elapsed() < PATIENCE {
+        if let Some(l) = lines.lock().unwrap().iter().find(|l| pred(l)) {
+            return Some(l.clone());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
 }
 
 impl Drop for TestServer {
