@@ -27,32 +27,26 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let crate::config::settings::Resolved {
-        args,
-        rules,
-        redirects,
-        rewrites,
-        toml,
-    } = resolved;
-    if args.print_config {
-        print!("{toml}");
+    if resolved.args.print_config {
+        print!("{}", resolved.toml);
         return ExitCode::SUCCESS;
     }
-    match args.command {
-        Some(Command::Raw(raw)) => return run_raw(raw),
+    let args = &resolved.args;
+    match &args.command {
+        Some(Command::Raw(raw)) => return run_raw(raw.clone()),
         Some(Command::HashPassword) => return hash_password(),
         Some(Command::Completions { shell }) => {
             use clap::CommandFactory;
             let mut command = crate::config::cli::Args::command();
             let mut script = Vec::new();
-            clap_complete::generate(shell, &mut command, "henaserver", &mut script);
+            clap_complete::generate(*shell, &mut command, "henaserver", &mut script);
             let mut out = std::io::stdout().lock();
             return match out.write_all(&script).and_then(|()| out.flush()) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(_) => ExitCode::from(1),
             };
         }
-        Some(Command::Health { url }) => return health(&url),
+        Some(Command::Health { url }) => return health(url),
         Some(Command::Man) => {
             use clap::CommandFactory;
             let page = clap_mangen::Man::new(crate::config::cli::Args::command());
@@ -91,13 +85,8 @@ pub fn main() -> ExitCode {
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let config = match with_keylog_variable(args).into_config() {
-        Ok(c) => crate::Config {
-            rules,
-            redirects,
-            rewrites,
-            ..c
-        },
+    let config = match config_of(resolved) {
+        Ok(c) => c,
         Err(e) => {
             eprintln!("henaserver: {e}");
             return ExitCode::from(2);
@@ -141,22 +130,74 @@ fn reload_config(argv: &[std::ffi::OsString]) -> Result<crate::Config, String> {
         let line = text.lines().next().unwrap_or("invalid configuration");
         line.strip_prefix("error: ").unwrap_or(line).to_string()
     })?;
+    config_of(resolved)
+}
+
+/// The configuration the layers resolved to, with its sites; the error
+/// is one line.
+fn config_of(resolved: crate::config::settings::Resolved) -> Result<crate::Config, String> {
     let crate::config::settings::Resolved {
         args,
         rules,
         redirects,
         rewrites,
+        sites,
         ..
     } = resolved;
+    let mut args = args;
+    if args.tls_cert.is_empty() && !args.tls_self_signed {
+        // HTTPS when a site has a certificate; the default site's is the
+        // default one.
+        let mut with_certs: Vec<_> = sites
+            .iter()
+            .filter(|s| !s.args.tls_cert.is_empty())
+            .collect();
+        with_certs.sort_by_key(|s| !s.default);
+        if let Some(site) = with_certs.first() {
+            args.tls_cert = vec![site.args.tls_cert[0].clone()];
+            args.tls_key = vec![site.args.tls_key[0].clone()];
+        }
+    }
     let config = with_keylog_variable(args)
         .into_config()
         .map_err(|e| e.to_string())?;
-    Ok(crate::Config {
+    let mut config = crate::Config {
         rules,
         redirects,
         rewrites,
         ..config
-    })
+    };
+    if !sites.is_empty() && config.mode != Mode::Files {
+        return Err("[[sites]] serve files: --reply and --echo cannot be used with them".into());
+    }
+    for site in sites {
+        let own = site
+            .args
+            .into_config()
+            .map_err(|e| format!("{}: [[sites]]: {e}", site.source))?;
+        config.sites.push(crate::config::VirtualHost {
+            name: site
+                .name
+                .or_else(|| site.hosts.first().cloned())
+                .unwrap_or_else(|| "default".into()),
+            hosts: site.hosts,
+            default: site.default,
+            config: Box::new(crate::Config {
+                rules: site.rules,
+                redirects: site.redirects,
+                rewrites: site.rewrites,
+                ..own
+            }),
+        });
+    }
+    // Every site's certificates, chosen by SNI; the top level's first.
+    let pairs = config.certificate_pairs();
+    if !pairs.is_empty() {
+        let mut tls = config.tls.take().unwrap_or_default();
+        tls.pairs = pairs;
+        config.tls = Some(tls);
+    }
+    Ok(config)
 }
 
 /// As browsers do: SSLKEYLOGFILE names the key log file when HTTPS is on
@@ -175,6 +216,10 @@ fn with_keylog_variable(mut args: crate::config::cli::Args) -> crate::config::cl
 fn start_line(server: &Server) -> String {
     let config = server.config();
     let what = match &config.mode {
+        Mode::Files if !config.sites.is_empty() => {
+            let names: Vec<&str> = config.sites.iter().map(|s| s.name.as_str()).collect();
+            format!("serving {} sites ({})", names.len(), names.join(", "))
+        }
         Mode::Files => format!("serving {}", config.root.display()),
         Mode::Reply(source) => format!("replying with a {} response", source.current().status),
         Mode::Echo => "echoing requests".to_string(),

@@ -239,6 +239,8 @@ pub struct Request<'a> {
     pub peer: SocketAddr,
     /// Whether it came over TLS (the `https` scheme).
     pub secure: bool,
+    /// The server name the client asked for in its TLS handshake (SNI).
+    pub server_name: Option<&'a str>,
     /// The header fields.
     pub fields: &'a (dyn Fields + Sync),
     /// The request head as received, in the protocol's text form (for
@@ -260,6 +262,7 @@ impl<'a> Request<'a> {
             authority: None,
             peer: SocketAddr::from(([127, 0, 0, 1], 0)),
             secure: false,
+            server_name: None,
             fields,
             raw: b"",
             body: b"",
@@ -468,6 +471,9 @@ pub struct Plan {
     pub encoding: &'static str,
     /// The ranges served, for a 206 (for the access log).
     pub range: Option<Box<str>>,
+    /// The site that answered, when the server has several (for the
+    /// access log).
+    pub site: Option<Arc<str>>,
 }
 
 impl Plan {

@@ -89,6 +89,8 @@ pub struct Entry<'a> {
     pub range: &'a str,
     /// The content coding served, if any.
     pub encoding: &'a str,
+    /// The site that answered, when the server has several.
+    pub site: Option<&'a str>,
     /// The TLS version and ALPN protocol, over HTTPS.
     pub tls: Option<(&'static str, &'static str)>,
     /// The protocol: `HTTP/1.1`, `HTTP/1.0` or `HTTP/2.0`.
@@ -221,6 +223,9 @@ impl AccessLog {
                     "encoding": e.encoding,
                     "protocol": e.protocol,
                 });
+                if let Some(site) = e.site {
+                    line["host"] = site.into();
+                }
                 if let Some((version, alpn)) = e.tls {
                     line["tls"] = version.into();
                     line["alpn"] = alpn.into();
@@ -228,6 +233,11 @@ impl AccessLog {
                 let _ = serde_json::to_writer(&mut *buf, &line);
                 buf.push(b'\n');
             } else {
+                // As Apache's vhost_combined: the site first.
+                if let Some(site) = e.site {
+                    buf.extend_from_slice(site.as_bytes());
+                    buf.push(b' ');
+                }
                 match e.client {
                     Some(client) => {
                         let _ = write!(buf, "{client} - - [");

@@ -30,7 +30,7 @@ use crate::http2::connection as http2;
 use crate::http2::rewind::Rewind;
 use crate::log::{AccessLog, Target, FLUSH_INTERVAL};
 use crate::site::files::Root;
-use crate::site::Pipeline;
+use crate::site::{Named, Pipeline, Sites};
 use crate::stop::{self, Stopped};
 use crate::tls::{certs::CERT_POLL, Accepted, Tls};
 use crate::transport::Transport;
@@ -90,7 +90,7 @@ impl std::error::Error for Error {}
 #[derive(Debug)]
 pub struct Server {
     config: Config,
-    root: Root,
+    sites: Sites,
     /// The site's listeners (HTTPS when `tls` is set).
     listeners: Vec<std::net::TcpListener>,
     /// The configured address each listener was bound for (none for
@@ -168,7 +168,7 @@ impl Server {
                 config.limits.max_connections = room as usize;
             }
         }
-        let root = Root::open(&config.root).map_err(|e| Error::Root(config.root.clone(), e))?;
+        let sites = open_sites(&config).map_err(|(path, e)| Error::Root(path, e))?;
         // systemd socket activation: listening sockets handed over in
         // LISTEN_FDS are used instead of binding.
         let mut inherited = listenfd::ListenFd::from_env();
@@ -268,7 +268,7 @@ impl Server {
         };
         Ok(Server {
             config,
-            root,
+            sites,
             listeners,
             listener_keys,
             redirects,
@@ -330,7 +330,7 @@ impl Server {
     pub fn run<F: Future<Output = ()>>(self, shutdown: F) -> Result<(), Error> {
         let Server {
             config,
-            root,
+            sites,
             listeners,
             listener_keys,
             redirects,
@@ -366,7 +366,7 @@ impl Server {
                 let root =
                     Root::open(&config.root).map_err(|e| Error::Root(config.root.clone(), e))?;
                 let shared = Arc::new(Shared {
-                    pipeline: ArcSwap::from_pointee(Pipeline::new(root, site)),
+                    sites: ArcSwap::from_pointee(Sites::single(Pipeline::new(root, site))),
                     dump: None,
                     limits: config.limits.clone(),
                     log: AccessLog::disabled(),
@@ -395,7 +395,7 @@ impl Server {
         let redirect_root =
             Root::open(&config.root).map_err(|e| Error::Root(config.root.clone(), e))?;
         let shared = Arc::new(Shared {
-            pipeline: ArcSwap::from_pointee(Pipeline::new(root, Site::new(&config))),
+            sites: ArcSwap::from_pointee(sites),
             dump: dump.clone(),
             limits: config.limits.clone(),
             log: log.clone(),
@@ -406,7 +406,10 @@ impl Server {
             trusted: config.trusted_proxies.clone(),
         });
         let redirect_shared = Arc::new(Shared {
-            pipeline: ArcSwap::from_pointee(Pipeline::new(redirect_root, redirect_site)),
+            sites: ArcSwap::from_pointee(Sites::single(Pipeline::new(
+                redirect_root,
+                redirect_site,
+            ))),
             dump,
             limits: config.limits.clone(),
             log,
@@ -766,6 +769,28 @@ async fn reload_on_request(
     }
 }
 
+/// The sites `config` describes, with their roots open; the error names
+/// the root that cannot be opened.
+fn open_sites(config: &Config) -> Result<Sites, (std::path::PathBuf, io::Error)> {
+    let open = |c: &Config| Root::open(&c.root).map_err(|e| (c.root.clone(), e));
+    if config.sites.is_empty() {
+        return Ok(Sites::single(Pipeline::new(
+            open(config)?,
+            Site::new(config),
+        )));
+    }
+    let mut named = Vec::new();
+    for host in &config.sites {
+        named.push(Named {
+            pipeline: Pipeline::new(open(&host.config)?, Site::new(&host.config)),
+            hosts: host.hosts.clone(),
+            default: host.default,
+            name: host.name.clone(),
+        });
+    }
+    Ok(Sites::new(named))
+}
+
 /// Puts `config`'s sites in place, or says why it cannot be used.
 fn apply(running: &Running, config: Config) -> Result<Config, String> {
     let old = &running.config;
@@ -792,15 +817,18 @@ fn apply(running: &Running, config: Config) -> Result<Config, String> {
     }
     let open =
         || Root::open(&config.root).map_err(|e| format!("root {}: {e}", config.root.display()));
-    let site = Pipeline::new(open()?, Site::new(&config));
+    let sites = open_sites(&config).map_err(|(path, e)| format!("root {}: {e}", path.display()))?;
     let redirect = Site {
         mode: Mode::RedirectToHttps(running.https_port),
         ..Site::new(&config)
     };
     let redirect = Pipeline::new(open()?, redirect);
     running.shared.log.set_format(config.log_format);
-    running.shared.pipeline.store(Arc::new(site));
-    running.redirect.pipeline.store(Arc::new(redirect));
+    running.shared.sites.store(Arc::new(sites));
+    running
+        .redirect
+        .sites
+        .store(Arc::new(Sites::single(redirect)));
     change_listeners(running, &config);
     Ok(config)
 }
@@ -1076,7 +1104,8 @@ async fn serve_tls(tls: Tls, stream: tokio::net::TcpStream, peer: SocketAddr, sh
     match accepted {
         Ok(Accepted::Tls(stream)) if stream.get_ref().1.alpn_protocol() == Some(b"h2") => {
             let info = Transport::tls_info_of(&stream);
-            http2::serve(stream, peer, shared, Some(info)).await
+            let name = stream.get_ref().1.server_name().map(Box::from);
+            http2::serve(stream, peer, shared, Some((info, name))).await
         }
         Ok(Accepted::Tls(stream)) => {
             let deadline = std::time::Instant::now() + shared.limits.header_timeout;

@@ -6,7 +6,7 @@ use arc_swap::ArcSwap;
 
 use crate::config::{Limits, Mode};
 use crate::log::AccessLog;
-use crate::site::Pipeline;
+use crate::site::Sites;
 use crate::tls::Tls;
 use crate::window::dump::Dump;
 
@@ -16,7 +16,7 @@ pub struct Shared {
     /// What responses are decided by; replaced whole when the
     /// configuration is reloaded, while requests in flight keep the one
     /// they began with.
-    pub pipeline: ArcSwap<Pipeline>,
+    pub sites: ArcSwap<Sites>,
     /// Where exchanges are dumped, with `--dump`.
     pub dump: Option<Arc<Dump>>,
     /// Limits and timeouts.
@@ -41,6 +41,6 @@ impl Shared {
     /// Whether request bodies are kept (for `--echo` or `--dump`) rather
     /// than discarded.
     pub fn keeps_bodies(&self) -> bool {
-        self.dump.is_some() || self.pipeline.load().site().mode == Mode::Echo
+        self.dump.is_some() || *self.sites.load().mode() == Mode::Echo
     }
 }

@@ -129,6 +129,15 @@ impl Transport {
         matches!(self.stream, Stream::Tls(_))
     }
 
+    /// Whether the stream is encrypted, and the server name its client
+    /// asked for (SNI).
+    pub fn tls_names(&self) -> (bool, Option<&str>) {
+        match &self.stream {
+            Stream::Tls(tls) => (true, tls.get_ref().1.server_name()),
+            _ => (false, None),
+        }
+    }
+
     /// The TLS version and ALPN protocol of an encrypted stream.
     pub fn tls_info(&self) -> Option<(&'static str, &'static str)> {
         let Stream::Tls(tls) = &self.stream else {

@@ -336,7 +336,7 @@ pub enum Command {
 }
 
 /// `henaserver raw`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct RawArgs {
     /// Where to send: HOST:PORT, [V6]:PORT or http://HOST:PORT/
     pub addr: String,
@@ -609,6 +609,7 @@ impl Args {
             users: self.users,
             rules: Vec::new(),
             limits,
+            sites: Vec::new(),
         })
     }
 }

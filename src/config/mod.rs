@@ -134,6 +134,41 @@ pub struct Config {
     pub rules: Vec<Rule>,
     /// Limits and timeouts.
     pub limits: Limits,
+    /// `[[sites]]` from the configuration file: each served for its host
+    /// names; none means this configuration's root answers every request.
+    pub sites: Vec<VirtualHost>,
+}
+
+/// One of several sites of a server (`[[sites]]`).
+#[derive(Debug, Clone)]
+pub struct VirtualHost {
+    /// The name the access log gives it: its first host, or `default`.
+    pub name: String,
+    /// Its host names (`example.com`, `*.example.org`), lower case.
+    pub hosts: Vec<String>,
+    /// Whether it answers for hosts no site names.
+    pub default: bool,
+    /// Its root and site options, the top level's where it sets none.
+    pub config: Box<Config>,
+}
+
+impl Config {
+    /// The certificate and key files of every site, the top level's
+    /// first, each pair once.
+    pub fn certificate_pairs(&self) -> Vec<(PathBuf, PathBuf)> {
+        let mut pairs: Vec<(PathBuf, PathBuf)> = Vec::new();
+        let own = self.tls.iter().flat_map(|t| t.pairs.iter());
+        let sites = self
+            .sites
+            .iter()
+            .flat_map(|v| v.config.tls.iter().flat_map(|t| t.pairs.iter()));
+        for pair in own.chain(sites) {
+            if !pairs.contains(pair) {
+                pairs.push(pair.clone());
+            }
+        }
+        pairs
+    }
 }
 
 /// `--dump`: where and how much.
@@ -197,6 +232,7 @@ impl Config {
             users: Vec::new(),
             rules: Vec::new(),
             limits: Limits::default(),
+            sites: Vec::new(),
         })
     }
 }

@@ -39,8 +39,31 @@ pub struct Resolved {
     pub redirects: Vec<Route>,
     /// The rewrites from the file.
     pub rewrites: Vec<Route>,
+    /// The file's `[[sites]]`.
+    pub sites: Vec<ResolvedSite>,
     /// The resolved options as TOML, for --print-config.
     pub toml: String,
+}
+
+/// One `[[sites]]` entry, resolved over the top level's options.
+#[derive(Debug)]
+pub struct ResolvedSite {
+    /// `FILE:LINE` of the entry, for errors.
+    pub source: String,
+    /// The name the access log gives it, if the file names it.
+    pub name: Option<String>,
+    /// Its host names, lower case.
+    pub hosts: Vec<String>,
+    /// Whether it answers for hosts no site names.
+    pub default: bool,
+    /// Its options.
+    pub args: Args,
+    /// Its rules (the top level's, unless it has its own).
+    pub rules: Vec<Rule>,
+    /// Its redirects (likewise).
+    pub redirects: Vec<Route>,
+    /// Its rewrites (likewise).
+    pub rewrites: Vec<Route>,
 }
 
 /// A configuration error: one line naming its source.
@@ -124,112 +147,277 @@ fn scalar(v: &toml::Value) -> Option<String> {
     }
 }
 
-/// Reads the file layer.
-/// What the file holds beyond options.
+/// What the file holds beyond options; `None` where it says nothing.
 #[derive(Debug, Default)]
 struct Extras {
-    rules: Vec<Rule>,
-    redirects: Vec<Route>,
-    rewrites: Vec<Route>,
+    rules: Option<Vec<Rule>>,
+    redirects: Option<Vec<Route>>,
+    rewrites: Option<Vec<Route>>,
 }
 
-fn file_layer(path: &Path) -> Result<(Layer, Extras), SettingsError> {
+/// The options a `[[sites]]` entry may set: those of one site.
+pub const SITE_OPTIONS: &[&str] = &[
+    "index",
+    "listing",
+    "header",
+    "fallback",
+    "error-page",
+    "clean-urls",
+    "cache-control",
+    "no-compress",
+    "compress-min",
+    "compress-max",
+    "encodings",
+    "cors",
+    "auth",
+    "tls-cert",
+    "tls-key",
+    "hsts",
+    "hsts-include-subdomains",
+    "hsts-preload",
+];
+
+/// One `[[sites]]` entry, as the file writes it.
+struct SiteEntry {
+    /// `FILE:LINE` of the entry.
+    source: String,
+    name: Option<String>,
+    hosts: Vec<String>,
+    default: bool,
+    layer: Layer,
+    extras: Extras,
+}
+
+/// The file's `[[sites]]`, with the position of every key.
+#[derive(serde::Deserialize)]
+struct SitesOnly {
+    #[serde(default)]
+    sites: Vec<Spanned<BTreeMap<Spanned<String>, Spanned<toml::Value>>>>,
+}
+
+/// Reads the file layer.
+fn file_layer(path: &Path) -> Result<(Layer, Extras, Vec<SiteEntry>), SettingsError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| SettingsError(format!("--config {shown}: cannot read: {e}")))?;
+    let syntax = |e: toml::de::Error| {
+        let line = e.span().map_or(1, |s| line_of(&text, s.start));
+        let message = e
+            .message()
+            .lines()
+            .next()
+            .unwrap_or("invalid TOML")
+            .to_string();
+        SettingsError(format!("{shown}:{line}: {message}"))
+    };
     let table: BTreeMap<Spanned<String>, Spanned<toml::Value>> =
-        toml::from_str(&text).map_err(|e| {
-            let line = e.span().map_or(1, |s| line_of(&text, s.start));
-            let message = e
-                .message()
-                .lines()
-                .next()
-                .unwrap_or("invalid TOML")
-                .to_string();
-            SettingsError(format!("{shown}:{line}: {message}"))
-        })?;
+        toml::from_str(&text).map_err(syntax)?;
+    let base = path.parent().unwrap_or(Path::new("."));
     let mut layer = Layer {
         groups: Vec::new(),
         root: None,
     };
     let mut extras = Extras::default();
-    for (key, value) in table {
-        let line = line_of(&text, key.span().start);
-        let source = format!("{shown}:{line}");
-        let name = key.get_ref().as_str();
-        let bad = |what: &str| SettingsError(format!("{source}: {name}: {what}"));
-        match (name.replace('_', "-").as_str(), value.get_ref()) {
-            ("root", v) => {
-                let root = scalar(v).ok_or_else(|| bad("expected a path"))?;
-                let resolved = path.parent().unwrap_or(Path::new(".")).join(root);
-                layer.root = Some((source, resolved.into_os_string()));
-            }
-            ("rules", toml::Value::Array(items)) => {
-                for item in items {
-                    extras.rules.push(rule(item).map_err(|e| bad(&e))?);
+    for (key, value) in &table {
+        let source = format!("{shown}:{}", line_of(&text, key.span().start));
+        if key.get_ref() == "sites" {
+            continue;
+        }
+        entry(
+            &mut layer,
+            &mut extras,
+            key.get_ref(),
+            value.get_ref(),
+            &source,
+            base,
+            false,
+        )?;
+    }
+    let mut sites = Vec::new();
+    if table.keys().any(|k| k.get_ref() == "sites") {
+        let only: SitesOnly = toml::from_str(&text).map_err(|e| {
+            let line = e.span().map_or(1, |s| line_of(&text, s.start));
+            SettingsError(format!(
+                "{shown}:{line}: sites: each [[sites]] entry is a table"
+            ))
+        })?;
+        for site in only.sites {
+            let source = format!("{shown}:{}", line_of(&text, site.span().start));
+            let mut entry_of = SiteEntry {
+                source,
+                name: None,
+                hosts: Vec::new(),
+                default: false,
+                layer: Layer {
+                    groups: Vec::new(),
+                    root: None,
+                },
+                extras: Extras::default(),
+            };
+            for (key, value) in site.get_ref() {
+                let source = format!("{shown}:{}", line_of(&text, key.span().start));
+                let name = key.get_ref().as_str();
+                let bad = |what: &str| SettingsError(format!("{source}: {name}: {what}"));
+                match (name, value.get_ref()) {
+                    ("hosts", toml::Value::Array(items)) => {
+                        for item in items {
+                            let host = item.as_str().ok_or_else(|| bad("expected host names"))?;
+                            entry_of.hosts.push(host_name(host).map_err(|e| bad(&e))?);
+                        }
+                    }
+                    ("hosts", _) => return Err(bad("expected a list of host names")),
+                    ("default", toml::Value::Boolean(b)) => entry_of.default = *b,
+                    ("default", _) => return Err(bad("expected true or false")),
+                    ("name", toml::Value::String(n))
+                        if !n.is_empty() && n.bytes().all(|b| b.is_ascii_graphic()) =>
+                    {
+                        entry_of.name = Some(n.clone())
+                    }
+                    ("name", _) => return Err(bad("expected a name without spaces")),
+                    (_, v) => entry(
+                        &mut entry_of.layer,
+                        &mut entry_of.extras,
+                        name,
+                        v,
+                        &source,
+                        base,
+                        true,
+                    )?,
                 }
             }
-            (kind @ ("redirects" | "rewrites"), toml::Value::Array(items)) => {
-                for item in items {
-                    let r = route(item, kind == "redirects").map_err(|e| bad(&e))?;
-                    match kind {
-                        "redirects" => extras.redirects.push(r),
-                        _ => extras.rewrites.push(r),
-                    }
-                }
+            if entry_of.hosts.is_empty() && !entry_of.default {
+                return Err(SettingsError(format!(
+                    "{}: [[sites]]: give hosts = [\"example.com\", ...], or default = true",
+                    entry_of.source
+                )));
             }
-            (table @ ("error-pages" | "auth" | "headers"), toml::Value::Table(t)) => {
-                // A table of KEY = "value" stands for a repeatable flag.
-                let (long, separator, shape) = match table {
-                    "error-pages" => ("error-page", "=", "STATUS = \"file\""),
-                    "auth" => ("auth", ":", "USER = \"HASH\""),
-                    _ => ("header", ": ", "NAME = \"value\""),
-                };
-                let values: Vec<String> = t
-                    .iter()
-                    .map(|(k, v)| {
-                        scalar(v)
-                            .map(|value| format!("{k}{separator}{value}"))
-                            .ok_or_else(|| bad(&format!("expected {shape}")))
-                    })
-                    .collect::<Result<_, _>>()?;
-                let args = args_for(long, &ArgAction::Append, &values, None);
-                check(&source, name, &args)?;
-                layer.groups.push((source, long.to_string(), args));
-            }
-            (_, v) => {
-                let (long, action) = option(name).ok_or_else(|| bad("unknown key"))?;
-                let repeatable = matches!(action, ArgAction::Append);
-                let (values, flag) = match v {
-                    toml::Value::Boolean(b) if matches!(action, ArgAction::SetTrue) => {
-                        (Vec::new(), Some(*b))
-                    }
-                    toml::Value::Boolean(_) => {
-                        return Err(bad("expected a value, not true or false"))
-                    }
-                    toml::Value::Array(items) if repeatable => (
-                        items
-                            .iter()
-                            .map(|i| scalar(i).ok_or_else(|| bad("expected a list of values")))
-                            .collect::<Result<_, _>>()?,
-                        None,
-                    ),
-                    toml::Value::Array(_) => return Err(bad("takes one value, not a list")),
-                    v if matches!(action, ArgAction::SetTrue) => {
-                        return Err(bad(&format!("expected true or false, not {v}")))
-                    }
-                    v => (
-                        vec![scalar(v).ok_or_else(|| bad("expected a value"))?],
-                        None,
-                    ),
-                };
-                let args = args_for(&long, &action, &values, flag);
-                check(&source, name, &args)?;
-                layer.groups.push((source, long, args));
-            }
+            sites.push(entry_of);
         }
     }
-    Ok((layer, extras))
+    Ok((layer, extras, sites))
+}
+
+/// A host name of `hosts`: a name, `*.` and a name, or an IP address,
+/// in lower case.
+fn host_name(text: &str) -> Result<String, String> {
+    let host = text.trim_end_matches('.').to_ascii_lowercase();
+    let name = host.strip_prefix("*.").unwrap_or(&host);
+    let ip = name.parse::<std::net::IpAddr>().is_ok()
+        || name
+            .strip_prefix('[')
+            .and_then(|n| n.strip_suffix(']'))
+            .is_some_and(|n| n.parse::<std::net::Ipv6Addr>().is_ok());
+    let dns = !name.is_empty()
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    if (ip && !host.starts_with('*')) || dns {
+        Ok(host)
+    } else {
+        Err(format!(
+            "{text:?} is not a host name (example.com, *.example.com, or an IP address)"
+        ))
+    }
+}
+
+/// One key of the file (or, with `in_site`, of a `[[sites]]` entry).
+fn entry(
+    layer: &mut Layer,
+    extras: &mut Extras,
+    name: &str,
+    value: &toml::Value,
+    source: &str,
+    base: &Path,
+    in_site: bool,
+) -> Result<(), SettingsError> {
+    let bad = |what: &str| SettingsError(format!("{source}: {name}: {what}"));
+    let key = name.replace('_', "-");
+    let site_level = matches!(
+        key.as_str(),
+        "root" | "rules" | "redirects" | "rewrites" | "error-pages" | "auth" | "headers"
+    ) || SITE_OPTIONS.contains(&key.as_str());
+    if in_site && !site_level {
+        return Err(bad(if option(name).is_some() {
+            "not a site option: set it at the top of the file, for the whole server"
+        } else {
+            "unknown key"
+        }));
+    }
+    match (key.as_str(), value) {
+        ("root", v) => {
+            let root = scalar(v).ok_or_else(|| bad("expected a path"))?;
+            layer.root = Some((source.to_string(), base.join(root).into_os_string()));
+        }
+        ("rules", toml::Value::Array(items)) => {
+            let rules = extras.rules.get_or_insert_with(Vec::new);
+            for item in items {
+                rules.push(rule(item).map_err(|e| bad(&e))?);
+            }
+        }
+        (kind @ ("redirects" | "rewrites"), toml::Value::Array(items)) => {
+            let list = match kind {
+                "redirects" => extras.redirects.get_or_insert_with(Vec::new),
+                _ => extras.rewrites.get_or_insert_with(Vec::new),
+            };
+            for item in items {
+                list.push(route(item, kind == "redirects").map_err(|e| bad(&e))?);
+            }
+        }
+        (table @ ("error-pages" | "auth" | "headers"), toml::Value::Table(t)) => {
+            // A table of KEY = "value" stands for a repeatable flag.
+            let (long, separator, shape) = match table {
+                "error-pages" => ("error-page", "=", "STATUS = \"file\""),
+                "auth" => ("auth", ":", "USER = \"HASH\""),
+                _ => ("header", ": ", "NAME = \"value\""),
+            };
+            let values: Vec<String> = t
+                .iter()
+                .map(|(k, v)| {
+                    scalar(v)
+                        .map(|value| format!("{k}{separator}{value}"))
+                        .ok_or_else(|| bad(&format!("expected {shape}")))
+                })
+                .collect::<Result<_, _>>()?;
+            let args = args_for(long, &ArgAction::Append, &values, None);
+            check(source, name, &args)?;
+            layer
+                .groups
+                .push((source.to_string(), long.to_string(), args));
+        }
+        (_, v) => {
+            let (long, action) = option(name).ok_or_else(|| bad("unknown key"))?;
+            let repeatable = matches!(action, ArgAction::Append);
+            let (values, flag) = match v {
+                toml::Value::Boolean(b) if matches!(action, ArgAction::SetTrue) => {
+                    (Vec::new(), Some(*b))
+                }
+                toml::Value::Boolean(_) => return Err(bad("expected a value, not true or false")),
+                toml::Value::Array(items) if repeatable => (
+                    items
+                        .iter()
+                        .map(|i| scalar(i).ok_or_else(|| bad("expected a list of values")))
+                        .collect::<Result<_, _>>()?,
+                    None,
+                ),
+                toml::Value::Array(_) => return Err(bad("takes one value, not a list")),
+                v if matches!(action, ArgAction::SetTrue) => {
+                    return Err(bad(&format!("expected true or false, not {v}")))
+                }
+                v => (
+                    vec![scalar(v).ok_or_else(|| bad("expected a value"))?],
+                    None,
+                ),
+            };
+            let args = args_for(&long, &action, &values, flag);
+            check(source, name, &args)?;
+            layer.groups.push((source.to_string(), long, args));
+        }
+    }
+    Ok(())
 }
 
 /// One `[[redirects]]` (with a status) or `[[rewrites]]` entry.
@@ -391,12 +579,13 @@ pub fn resolve(argv: Vec<OsString>, vars: &[(String, String)]) -> Result<Resolve
             rules: Vec::new(),
             redirects: Vec::new(),
             rewrites: Vec::new(),
+            sites: Vec::new(),
             toml: String::new(),
         });
     }
     let config: Option<PathBuf> = cli.get_one::<PathBuf>("config").cloned();
     let fail = |e: SettingsError| clap::Error::raw(clap::error::ErrorKind::ValueValidation, e.0);
-    let (file, extras) = match &config {
+    let (file, extras, site_entries) = match &config {
         Some(path) => file_layer(path).map_err(fail)?,
         None => (
             Layer {
@@ -404,13 +593,12 @@ pub fn resolve(argv: Vec<OsString>, vars: &[(String, String)]) -> Result<Resolve
                 root: None,
             },
             Extras::default(),
+            Vec::new(),
         ),
     };
-    let Extras {
-        rules,
-        redirects,
-        rewrites,
-    } = extras;
+    let rules = extras.rules.unwrap_or_default();
+    let redirects = extras.redirects.unwrap_or_default();
+    let rewrites = extras.rewrites.unwrap_or_default();
     let env = env_layer(vars).map_err(fail)?;
 
     // A repeatable option set in a higher layer replaces lower layers.
@@ -446,25 +634,173 @@ pub fn resolve(argv: Vec<OsString>, vars: &[(String, String)]) -> Result<Resolve
         .try_get_matches_from(&merged)?;
     let args = Args::from_arg_matches(&matches)?;
     let mut toml = print(&matches, &rules);
-    for (kind, routes) in [("redirects", &redirects), ("rewrites", &rewrites)] {
-        for r in routes {
-            toml.push_str(&format!(
-                "\n[[{kind}]]\nfrom = {}\nto = {}\n",
-                toml::Value::String(r.from.as_str().to_string()),
-                toml::Value::String(r.to.clone())
-            ));
-            if let Some(status) = r.status {
-                toml.push_str(&format!("status = {status}\n"));
+    print_routes(&mut toml, "", &redirects, &rewrites);
+
+    // Each site: the top level's resolved options, those the site sets
+    // replaced by its own.
+    let mut sites = Vec::new();
+    let mut seen: Vec<(String, String)> = Vec::new();
+    let mut default: Option<String> = None;
+    for site in site_entries {
+        let taken = |long: &str| site.layer.groups.iter().any(|g| g.1 == long);
+        let mut argv: Vec<OsString> = vec!["henaserver".into()];
+        for (long, values) in resolved_args(&matches) {
+            if !taken(&long) {
+                argv.extend(values);
             }
         }
+        for (_, _, values) in &site.layer.groups {
+            argv.extend(values.iter().cloned());
+        }
+        let root = match &site.layer.root {
+            Some((_, root)) => Some(root.clone()),
+            None => matches
+                .get_one::<PathBuf>("root")
+                .map(|r| r.clone().into_os_string()),
+        };
+        argv.extend(root);
+        let site_matches = Args::command()
+            .args_override_self(true)
+            .try_get_matches_from(&argv)
+            .map_err(|e| {
+                fail(SettingsError(format!(
+                    "{}: [[sites]]: {}",
+                    site.source,
+                    first_line(&e)
+                )))
+            })?;
+        for host in &site.hosts {
+            if let Some((_, other)) = seen.iter().find(|(h, _)| h == host) {
+                return Err(fail(SettingsError(format!(
+                    "{}: [[sites]]: {host} is already a host of the site at {other}",
+                    site.source
+                ))));
+            }
+            seen.push((host.clone(), site.source.clone()));
+        }
+        if site.default {
+            if let Some(other) = &default {
+                return Err(fail(SettingsError(format!(
+                    "{}: [[sites]]: only one site is the default; the site at {other} is too",
+                    site.source
+                ))));
+            }
+            default = Some(site.source.clone());
+        }
+        let own = (
+            site.extras.rules.is_some(),
+            site.extras.redirects.is_some(),
+            site.extras.rewrites.is_some(),
+        );
+        let rules = site.extras.rules.unwrap_or_else(|| rules.clone());
+        let redirects = site.extras.redirects.unwrap_or_else(|| redirects.clone());
+        let rewrites = site.extras.rewrites.unwrap_or_else(|| rewrites.clone());
+        toml.push_str("\n[[sites]]\n");
+        if let Some(name) = &site.name {
+            toml.push_str(&format!("name = {}\n", toml::Value::String(name.clone())));
+        }
+        toml.push_str(&format!(
+            "hosts = {}\n",
+            toml::Value::Array(
+                site.hosts
+                    .iter()
+                    .cloned()
+                    .map(toml::Value::String)
+                    .collect()
+            )
+        ));
+        if site.default {
+            toml.push_str("default = true\n");
+        }
+        if let Some(root) = site_matches.get_one::<PathBuf>("root") {
+            toml.push_str(&format!(
+                "root = {}\n",
+                toml::Value::String(root.display().to_string())
+            ));
+        }
+        let command = Args::command();
+        for arg in command.get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if taken(long) {
+                if let Some(v) = value_of(arg, &site_matches) {
+                    toml.push_str(&format!("{long} = {v}\n"));
+                }
+            }
+        }
+        if own.0 {
+            print_rules(&mut toml, "sites.", &rules);
+        }
+        print_routes(
+            &mut toml,
+            "sites.",
+            if own.1 { &redirects } else { &[] },
+            if own.2 { &rewrites } else { &[] },
+        );
+        sites.push(ResolvedSite {
+            source: site.source,
+            name: site.name,
+            hosts: site.hosts,
+            default: site.default,
+            args: Args::from_arg_matches(&site_matches)?,
+            rules,
+            redirects,
+            rewrites,
+        });
     }
     Ok(Resolved {
         args,
         rules,
         redirects,
         rewrites,
+        sites,
         toml,
     })
+}
+
+/// The options `matches` resolved to, other than their defaults, as
+/// arguments: (long flag, arguments) for each.
+fn resolved_args(matches: &ArgMatches) -> Vec<(String, Vec<OsString>)> {
+    let mut out = Vec::new();
+    for arg in Args::command().get_arguments() {
+        let Some(long) = arg.get_long() else { continue };
+        let id = arg.get_id().as_str();
+        if matches.value_source(id) != Some(ValueSource::CommandLine) {
+            continue;
+        }
+        let values: Vec<OsString> = match arg.get_action() {
+            ArgAction::SetTrue if matches.get_flag(id) => vec![format!("--{long}").into()],
+            ArgAction::SetTrue => Vec::new(),
+            _ => matches
+                .get_raw(id)
+                .into_iter()
+                .flatten()
+                .map(|v| {
+                    let mut a = OsString::from(format!("--{long}="));
+                    a.push(v);
+                    a
+                })
+                .collect(),
+        };
+        out.push((long.to_string(), values));
+    }
+    out
+}
+
+/// `[[redirects]]` and `[[rewrites]]` as TOML, the tables' names after
+/// `prefix`.
+fn print_routes(out: &mut String, prefix: &str, redirects: &[Route], rewrites: &[Route]) {
+    for (kind, routes) in [("redirects", redirects), ("rewrites", rewrites)] {
+        for r in routes {
+            out.push_str(&format!(
+                "\n[[{prefix}{kind}]]\nfrom = {}\nto = {}\n",
+                toml::Value::String(r.from.as_str().to_string()),
+                toml::Value::String(r.to.clone())
+            ));
+            if let Some(status) = r.status {
+                out.push_str(&format!("status = {status}\n"));
+            }
+        }
+    }
 }
 
 /// The resolved options as a TOML file that would give them back.
@@ -482,36 +818,46 @@ fn print(matches: &ArgMatches, rules: &[Rule]) -> String {
         if matches!(long, "help" | "version" | "config" | "print-config") {
             continue;
         }
-        let id = arg.get_id().as_str();
-        let value = match arg.get_action() {
-            ArgAction::SetTrue => Some(toml::Value::Boolean(matches.get_flag(id))),
-            action => matches.get_raw(id).map(|raw| {
-                let values: Vec<toml::Value> = raw
-                    .map(|v| {
-                        let text = v.to_string_lossy().into_owned();
-                        match text.parse::<i64>() {
-                            Ok(n) => toml::Value::Integer(n),
-                            Err(_) => toml::Value::String(text),
-                        }
-                    })
-                    .collect();
-                if matches!(action, ArgAction::Append) {
-                    toml::Value::Array(values)
-                } else {
-                    values
-                        .into_iter()
-                        .next()
-                        .unwrap_or(toml::Value::String(String::new()))
-                }
-            }),
-        };
-        match value {
+        match value_of(arg, matches) {
             Some(v) => out.push_str(&format!("{long} = {v}\n")),
             None => out.push_str(&format!("# {long} is not set\n")),
         }
     }
+    print_rules(&mut out, "", rules);
+    out
+}
+
+/// The value `matches` holds for `arg`, as TOML.
+fn value_of(arg: &clap::Arg, matches: &ArgMatches) -> Option<toml::Value> {
+    let id = arg.get_id().as_str();
+    match arg.get_action() {
+        ArgAction::SetTrue => Some(toml::Value::Boolean(matches.get_flag(id))),
+        action => matches.get_raw(id).map(|raw| {
+            let values: Vec<toml::Value> = raw
+                .map(|v| {
+                    let text = v.to_string_lossy().into_owned();
+                    match text.parse::<i64>() {
+                        Ok(n) => toml::Value::Integer(n),
+                        Err(_) => toml::Value::String(text),
+                    }
+                })
+                .collect();
+            if matches!(action, ArgAction::Append) {
+                toml::Value::Array(values)
+            } else {
+                values
+                    .into_iter()
+                    .next()
+                    .unwrap_or(toml::Value::String(String::new()))
+            }
+        }),
+    }
+}
+
+/// `[[rules]]` as TOML, the tables' names after `prefix`.
+fn print_rules(out: &mut String, prefix: &str, rules: &[Rule]) {
     for rule in rules {
-        out.push_str("\n[[rules]]\n");
+        out.push_str(&format!("\n[[{prefix}rules]]\n"));
         if let Some(g) = &rule.glob_text {
             out.push_str(&format!("glob = {}\n", toml::Value::String(g.clone())));
         }
@@ -539,7 +885,6 @@ fn print(matches: &ArgMatches, rules: &[Rule]) -> String {
             out.push_str(&format!("headers = {{ {} }}\n", fields.join(", ")));
         }
     }
-    out
 }
 
 #[cfg(test)]

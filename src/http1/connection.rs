@@ -145,6 +145,7 @@ struct Logged {
     bytes: u64,
     encoding: &'static str,
     range: Option<Box<str>>,
+    site: Option<Arc<str>>,
 }
 
 /// A plan whose body bytes are in the output buffer: what is left to log,
@@ -272,9 +273,12 @@ impl Connection {
                 let fields = HeadFields::new(&self.head, raw);
                 let req = self
                     .head
-                    .request(raw, &fields, self.peer, self.io.is_tls(), &[]);
-                let pipeline = self.shared.pipeline.load_full();
-                let plan = pipeline.handle(&req).await;
+                    .request(raw, &fields, self.peer, self.io.tls_names(), &[]);
+                let sites = self.shared.sites.load_full();
+                let plan = match sites.pipeline_for(&req) {
+                    Ok(pipeline) => pipeline.handle(&req).await,
+                    Err(misdirected) => misdirected,
+                };
                 let mark = self.out.len();
                 encode::head(&mut self.out, &plan, keep_alive);
                 self.record(&self.buf[..len], mark, plan.body.len());
@@ -319,9 +323,12 @@ impl Connection {
                 let fields = HeadFields::new(&self.head, &raw);
                 let req = self
                     .head
-                    .request(&raw, &fields, self.peer, self.io.is_tls(), &body);
-                let pipeline = self.shared.pipeline.load_full();
-                (pipeline.handle(&req).await, keep_alive)
+                    .request(&raw, &fields, self.peer, self.io.tls_names(), &body);
+                let sites = self.shared.sites.load_full();
+                match sites.pipeline_for(&req) {
+                    Ok(pipeline) => (pipeline.handle(&req).await, keep_alive),
+                    Err(misdirected) => (misdirected, keep_alive),
+                }
             }
         };
         let mark = self.out.len();
@@ -405,6 +412,7 @@ impl Connection {
             bytes: plan.body.len(),
             encoding: plan.encoding,
             range: plan.range,
+            site: plan.site,
         };
         let file_body = match plan.body {
             Body::Empty => None,
@@ -440,6 +448,7 @@ impl Connection {
             user_agent,
             range: logged.range.as_deref().unwrap_or(""),
             encoding: logged.encoding,
+            site: logged.site.as_deref(),
             tls: self.io.tls_info(),
             client: exchange.client,
             protocol: match self.head.version {
@@ -767,9 +776,8 @@ mod footprint {
             let config = crate::Config::new(".", 0).unwrap();
             let root = crate::site::files::Root::open(&config.root).unwrap();
             let shared = std::sync::Arc::new(super::Shared {
-                pipeline: arc_swap::ArcSwap::from_pointee(crate::site::Pipeline::new(
-                    root,
-                    crate::config::Site::new(&config),
+                sites: arc_swap::ArcSwap::from_pointee(crate::site::Sites::single(
+                    crate::site::Pipeline::new(root, crate::config::Site::new(&config)),
                 )),
                 dump: None,
                 limits: config.limits.clone(),
@@ -786,7 +794,7 @@ mod footprint {
             let state = std::mem::size_of::<super::Connection>();
             let total = size(&f) + state;
             assert!(
-                total <= 1536,
+                total <= 1664,
                 "serve future {} + state {state} bytes",
                 size(&f)
             );

@@ -171,11 +171,12 @@ impl RequestHead {
         raw: &'a [u8],
         fields: &'a HeadFields<'a>,
         peer: SocketAddr,
-        secure: bool,
+        tls: (bool, Option<&'a str>),
         body: &'a [u8],
     ) -> Request<'a> {
         Request {
-            secure,
+            secure: tls.0,
+            server_name: tls.1,
             method: self.method,
             path: self.path.of(raw),
             query: self.query.map(|q| q.of(raw)),

@@ -66,18 +66,24 @@ struct Conn {
     peer: SocketAddr,
     /// The TLS version and ALPN protocol, over TLS.
     tls: Option<(&'static str, &'static str)>,
+    /// The server name the client asked for in its TLS handshake (SNI).
+    server_name: Option<Box<str>>,
     /// This connection's number in the dump, and its streams so far.
     dump_id: u64,
     exchanges: AtomicU64,
 }
 
+/// The TLS version and ALPN protocol of a connection.
+pub type TlsInfo = (&'static str, &'static str);
+
 /// Serves HTTP/2 on `io` until the connection ends. `tls` names the TLS
-/// version and ALPN protocol when `io` is encrypted.
+/// version and ALPN protocol when `io` is encrypted, and the server name
+/// its client asked for.
 pub async fn serve<T>(
     io: T,
     peer: SocketAddr,
     shared: Arc<Shared>,
-    tls: Option<(&'static str, &'static str)>,
+    tls: Option<(TlsInfo, Option<Box<str>>)>,
 ) where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -105,7 +111,12 @@ pub async fn serve<T>(
         }
     };
     let _open = metrics::Open::new(1, usize::from(tls.is_some()), shared.counted);
+    let (tls, server_name) = match tls {
+        Some((info, name)) => (Some(info), name),
+        None => (None, None),
+    };
     let conn = Arc::new(Conn {
+        server_name,
         dump_id: shared.dump.as_ref().map_or(0, |d| d.connection()),
         shared: shared.clone(),
         peer,
@@ -186,8 +197,8 @@ async fn answer(
     }
 
     let method = Method::classify(parts.method.as_str().as_bytes());
-    let pipeline = shared.pipeline.load_full();
-    let raw = if keep || pipeline.site().mode == crate::config::Mode::Echo {
+    let sites = shared.sites.load_full();
+    let raw = if keep || *sites.mode() == crate::config::Mode::Echo {
         request_text(&parts, conn.tls.is_some())
     } else {
         Vec::new()
@@ -210,11 +221,15 @@ async fn answer(
                 peer: conn.peer,
                 secure: conn.tls.is_some()
                     || crate::forwarded::https(&shared.trusted, conn.peer.ip(), &fields),
+                server_name: conn.server_name.as_deref(),
                 fields: &fields,
                 raw: &raw,
                 body: &kept,
             };
-            pipeline.handle(&req).await
+            match sites.pipeline_for(&req) {
+                Ok(pipeline) => pipeline.handle(&req).await,
+                Err(misdirected) => misdirected,
+            }
         }
     };
 
@@ -268,6 +283,7 @@ async fn answer(
             user_agent: fields.get_bytes(Name::UserAgent),
             range: plan.range.as_deref().unwrap_or(""),
             encoding: plan.encoding,
+            site: plan.site.as_deref(),
             tls: conn.tls,
             protocol: "HTTP/2.0",
             client: crate::forwarded::client(&shared.trusted, conn.peer.ip(), &fields),

@@ -15,6 +15,9 @@
 //! The `stat` never opens anything: what is served always comes from a
 //! descriptor opened beneath the root.
 //!
+//! Each site's root has its own map; the limits apply to each. A root's
+//! map is dropped once the root is (after a reload replaced it).
+//!
 //! The trade-off against change notification (inotify) is one `stat` per
 //! request in exchange for having no watch limits, no missed events on
 //! network filesystems, and no window between a change and its event.
@@ -31,10 +34,11 @@ use super::files::{FileInfo, Root};
 /// one added or removed beside an unchanged file is seen within this time.
 pub const SIBLING_RECHECK: Duration = Duration::from_secs(1);
 
-#[derive(Default)]
 struct Cache {
     /// The root the entries belong to.
     root: usize,
+    /// Whether that root still exists.
+    alive: std::sync::Weak<()>,
     map: HashMap<Box<[u8]>, Slot>,
     bytes: usize,
 }
@@ -46,7 +50,29 @@ struct Slot {
 }
 
 thread_local! {
-    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+    static CACHES: RefCell<Vec<Cache>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on the cache of `root`, made when `create` and missing.
+fn with_cache<T>(root: &Root, create: bool, f: impl FnOnce(&mut Cache) -> T) -> Option<T> {
+    CACHES.with(|cell| {
+        let mut caches = cell.borrow_mut();
+        let index = match caches.iter().position(|c| c.root == root.id()) {
+            Some(i) => i,
+            None if create => {
+                caches.retain(|c| c.alive.strong_count() > 0);
+                caches.push(Cache {
+                    root: root.id(),
+                    alive: root.liveness(),
+                    map: HashMap::new(),
+                    bytes: 0,
+                });
+                caches.len() - 1
+            }
+            None => return None,
+        };
+        Some(f(&mut caches[index]))
+    })
 }
 
 fn content_len(info: &FileInfo) -> usize {
@@ -56,11 +82,7 @@ fn content_len(info: &FileInfo) -> usize {
 /// The cached file for `key` and its siblings, if it is still the file on
 /// disk.
 pub fn get(root: &Root, key: &[u8]) -> Option<(Arc<FileInfo>, Siblings)> {
-    CACHE.with(|cell| {
-        let mut cache = cell.borrow_mut();
-        if cache.root != root.id() {
-            return None;
-        }
+    with_cache(root, false, |cache| {
         let slot = cache.map.get_mut(key)?;
         if root.identity(&slot.info.rel) == Some(slot.info.identity) {
             if slot.checked.elapsed() > SIBLING_RECHECK {
@@ -74,6 +96,7 @@ pub fn get(root: &Root, key: &[u8]) -> Option<(Arc<FileInfo>, Siblings)> {
         }
         None
     })
+    .flatten()
 }
 
 /// Remembers that `key` names `info`, beside which `siblings` exist.
@@ -92,14 +115,7 @@ pub fn put(
     if size > max_bytes {
         return;
     }
-    CACHE.with(|cell| {
-        let mut cache = cell.borrow_mut();
-        if cache.root != root.id() {
-            *cache = Cache {
-                root: root.id(),
-                ..Cache::default()
-            };
-        }
+    with_cache(root, true, |cache| {
         if let Some(old) = cache.map.remove(key) {
             cache.bytes -= content_len(&old.info);
         }

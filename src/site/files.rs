@@ -30,6 +30,8 @@ pub struct Root {
     id: usize,
     path: PathBuf,
     fd: OwnedFd,
+    /// Dropped with the root, so caches can tell it is gone.
+    alive: std::sync::Arc<()>,
 }
 
 static ROOTS_OPENED: AtomicUsize = AtomicUsize::new(1);
@@ -44,7 +46,12 @@ impl Root {
             Mode::empty(),
         )?;
         let id = ROOTS_OPENED.fetch_add(1, Ordering::Relaxed);
-        Ok(Root { id, path, fd })
+        Ok(Root {
+            id,
+            path,
+            fd,
+            alive: std::sync::Arc::new(()),
+        })
     }
 
     /// Whether `rel` is a regular file now (following links).
@@ -74,6 +81,11 @@ impl Root {
         rustix::fs::statat(&self.fd, rel, AtFlags::empty())
             .ok()
             .map(|stat| Identity::of(&stat))
+    }
+
+    /// A token that stops upgrading once the root is dropped.
+    pub fn liveness(&self) -> std::sync::Weak<()> {
+        std::sync::Arc::downgrade(&self.alive)
     }
 
     /// A number no other root opened by this process has.

@@ -33,6 +33,7 @@ pub(crate) mod conditional;
 pub(crate) mod cors;
 pub(crate) mod encoding;
 pub(crate) mod files;
+pub(crate) mod hosts;
 pub(crate) mod listing;
 pub(crate) mod mime;
 pub(crate) mod pages;
@@ -54,6 +55,8 @@ use files::{FileInfo, Lookup, Root, SMALL_FILE};
 use range::Ranges;
 use resolve::Refusal;
 
+pub use hosts::{Named, Sites};
+
 /// The methods a file allows.
 pub const ALLOW: &str = "GET, HEAD, OPTIONS";
 
@@ -66,6 +69,8 @@ pub const INLINE_COMPRESS: u64 = 64 * 1024;
 pub struct Pipeline {
     root: Root,
     site: Site,
+    /// The site's name in the access log, when the server has several.
+    name: Option<Arc<str>>,
 }
 
 /// A large file to compress before the plan can be made.
@@ -77,7 +82,19 @@ struct Deferred {
 impl Pipeline {
     /// The pipeline serving `site` from `root`.
     pub fn new(root: Root, site: Site) -> Pipeline {
-        Pipeline { root, site }
+        Pipeline {
+            root,
+            site,
+            name: None,
+        }
+    }
+
+    /// This pipeline, named `name` in the access log.
+    pub fn named(self, name: Arc<str>) -> Pipeline {
+        Pipeline {
+            name: Some(name),
+            ..self
+        }
     }
 
     /// The site's settings.
@@ -87,7 +104,7 @@ impl Pipeline {
 
     /// The response to `req`, decided by the steps of the module docs.
     pub async fn handle(&self, req: &Request<'_>) -> Plan {
-        match self.respond(req, true) {
+        let mut plan = match self.respond(req, true) {
             Ok(plan) => plan,
             Err(Deferred { info, coding }) => {
                 let cache_bytes = self.site.compression.cache_bytes;
@@ -100,7 +117,9 @@ impl Pipeline {
                 self.respond(req, false)
                     .unwrap_or_else(|_| ctx.fail(500, Vec::new()))
             }
-        }
+        };
+        plan.site.clone_from(&self.name);
+        plan
     }
 
     /// Steps 1 to 11; with `defer`, a large file to compress on the fly is

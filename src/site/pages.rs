@@ -30,6 +30,7 @@ pub fn reason(status: u16) -> &'static str {
         414 => "URI Too Long",
         416 => "Range Not Satisfiable",
         417 => "Expectation Failed",
+        421 => "Misdirected Request",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
         501 => "Not Implemented",
@@ -98,6 +99,10 @@ pub fn error_page(status: u16) -> &'static str {
         412 => page!(
             "412 Precondition Failed",
             "A precondition of the request failed."
+        ),
+        421 => page!(
+            "421 Misdirected Request",
+            "This server has no site for that host on this connection."
         ),
         413 => page!(
             "413 Content Too Large",

@@ -28,6 +28,7 @@ mod tests {
             authority: None,
             peer: "127.0.0.1:1".parse().unwrap(),
             secure: false,
+            server_name: None,
             fields: &(),
             raw,
             body,
