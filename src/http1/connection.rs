@@ -28,7 +28,7 @@ use crate::admin::metrics;
 use crate::exchange::{Body, Piece, Plan};
 use crate::log::Entry;
 pub(crate) use crate::shared::Shared;
-use crate::site::pages;
+use crate::site::{hosts, pages};
 use crate::stop::{self, Stopped};
 use crate::transport::{Transport, Wake};
 
@@ -276,8 +276,8 @@ impl Connection {
                     .request(raw, &fields, self.peer, self.io.tls_names(), &[]);
                 let sites = self.shared.sites.load_full();
                 let plan = match sites.pipeline_for(&req) {
-                    Ok(pipeline) => pipeline.handle(&req).await,
-                    Err(misdirected) => misdirected,
+                    Some(pipeline) => pipeline.handle(&req).await,
+                    None => hosts::misdirected(&req),
                 };
                 let mark = self.out.len();
                 encode::head(&mut self.out, &plan, keep_alive);
@@ -326,8 +326,8 @@ impl Connection {
                     .request(&raw, &fields, self.peer, self.io.tls_names(), &body);
                 let sites = self.shared.sites.load_full();
                 match sites.pipeline_for(&req) {
-                    Ok(pipeline) => (pipeline.handle(&req).await, keep_alive),
-                    Err(misdirected) => (misdirected, keep_alive),
+                    Some(pipeline) => (pipeline.handle(&req).await, keep_alive),
+                    None => (hosts::misdirected(&req), keep_alive),
                 }
             }
         };

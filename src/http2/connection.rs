@@ -29,7 +29,7 @@ use crate::admin::metrics;
 use crate::exchange::{Body, Method, Name, Piece, Plan, Request};
 use crate::log::Entry;
 use crate::shared::Shared;
-use crate::site::pages;
+use crate::site::{hosts, pages};
 use crate::stop::Stopped;
 
 /// Streams the peer may reset before they are accepted, before the
@@ -227,8 +227,8 @@ async fn answer(
                 body: &kept,
             };
             match sites.pipeline_for(&req) {
-                Ok(pipeline) => pipeline.handle(&req).await,
-                Err(misdirected) => misdirected,
+                Some(pipeline) => pipeline.handle(&req).await,
+                None => hosts::misdirected(&req),
             }
         }
     };

@@ -120,19 +120,17 @@ impl Sites {
         Some(chosen)
     }
 
-    /// The pipeline of the site that answers `req`, or the 421 response
-    /// when no site does here. (Chosen apart from answering, so that a
-    /// connection's future holds nothing more than the pipeline's.)
-    pub fn pipeline_for(&self, req: &Request) -> Result<&Pipeline, Plan> {
-        match self.choose(req) {
-            Some(i) => Ok(&self.sites[i]),
-            None => Err(misdirected(req)),
-        }
+    /// The pipeline of the site that answers `req`; `None` when no site
+    /// does here, and [`misdirected`] is the answer. (Chosen apart from
+    /// answering, so that a connection's future holds nothing more than
+    /// the pipeline's.)
+    pub fn pipeline_for(&self, req: &Request) -> Option<&Pipeline> {
+        self.choose(req).map(|i| &self.sites[i])
     }
 }
 
 /// 421: no site for this host here.
-fn misdirected(req: &Request) -> Plan {
+pub fn misdirected(req: &Request) -> Plan {
     let mut plan = pages::error_plan(421, req.head_only());
     plan.site = Some(Arc::from("-"));
     plan
