@@ -231,6 +231,12 @@ fn start_line(server: &Server) -> String {
         .local_addrs()
         .iter()
         .map(|a| format!("{scheme}://{a}/"))
+        .chain(
+            server
+                .unix_paths()
+                .iter()
+                .map(|p| format!("unix:{}", p.display())),
+        )
         .collect();
     let mut line = format!("henaserver: {what} at {}", urls.join(" and "));
     let redirects: Vec<String> = server

@@ -12,6 +12,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+/// The peer of a connection over a Unix socket, which has no address:
+/// the unspecified IPv6 address and port 0, which no TCP peer can have.
+/// The access log shows it as `unix`.
+pub const UNIX_PEER: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), 0);
+
 /// The request method, as far as a static-file server cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Method {

@@ -14,6 +14,10 @@ use crate::exchange::{Fields, Name};
 
 /// Parses `CIDR` or a plain address (a network of one).
 pub fn parse_net(text: &str) -> Result<IpNet, String> {
+    if text == "unix" {
+        // Peers on a Unix socket.
+        return Ok(IpNet::from(crate::exchange::UNIX_PEER.ip()));
+    }
     text.parse::<IpNet>()
         .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
         .map_err(|_| format!("{text:?} is not an address or CIDR network"))

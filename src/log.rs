@@ -99,6 +99,19 @@ pub struct Entry<'a> {
     pub client: Option<std::net::IpAddr>,
 }
 
+/// How the log shows a peer: its address and port, or `unix`.
+struct Peer(SocketAddr);
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0 == crate::exchange::UNIX_PEER {
+            f.write_str("unix")
+        } else {
+            self.0.fmt(f)
+        }
+    }
+}
+
 /// A handle to the access log, cloned into every worker.
 #[derive(Clone, Debug)]
 pub struct AccessLog {
@@ -212,7 +225,7 @@ impl AccessLog {
             if format == Format::Json {
                 let mut line = serde_json::json!({
                     "time": clf_time(),
-                    "client": e.client.map_or_else(|| e.peer.to_string(), |c| c.to_string()),
+                    "client": e.client.map_or_else(|| Peer(e.peer).to_string(), |c| c.to_string()),
                     "request": String::from_utf8_lossy(e.line),
                     "status": e.status,
                     "bytes": e.bytes,
@@ -243,7 +256,7 @@ impl AccessLog {
                         let _ = write!(buf, "{client} - - [");
                     }
                     None => {
-                        let _ = write!(buf, "{} - - [", e.peer);
+                        let _ = write!(buf, "{} - - [", Peer(e.peer));
                     }
                 }
                 push_clf_time(&mut buf);

@@ -25,6 +25,7 @@ use tokio::sync::{watch, Semaphore};
 use crate::admin::metrics::{self, Sources};
 use crate::admin::Admin;
 use crate::config::{Config, Mode, Site};
+use crate::exchange::UNIX_PEER;
 use crate::http1::connection::{self, Shared};
 use crate::http2::connection as http2;
 use crate::http2::rewind::Rewind;
@@ -53,6 +54,8 @@ pub enum Error {
     Root(PathBuf, io::Error),
     /// An address cannot be listened on.
     Bind(SocketAddr, io::Error),
+    /// A Unix socket cannot be listened on.
+    BindUnix(PathBuf, io::Error),
     /// The dump directory cannot be created.
     Dump(PathBuf, io::Error),
     /// The access log file cannot be opened.
@@ -75,6 +78,7 @@ impl std::fmt::Display for Error {
                 write!(f, "cannot listen on {addr}: address already in use")
             }
             Error::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+            Error::BindUnix(path, e) => write!(f, "cannot listen on unix:{}: {e}", path.display()),
             Error::Dump(dir, e) => write!(f, "cannot create dump directory {}: {e}", dir.display()),
             Error::Log(path, e) => write!(f, "cannot open access log {}: {e}", path.display()),
             Error::Tls(message) | Error::Privileges(message) => f.write_str(message),
@@ -96,6 +100,8 @@ pub struct Server {
     /// The configured address each listener was bound for (none for
     /// inherited sockets), so that a reload can tell them apart.
     listener_keys: Vec<Option<SocketAddr>>,
+    /// The site's Unix sockets, by path.
+    unix: Vec<(PathBuf, std::os::unix::net::UnixListener)>,
     /// Plain listeners that redirect to HTTPS.
     redirects: Vec<std::net::TcpListener>,
     /// The admin listener and what it answers from.
@@ -108,6 +114,50 @@ pub struct Server {
     dump: Option<Arc<Dump>>,
     log: AccessLog,
     log_thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Listens on the Unix socket at `path`, with permissions `mode`. A
+/// socket file an earlier run left behind (nothing accepts on it) is
+/// replaced; one a live server listens on, or a file that is not a
+/// socket, is refused.
+fn listen_unix(path: &std::path::Path, mode: u32) -> io::Result<std::os::unix::net::UnixListener> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => {
+            match std::os::unix::net::UnixStream::connect(path) {
+                Ok(_) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::AddrInUse,
+                        "a server is listening on it",
+                    ))
+                }
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                    std::fs::remove_file(path)?
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(_) => {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "the file exists and is not a socket",
+            ))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let fd = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        rustix::net::SocketFlags::CLOEXEC,
+        None,
+    )?;
+    rustix::net::bind(&fd, &rustix::net::SocketAddrUnix::new(path)?)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    rustix::net::listen(&fd, LISTEN_BACKLOG)?;
+    let listener = std::os::unix::net::UnixListener::from(fd);
+    listener.set_nonblocking(true)?;
+    Ok(listener)
 }
 
 fn listen(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
@@ -178,9 +228,20 @@ impl Server {
             .map(|v| v.split(':').map(str::to_string).collect())
             .unwrap_or_default();
         let mut listeners = Vec::new();
+        let mut unix = Vec::new();
         let mut inherited_redirects = Vec::new();
         let mut inherited_admin = None;
         for i in 0..inherited.len() {
+            if let Ok(Some(listener)) = inherited.take_unix_listener(i) {
+                listener.set_nonblocking(true).map_err(Error::Io)?;
+                let path = listener
+                    .local_addr()
+                    .ok()
+                    .and_then(|a| a.as_pathname().map(PathBuf::from))
+                    .unwrap_or_default();
+                unix.push((path, listener));
+                continue;
+            }
             match inherited.take_tcp_listener(i) {
                 Ok(Some(listener)) => {
                     listener.set_nonblocking(true).map_err(Error::Io)?;
@@ -196,11 +257,19 @@ impl Server {
                 }
             }
         }
-        let addresses = if listeners.is_empty() {
-            config.listen.clone()
-        } else {
+        let inheriting = !listeners.is_empty() || !unix.is_empty();
+        let addresses = if inheriting {
             Vec::new()
+        } else {
+            config.listen.clone()
         };
+        if !inheriting {
+            for path in &config.listen_unix {
+                let listener = listen_unix(path, config.socket_mode)
+                    .map_err(|e| Error::BindUnix(path.clone(), e))?;
+                unix.push((path.clone(), listener));
+            }
+        }
         let mut listener_keys = vec![None; listeners.len()];
         let mut port = None;
         for &configured in &addresses {
@@ -271,6 +340,7 @@ impl Server {
             sites,
             listeners,
             listener_keys,
+            unix,
             redirects,
             admin,
             reloader: None,
@@ -288,6 +358,11 @@ impl Server {
             .iter()
             .filter_map(|l| l.local_addr().ok())
             .collect()
+    }
+
+    /// The Unix sockets listened on.
+    pub fn unix_paths(&self) -> Vec<PathBuf> {
+        self.unix.iter().map(|(p, _)| p.clone()).collect()
     }
 
     /// The addresses of the plain listeners that redirect to HTTPS.
@@ -333,6 +408,7 @@ impl Server {
             sites,
             listeners,
             listener_keys,
+            unix,
             redirects,
             admin,
             reloader,
@@ -353,6 +429,14 @@ impl Server {
         {
             let fd = std::os::fd::OwnedFd::from(listener.try_clone().map_err(Error::Io)?);
             handover.push(Handed { key, fd, name });
+        }
+        for (_, listener) in &unix {
+            let fd = std::os::fd::OwnedFd::from(listener.try_clone().map_err(Error::Io)?);
+            handover.push(Handed {
+                key: None,
+                fd,
+                name: SITE_NAME,
+            });
         }
         // Closed as soon as shutdown begins, so that no connection waits
         // in a backlog nobody accepts from.
@@ -419,14 +503,18 @@ impl Server {
             counted: true,
             trusted: config.trusted_proxies.clone(),
         });
-        let roles: Vec<(Option<SocketAddr>, std::net::TcpListener, Arc<Shared>)> = listeners
+        let roles: Vec<(Option<SocketAddr>, Listening, Arc<Shared>)> = listeners
             .into_iter()
             .zip(listener_keys)
-            .map(|(l, k)| (k, l, shared.clone()))
+            .map(|(l, k)| (k, Listening::Tcp(l), shared.clone()))
+            .chain(
+                unix.into_iter()
+                    .map(|(_, l)| (None, Listening::Unix(l), shared.clone())),
+            )
             .chain(
                 redirects
                     .into_iter()
-                    .map(|l| (None, l, redirect_shared.clone())),
+                    .map(|l| (None, Listening::Tcp(l), redirect_shared.clone())),
             )
             .collect();
         let mut commands = Vec::with_capacity(config.threads);
@@ -798,6 +886,10 @@ fn apply(running: &Running, config: Config) -> Result<Config, String> {
         ("--redirect-http", old.redirect_http != config.redirect_http),
         ("--admin", old.admin != config.admin),
         ("--threads", old.threads != config.threads),
+        (
+            "--bind unix: and --socket-mode",
+            old.listen_unix != config.listen_unix || old.socket_mode != config.socket_mode,
+        ),
         ("HTTPS", old.tls != config.tls),
         ("--no-http2", old.http2 != config.http2),
         ("limits and timeouts", old.limits != config.limits),
@@ -899,6 +991,7 @@ impl AdminThread {
                         return;
                     };
                     let permits = Arc::new(Semaphore::new(ADMIN_MAX_CONNECTIONS));
+                    let listener = Accepting::Tcp(listener);
                     let accepting = tokio::spawn(accept_loop(listener, shared, permits));
                     let _ = stopped.wait_for(|&s| s).await;
                     stop::stop_worker();
@@ -968,7 +1061,7 @@ struct Worker {
 impl Worker {
     fn run(
         mut self,
-        listeners: Vec<(Option<SocketAddr>, std::net::TcpListener, Arc<Shared>)>,
+        listeners: Vec<(Option<SocketAddr>, Listening, Arc<Shared>)>,
     ) -> io::Result<()> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -978,7 +1071,10 @@ impl Worker {
             // changed by a reload).
             let mut accepting: Vec<(Option<SocketAddr>, tokio::task::JoinHandle<()>)> = Vec::new();
             for (key, listener, shared) in listeners {
-                let listener = TcpListener::from_std(listener)?;
+                let listener = match listener {
+                    Listening::Tcp(l) => Accepting::Tcp(TcpListener::from_std(l)?),
+                    Listening::Unix(l) => Accepting::Unix(tokio::net::UnixListener::from_std(l)?),
+                };
                 let task = tokio::spawn(accept_loop(listener, shared, self.permits.clone()));
                 accepting.push((key, task));
             }
@@ -1008,6 +1104,7 @@ impl Worker {
                     command = self.commands.recv(), if commanded => match command {
                         Some(WorkerCommand::Add(key, listener, shared)) => match TcpListener::from_std(listener) {
                             Ok(listener) => {
+                                let listener = Accepting::Tcp(listener);
                                 let task = tokio::spawn(accept_loop(listener, shared, self.permits.clone()));
                                 accepting.push((Some(key), task));
                             }
@@ -1042,7 +1139,50 @@ impl Worker {
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, permits: Arc<Semaphore>) {
+/// A listening socket, handed to each worker.
+#[derive(Debug)]
+enum Listening {
+    Tcp(std::net::TcpListener),
+    Unix(std::os::unix::net::UnixListener),
+}
+
+impl Listening {
+    fn try_clone(&self) -> io::Result<Listening> {
+        Ok(match self {
+            Listening::Tcp(l) => Listening::Tcp(l.try_clone()?),
+            Listening::Unix(l) => Listening::Unix(l.try_clone()?),
+        })
+    }
+}
+
+/// A listening socket a worker accepts from.
+enum Accepting {
+    Tcp(TcpListener),
+    Unix(tokio::net::UnixListener),
+}
+
+impl Accepting {
+    /// The next connection and its peer ([`UNIX_PEER`] on a Unix socket).
+    ///
+    /// A connection on a Unix stream socket is served through the same
+    /// socket type as TCP: reading, writing, waiting for readiness,
+    /// `sendfile(2)` and shutdown mean the same on both, and TCP's own
+    /// options (TCP_NODELAY, TCP_CORK) fail on it and are skipped.
+    async fn accept(&self) -> io::Result<(tokio::net::TcpStream, SocketAddr)> {
+        match self {
+            Accepting::Tcp(l) => l.accept().await,
+            Accepting::Unix(l) => {
+                let (stream, _) = l.accept().await?;
+                let fd = std::os::fd::OwnedFd::from(stream.into_std()?);
+                let socket = std::net::TcpStream::from(fd);
+                socket.set_nonblocking(true)?;
+                Ok((tokio::net::TcpStream::from_std(socket)?, UNIX_PEER))
+            }
+        }
+    }
+}
+
+async fn accept_loop(listener: Accepting, shared: Arc<Shared>, permits: Arc<Semaphore>) {
     let mut backoff = ACCEPT_BACKOFF_MIN;
     let mut stopped = Stopped::default();
     loop {

@@ -312,6 +312,7 @@ fn systemd_socket_activation() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !has_python {
+        eprintln!("SKIPPED: systemd_socket_activation needs python3");
         return;
     }
     let t = site();

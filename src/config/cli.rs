@@ -33,10 +33,15 @@ pub struct Args {
     /// Directory to serve [default: the current directory]
     pub root: Option<PathBuf>,
 
-    /// Address to listen on: an IP address, ADDR:PORT ([::1]:8080), or a
-    /// host name for all its addresses (repeatable)
+    /// Address to listen on: an IP address, ADDR:PORT ([::1]:8080), a
+    /// host name for all its addresses, or unix:PATH for a Unix socket
+    /// (repeatable)
     #[arg(long, value_name = "ADDR", default_value = config::DEFAULT_BIND, help_heading = "Listening")]
     pub bind: Vec<String>,
+
+    /// Permissions of the Unix sockets --bind unix:PATH makes, in octal
+    #[arg(long, value_name = "MODE", default_value = "0660", value_parser = octal_mode, help_heading = "Listening")]
+    pub socket_mode: u32,
 
     /// Port to listen on; 0 picks a free port
     #[arg(short, long, default_value_t = config::DEFAULT_PORT, help_heading = "Listening")]
@@ -358,6 +363,13 @@ pub struct RawArgs {
 }
 
 /// A whole number of at least 1.
+fn octal_mode(s: &str) -> Result<u32, String> {
+    u32::from_str_radix(s.trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|m| *m <= 0o777)
+        .ok_or_else(|| format!("{s:?} is not a mode in octal, such as 0660"))
+}
+
 fn positive(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(0) => Err("must be at least 1".into()),
@@ -504,7 +516,20 @@ impl Args {
             )));
         }
         let mut listen = Vec::new();
+        let mut listen_unix = Vec::new();
         for bind in &self.bind {
+            if let Some(path) = bind.strip_prefix("unix:") {
+                if path.is_empty() {
+                    return Err(ConfigError(
+                        "--bind unix: needs a path: unix:/run/henaserver.sock".into(),
+                    ));
+                }
+                let path = PathBuf::from(path);
+                if !listen_unix.contains(&path) {
+                    listen_unix.push(path);
+                }
+                continue;
+            }
             for addr in config::resolve_bind(bind, self.port)? {
                 if !listen.contains(&addr) {
                     listen.push(addr);
@@ -569,6 +594,8 @@ impl Args {
         Ok(Config {
             root,
             listen,
+            listen_unix,
+            socket_mode: self.socket_mode,
             index: self.index,
             threads: self
                 .threads
@@ -660,6 +687,7 @@ mod tests {
         assert_eq!(config.limits, Limits::default());
         assert_eq!(config.listen, vec!["127.0.0.1:8080".parse().unwrap()]);
         assert_eq!(config.index, "index.html");
+        assert_eq!(config.socket_mode, config::DEFAULT_SOCKET_MODE);
     }
 
     #[test]

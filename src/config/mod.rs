@@ -58,6 +58,9 @@ impl Hsts {
 
 /// The admin listener's port when `--admin` names none.
 pub const DEFAULT_ADMIN_PORT: u16 = 9180;
+/// Permissions of a Unix socket when `--socket-mode` gives none: the
+/// server's user and group may connect, others may not.
+pub const DEFAULT_SOCKET_MODE: u32 = 0o660;
 /// Port listened on when none is given.
 pub const DEFAULT_PORT: u16 = 8080;
 /// Address listened on when none is given: this machine only.
@@ -72,6 +75,10 @@ pub struct Config {
     pub root: PathBuf,
     /// Addresses to listen on; port 0 picks a free port.
     pub listen: Vec<SocketAddr>,
+    /// Unix sockets to listen on (`--bind unix:PATH`).
+    pub listen_unix: Vec<PathBuf>,
+    /// Their permissions (`--socket-mode`).
+    pub socket_mode: u32,
     /// File name served for a directory.
     pub index: String,
     /// Worker threads; each runs its own event loop.
@@ -202,6 +209,8 @@ impl Config {
         Ok(Config {
             root,
             listen: resolve_bind(DEFAULT_BIND, port)?,
+            listen_unix: Vec::new(),
+            socket_mode: DEFAULT_SOCKET_MODE,
             index: DEFAULT_INDEX.to_string(),
             threads: default_threads(),
             access_log: true,
