@@ -196,22 +196,7 @@ fn run(args: &[&str]) -> (Option<i32>, String, String) {
 }
 
 fn hash(password: &str) -> String {
-    use std::io::Write;
-    let mut child = Command::new(bin())
-        .arg("hash-password")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes())
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
-    assert!(o.status.success());
-    String::from_utf8(o.stdout).unwrap().trim().to_string()
+    password_hash(password)
 }
 
 #[test]

@@ -424,3 +424,49 @@ fn a_reload_adds_a_site() {
     }
     assert_eq!(body_for(&server, "x.b.test", "/").1, "site b\n");
 }
+
+#[test]
+fn auth_and_cors_per_site() {
+    let tree = tree();
+    let hash = password_hash("site b only");
+    let config = format!(
+        r#"
+quiet = true
+cors = ["https://app.example"]
+
+[[sites]]
+hosts = ["a.test"]
+root = "a"
+
+[[sites]]
+hosts = ["b.test"]
+root = "b"
+cors = []
+auth = {{ ann = "{hash}" }}
+"#
+    );
+    let server = start(&tree, &config, &[]);
+    let ask = |host: &str, extra: &str| {
+        server.request(&format!(
+            "GET / HTTP/1.1\r\nHost: {host}\r\nOrigin: https://app.example\r\n{extra}\r\n"
+        ))
+    };
+    let r = ask("a.test", "");
+    assert_eq!(r.status, 200, "no authentication in site a");
+    assert_eq!(
+        r.header("Access-Control-Allow-Origin"),
+        Some("https://app.example")
+    );
+    let r = ask("b.test", "");
+    assert_eq!(r.status, 401);
+    assert!(r.header("WWW-Authenticate").is_some());
+    use base64::Engine;
+    let token = base64::engine::general_purpose::STANDARD.encode("ann:site b only");
+    let r = ask("b.test", &format!("Authorization: Basic {token}\r\n"));
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("Access-Control-Allow-Origin"),
+        None,
+        "site b allows no origin"
+    );
+}

@@ -376,3 +376,23 @@ pub fn peak_rss_kib(pid: u32) -> u64 {
 pub fn demo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("static")
 }
+
+/// An argon2 hash of `password`, from `henaserver hash-password`.
+pub fn password_hash(password: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new(bin())
+        .arg("hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success());
+    String::from_utf8(o.stdout).unwrap().trim().to_string()
+}
