@@ -29,6 +29,14 @@ pub fn main() -> ExitCode {
     };
     if resolved.args.print_config {
         print!("{}", resolved.toml);
+        let args = &resolved.args;
+        if !args.acme.is_empty() {
+            let dir = args
+                .acme_dir
+                .clone()
+                .unwrap_or_else(crate::config::default_acme_dir);
+            print!("\n{}", crate::acme::comments(&dir, &args.acme));
+        }
         return ExitCode::SUCCESS;
     }
     let args = &resolved.args;
@@ -253,7 +261,13 @@ fn start_line(server: &Server) -> String {
     if let Some(admin) = server.admin_addr() {
         line.push_str(&format!("; admin at http://{admin}/"));
     }
-    if let Some(fingerprint) = server.fingerprint() {
+    if let Some(acme) = config.acme.as_ref() {
+        line.push_str(&format!(
+            "; ACME certificates for {}",
+            acme.domains.join(", ")
+        ));
+    }
+    if let Some(fingerprint) = server.fingerprint().filter(|f| !f.is_empty()) {
         line.push_str(&format!("; certificate SHA-256 {fingerprint}"));
     }
     if let Some(path) = config.tls.as_ref().and_then(|t| t.keylog.as_ref()) {

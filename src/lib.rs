@@ -39,6 +39,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub(crate) mod acme;
 mod admin;
 pub mod command;
 pub mod config;

@@ -22,6 +22,8 @@ use rustix::net::{AddressFamily, SocketType};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
+use crate::acme::challenges::Challenges;
+use crate::acme::Manager;
 use crate::admin::metrics::{self, Sources};
 use crate::admin::Admin;
 use crate::config::{Config, Mode, Site};
@@ -104,6 +106,10 @@ pub struct Server {
     unix: Vec<(PathBuf, std::os::unix::net::UnixListener)>,
     /// Plain listeners that redirect to HTTPS.
     redirects: Vec<std::net::TcpListener>,
+    /// Certificates from an ACME CA.
+    acme: Option<Arc<Manager>>,
+    /// The HTTP-01 challenges the plain listeners answer.
+    challenges: Option<Arc<Challenges>>,
     /// The admin listener and what it answers from.
     admin: Option<(std::net::TcpListener, Arc<Admin>)>,
     /// Reads the configuration again, for SIGHUP.
@@ -304,6 +310,22 @@ impl Server {
         if let Some(who) = &config.user {
             crate::privileges::drop_to(who).map_err(Error::Privileges)?;
         }
+        let challenges = config
+            .acme
+            .as_ref()
+            .map(|_| Arc::new(Challenges::default()));
+        let acme = match (&config.acme, &tls, &challenges) {
+            (Some(settings), Some(tls), Some(challenges)) => Some(Arc::new(
+                Manager::new(
+                    settings.clone(),
+                    tls.certs.clone(),
+                    challenges.clone(),
+                    !redirects.is_empty(),
+                )
+                .map_err(Error::Tls)?,
+            )),
+            _ => None,
+        };
         let dump = match &config.dump {
             Some(d) => Some(
                 Dump::start(&d.dir, d.max, d.secrets).map_err(|e| Error::Dump(d.dir.clone(), e))?,
@@ -330,6 +352,7 @@ impl Server {
                 let sources = Sources {
                     log_dropped: Some(log.dropped()),
                     dump: dump.clone(),
+                    acme: acme.as_ref().map(|m| m.status.clone()),
                 };
                 Some((listener, Arc::new(Admin::new(sources))))
             }
@@ -343,6 +366,8 @@ impl Server {
             unix,
             redirects,
             admin,
+            acme,
+            challenges,
             reloader: None,
             control: None,
             tls,
@@ -411,6 +436,8 @@ impl Server {
             unix,
             redirects,
             admin,
+            acme,
+            challenges,
             reloader,
             control,
             tls,
@@ -474,6 +501,7 @@ impl Server {
             .map_or(443, |a| a.port());
         let redirect_site = Site {
             mode: Mode::RedirectToHttps(https_port),
+            acme: challenges.clone(),
             ..Site::new(&config)
         };
         let redirect_root =
@@ -559,8 +587,12 @@ impl Server {
             https_port,
             workers: commands,
             handover: handover.clone(),
+            challenges,
         };
         runtime.block_on(async {
+            if let Some(acme) = &acme {
+                acme.spawn();
+            }
             let watcher = tls.map(|tls| tokio::spawn(watch_certificates(tls)));
             let (reloading, upgrading) = match control {
                 Some(control) => (
@@ -831,6 +863,8 @@ struct Running {
     shared: Arc<Shared>,
     redirect: Arc<Shared>,
     https_port: u16,
+    /// The HTTP-01 challenges the plain listeners answer.
+    challenges: Option<Arc<Challenges>>,
     /// Each worker's command channel.
     workers: Vec<tokio::sync::mpsc::UnboundedSender<WorkerCommand>>,
     handover: Handover,
@@ -912,6 +946,7 @@ fn apply(running: &Running, config: Config) -> Result<Config, String> {
     let sites = open_sites(&config).map_err(|(path, e)| format!("root {}: {e}", path.display()))?;
     let redirect = Site {
         mode: Mode::RedirectToHttps(running.https_port),
+        acme: running.challenges.clone(),
         ..Site::new(&config)
     };
     let redirect = Pipeline::new(open()?, redirect);
@@ -1242,6 +1277,13 @@ async fn serve_tls(tls: Tls, stream: tokio::net::TcpStream, peer: SocketAddr, sh
     let accepted = tokio::time::timeout(timeout, tls.accept(stream)).await;
     metrics::handshake(matches!(accepted, Ok(Accepted::Tls(_))));
     match accepted {
+        Ok(Accepted::Tls(mut stream))
+            if stream.get_ref().1.alpn_protocol() == Some(crate::tls::certs::ACME_TLS_ALPN) =>
+        {
+            // A TLS-ALPN-01 validation: the handshake was all it needed.
+            tracing::debug!(%peer, "answered a TLS-ALPN-01 challenge");
+            let _ = tokio::io::AsyncWriteExt::shutdown(&mut stream).await;
+        }
         Ok(Accepted::Tls(stream)) if stream.get_ref().1.alpn_protocol() == Some(b"h2") => {
             let info = Transport::tls_info_of(&stream);
             let name = stream.get_ref().1.server_name().map(Box::from);

@@ -232,6 +232,8 @@ pub struct Sources {
     pub log_dropped: Option<Arc<AtomicU64>>,
     /// The dump, whose files are counted.
     pub dump: Option<Arc<Dump>>,
+    /// The certificates from an ACME CA.
+    pub acme: Option<Arc<crate::acme::status::Status>>,
 }
 
 /// The collector a registry asks at each scrape.
@@ -418,6 +420,40 @@ impl Collector for Scrape {
             "Files --dump has written",
             dumped,
         )?;
+        if let Some(acme) = &self.sources.acme {
+            let all = acme.all();
+            let seconds = crate::acme::status::unix_seconds;
+            for (name, help, value) in [
+                (
+                    "henaserver_acme_certificate_not_after_seconds",
+                    "When each ACME certificate expires, in seconds since the epoch (0: none yet)",
+                    &(|s: &crate::acme::status::CertState| s.not_after.map_or(0, seconds))
+                        as &dyn Fn(&crate::acme::status::CertState) -> i64,
+                ),
+                (
+                    "henaserver_acme_next_renewal_seconds",
+                    "When each ACME certificate is next ordered, in seconds since the epoch",
+                    &|s| s.next_renewal.map_or(0, seconds),
+                ),
+                (
+                    "henaserver_acme_failures",
+                    "ACME orders failed in a row, by domain",
+                    &|s| i64::from(s.failures),
+                ),
+                (
+                    "henaserver_acme_temporary_certificate",
+                    "1 while a domain is served a temporary self-signed certificate",
+                    &|s| i64::from(s.temporary),
+                ),
+            ] {
+                let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+                for (domain, state) in &all {
+                    family
+                        .encode_family(&[("domain", domain.as_str())])?
+                        .encode_gauge(&value(state))?;
+                }
+            }
+        }
         encoder
             .encode_descriptor(
                 "henaserver_build",

@@ -8,8 +8,8 @@ use clap::Parser;
 
 use crate::config::limits::{self, Limits};
 use crate::config::{
-    self, Compression, Config, ConfigError, DumpSettings, Hsts, Mode, ReplySource, TlsSettings,
-    User,
+    self, AcmeChallenge, AcmeSettings, Compression, Config, ConfigError, DumpSettings, Hsts, Mode,
+    ReplySource, TlsSettings, User,
 };
 use crate::exchange::Coding;
 
@@ -97,6 +97,43 @@ pub struct Args {
     /// Add preload to Strict-Transport-Security
     #[arg(long, requires = "hsts", help_heading = "HTTPS")]
     pub hsts_preload: bool,
+
+    /// Get a certificate for DOMAIN from an ACME CA and renew it; the
+    /// listeners speak HTTPS (repeatable)
+    #[arg(long = "acme", value_name = "DOMAIN", value_parser = acme_domain, help_heading = "HTTPS")]
+    pub acme: Vec<String>,
+
+    /// Contact address given to the ACME CA
+    #[arg(long, value_name = "ADDR", help_heading = "HTTPS")]
+    pub acme_email: Option<String>,
+
+    /// The ACME CA's directory URL [default: Let's Encrypt's]
+    #[arg(long, value_name = "URL", help_heading = "HTTPS")]
+    pub acme_directory: Option<String>,
+
+    /// Use Let's Encrypt's staging directory (certificates browsers do not
+    /// trust, for trying things out)
+    #[arg(long, conflicts_with = "acme_directory", help_heading = "HTTPS")]
+    pub acme_staging: bool,
+
+    /// A PEM root certificate to trust for the ACME server itself (private
+    /// or test CAs)
+    #[arg(long, value_name = "FILE", help_heading = "HTTPS")]
+    pub acme_ca_root: Option<PathBuf>,
+
+    /// Where the ACME account, certificates and keys are kept [default:
+    /// the user's data directory, henaserver/acme]
+    #[arg(long, value_name = "DIR", help_heading = "HTTPS")]
+    pub acme_dir: Option<PathBuf>,
+
+    /// The ACME challenge answered: auto (TLS-ALPN-01 when the CA offers
+    /// it, else HTTP-01 on --redirect-http), http-01 or tls-alpn-01
+    #[arg(long, value_name = "TYPE", value_enum, default_value_t = AcmeChallenge::Auto, help_heading = "HTTPS")]
+    pub acme_challenge: AcmeChallenge,
+
+    /// First wait after a failed ACME order; it doubles after each failure
+    #[arg(long, value_name = "TIME", default_value = "1m", value_parser = duration, help_heading = "HTTPS")]
+    pub acme_retry: Duration,
 
     /// Write TLS secrets to FILE in the NSS key log format, for Wireshark
     /// (also taken from SSLKEYLOGFILE); anyone who reads it can decrypt
@@ -363,6 +400,24 @@ pub struct RawArgs {
 }
 
 /// A whole number of at least 1.
+fn acme_domain(s: &str) -> Result<String, String> {
+    let name = s.trim_end_matches('.').to_ascii_lowercase();
+    let ok = name.contains('.') || name == "localhost";
+    let labels = name.split('.').all(|l| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+    });
+    if ok && labels && name.parse::<std::net::IpAddr>().is_err() {
+        Ok(name)
+    } else {
+        Err(format!(
+            "{s:?} is not a domain name (wildcards need DNS-01, which henaserver does not answer)"
+        ))
+    }
+}
+
 fn octal_mode(s: &str) -> Result<u32, String> {
     u32::from_str_radix(s.trim_start_matches("0o"), 8)
         .ok()
@@ -543,12 +598,60 @@ impl Args {
                 self.tls_key.len()
             )));
         }
-        let https = !self.tls_cert.is_empty() || self.tls_self_signed;
+        let https = !self.tls_cert.is_empty() || self.tls_self_signed || !self.acme.is_empty();
         let tls = https.then(|| TlsSettings {
             pairs: self.tls_cert.into_iter().zip(self.tls_key).collect(),
             self_signed: self.tls_self_signed,
             names: self.tls_name,
             keylog: self.tls_keylog.clone(),
+            managed: self.acme.clone(),
+        });
+        for (flag, given) in [
+            ("--acme-email", self.acme_email.is_some()),
+            ("--acme-directory", self.acme_directory.is_some()),
+            ("--acme-staging", self.acme_staging),
+            ("--acme-ca-root", self.acme_ca_root.is_some()),
+            ("--acme-dir", self.acme_dir.is_some()),
+        ] {
+            if given && self.acme.is_empty() {
+                return Err(ConfigError(format!("{flag} needs --acme DOMAIN")));
+            }
+        }
+        if self.acme_challenge == AcmeChallenge::Http01
+            && !self.acme.is_empty()
+            && self.redirect_http.is_none()
+        {
+            return Err(ConfigError(
+                "--acme-challenge http-01 needs a plain listener: give --redirect-http [ADDR:]PORT"
+                    .into(),
+            ));
+        }
+        if let Some(email) = &self.acme_email {
+            if !email.contains('@')
+                || email
+                    .bytes()
+                    .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+            {
+                return Err(ConfigError(format!(
+                    "--acme-email {email:?} is not an address"
+                )));
+            }
+        }
+        let acme = (!self.acme.is_empty()).then(|| AcmeSettings {
+            domains: self.acme.clone(),
+            email: self.acme_email.clone(),
+            directory: match (&self.acme_directory, self.acme_staging) {
+                (Some(url), _) => url.clone(),
+                (None, true) => config::LETS_ENCRYPT_STAGING.to_string(),
+                (None, false) => config::LETS_ENCRYPT.to_string(),
+            },
+            ca_root: self.acme_ca_root.clone(),
+            dir: self
+                .acme_dir
+                .clone()
+                .unwrap_or_else(config::default_acme_dir),
+            challenge: self.acme_challenge,
+            retry: self.acme_retry,
         });
         for (flag, given) in [
             ("--redirect-http", self.redirect_http.is_some()),
@@ -637,6 +740,7 @@ impl Args {
             rules: Vec::new(),
             limits,
             sites: Vec::new(),
+            acme,
         })
     }
 }

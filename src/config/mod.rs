@@ -29,6 +29,57 @@ pub struct TlsSettings {
     pub names: Vec<String>,
     /// Where TLS secrets are written for Wireshark (`--tls-keylog`).
     pub keylog: Option<PathBuf>,
+    /// Domains whose certificates come from an ACME CA (`--acme`).
+    pub managed: Vec<String>,
+}
+
+/// Let's Encrypt's production ACME directory.
+pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
+/// Let's Encrypt's staging ACME directory.
+pub const LETS_ENCRYPT_STAGING: &str = "https://acme-staging-v02.api.letsencrypt.org/directory";
+
+/// Which ACME challenge is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AcmeChallenge {
+    /// TLS-ALPN-01 when the CA offers it, else HTTP-01 when a plain
+    /// listener exists.
+    Auto,
+    /// HTTP-01, on the `--redirect-http` listener.
+    #[value(name = "http-01")]
+    Http01,
+    /// TLS-ALPN-01, on the HTTPS listeners.
+    #[value(name = "tls-alpn-01")]
+    TlsAlpn01,
+}
+
+/// Certificates from an ACME CA (`--acme`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcmeSettings {
+    /// The domains, each ordered on its own.
+    pub domains: Vec<String>,
+    /// Contact address for the account.
+    pub email: Option<String>,
+    /// The CA's directory URL.
+    pub directory: String,
+    /// A root to trust for the CA's own HTTPS.
+    pub ca_root: Option<PathBuf>,
+    /// Where the account, certificates and keys are kept.
+    pub dir: PathBuf,
+    /// Which challenge is answered.
+    pub challenge: AcmeChallenge,
+    /// First wait after a failed order.
+    pub retry: std::time::Duration,
+}
+
+/// Where ACME state is kept when `--acme-dir` names no place:
+/// `$XDG_DATA_HOME/henaserver/acme`, else `~/.local/share/henaserver/acme`.
+pub fn default_acme_dir() -> PathBuf {
+    std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("henaserver/acme")
 }
 
 /// Strict-Transport-Security (RFC 6797).
@@ -144,6 +195,8 @@ pub struct Config {
     /// `[[sites]]` from the configuration file: each served for its host
     /// names; none means this configuration's root answers every request.
     pub sites: Vec<VirtualHost>,
+    /// Certificates from an ACME CA.
+    pub acme: Option<AcmeSettings>,
 }
 
 /// One of several sites of a server (`[[sites]]`).
@@ -242,6 +295,7 @@ impl Config {
             rules: Vec::new(),
             limits: Limits::default(),
             sites: Vec::new(),
+            acme: None,
         })
     }
 }

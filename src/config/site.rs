@@ -48,6 +48,9 @@ pub struct Site {
     pub redirects: Vec<super::Route>,
     /// See `redirects`.
     pub rewrites: Vec<super::Route>,
+    /// HTTP-01 challenges answered before anything else (on the plain
+    /// listener of `--acme`).
+    pub acme: Option<Arc<crate::acme::challenges::Challenges>>,
 }
 
 impl Site {
@@ -76,6 +79,7 @@ impl Site {
             hsts: config.hsts.as_ref().map(|h| shared(&h.value())),
             redirects: config.redirects.clone(),
             rewrites: config.rewrites.clone(),
+            acme: None,
         }
     }
 }

@@ -45,6 +45,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
+use crate::acme::challenges::HTTP01_PREFIX;
 use crate::admin::metrics;
 use crate::config::{Mode, Site};
 use crate::exchange::{Body, Coding, Method, Name, Piece, Plan, Request, Text};
@@ -125,6 +126,12 @@ impl Pipeline {
     /// Steps 1 to 11; with `defer`, a large file to compress on the fly is
     /// handed back instead of compressed here.
     fn respond(&self, req: &Request, defer: bool) -> Result<Plan, Deferred> {
+        // An ACME CA validating a domain (HTTP-01) comes before everything.
+        if let Some(challenges) = &self.site.acme {
+            if let Some(token) = req.path.strip_prefix(HTTP01_PREFIX) {
+                return Ok(acme_answer(challenges.answer(token), req.head_only()));
+            }
+        }
         // Step 1: the mode.
         match &self.site.mode {
             Mode::Files => {}
@@ -244,6 +251,20 @@ impl Pipeline {
                 Ok(ctx.fail(500, Vec::new()))
             }
         }
+    }
+}
+
+/// The answer to an HTTP-01 validation: the key authorization, or 404
+/// for a token not being validated.
+fn acme_answer(key_authorization: Option<String>, head_only: bool) -> Plan {
+    match key_authorization {
+        Some(answer) => {
+            let mut plan = Plan::new(200);
+            plan.field("Content-Type", "application/octet-stream");
+            plan.field("Cache-Control", "no-store");
+            plan.with_bytes(Bytes::from(answer), head_only)
+        }
+        None => pages::error_plan(404, head_only),
     }
 }
 

@@ -8,7 +8,14 @@
 //! first. [`CertStore::reload`] reads every file again and swaps the set
 //! whole, or keeps the old one and says why; [`CertStore::changed`] tells
 //! whether a file was replaced on disk, for the watcher that reloads.
+//!
+//! Certificates from an ACME CA are kept apart, by domain, and put in
+//! place by the ACME manager ([`CertStore::set_managed`]); a client asking
+//! for such a domain gets its certificate first. A handshake that offers
+//! only the `acme-tls/1` protocol gets the TLS-ALPN-01 challenge
+//! certificate for its name, if one is being validated, and nothing else.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
@@ -48,12 +55,20 @@ struct Set {
     stamps: Vec<Stamp>,
 }
 
+/// The ALPN protocol of the TLS-ALPN-01 challenge (RFC 8737).
+pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
+
 /// Every certificate of a server, swapped whole on reload.
 #[derive(Debug)]
 pub struct CertStore {
     sources: Vec<Source>,
     current: RwLock<Arc<Set>>,
-    /// The SHA-256 fingerprint of the first certificate, as hex pairs.
+    /// Certificates from an ACME CA, by domain.
+    managed: RwLock<HashMap<String, Arc<CertifiedKey>>>,
+    /// TLS-ALPN-01 challenge certificates being validated, by domain.
+    challenges: RwLock<HashMap<String, Arc<CertifiedKey>>>,
+    /// The SHA-256 fingerprint of the first certificate, as hex pairs
+    /// (empty when every certificate comes from an ACME CA).
     pub fingerprint: String,
 }
 
@@ -73,16 +88,39 @@ impl CertStore {
             let made = super::self_signed::load_or_make(&settings.names)?;
             sources.push(Source::Made(Arc::new(made)));
         }
-        if sources.is_empty() {
-            return Err("HTTPS needs --tls-cert and --tls-key, or --tls-self-signed".into());
+        if sources.is_empty() && settings.managed.is_empty() {
+            return Err(
+                "HTTPS needs --tls-cert and --tls-key, --tls-self-signed, or --acme".into(),
+            );
         }
         let set = read(&sources)?;
-        let fingerprint = fingerprint(&set.keys[0].cert[0]);
+        let fingerprint = set
+            .keys
+            .first()
+            .map(|k| fingerprint(&k.cert[0]))
+            .unwrap_or_default();
         Ok(CertStore {
             sources,
             current: RwLock::new(Arc::new(set)),
+            managed: RwLock::default(),
+            challenges: RwLock::default(),
             fingerprint,
         })
+    }
+
+    /// Serves `key` for `domain` from the next handshake on.
+    pub fn set_managed(&self, domain: &str, key: Arc<CertifiedKey>) {
+        write(&self.managed).insert(domain.to_string(), key);
+    }
+
+    /// Answers the TLS-ALPN-01 challenge for `domain` with `key`, or no
+    /// longer (`None`).
+    pub fn set_challenge(&self, domain: &str, key: Option<Arc<CertifiedKey>>) {
+        let mut challenges = write(&self.challenges);
+        match key {
+            Some(key) => challenges.insert(domain.to_string(), key),
+            None => challenges.remove(domain),
+        };
     }
 
     fn current(&self) -> Arc<Set> {
@@ -112,6 +150,12 @@ impl CertStore {
 
     /// The certificate for a client that asks for `name`.
     fn choose(&self, name: Option<&str>) -> Option<Arc<CertifiedKey>> {
+        if let Some(name) = name {
+            let managed = read_lock(&self.managed);
+            if let Some(key) = managed.get(&name.to_ascii_lowercase()) {
+                return Some(key.clone());
+            }
+        }
         let set = self.current();
         let chosen = name
             .and_then(|name| DnsName::try_from(name.to_string()).ok())
@@ -119,14 +163,36 @@ impl CertStore {
                 let wanted = ServerName::DnsName(dns);
                 set.keys.iter().find(|key| valid_for(key, &wanted)).cloned()
             });
-        chosen.or_else(|| set.keys.first().cloned())
+        chosen.or_else(|| set.keys.first().cloned()).or_else(|| {
+            let managed = read_lock(&self.managed);
+            let mut domains: Vec<&String> = managed.keys().collect();
+            domains.sort();
+            domains.first().and_then(|d| managed.get(*d)).cloned()
+        })
     }
 }
 
 impl ResolvesServerCert for CertStore {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let only_acme = hello
+            .alpn()
+            .is_some_and(|mut protocols| protocols.all(|p| p == ACME_TLS_ALPN));
+        if only_acme {
+            let name = hello.server_name()?.to_ascii_lowercase();
+            return read_lock(&self.challenges).get(&name).cloned();
+        }
         self.choose(hello.server_name())
     }
+}
+
+fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Whether the end-entity certificate of `key` is valid for `name`.

@@ -117,6 +117,11 @@ impl Tls {
         } else {
             vec![b"http/1.1".to_vec()]
         };
+        if !settings.managed.is_empty() {
+            // TLS-ALPN-01 (RFC 8737): offered last, so it is chosen only by
+            // a client that offers nothing else.
+            config.alpn_protocols.push(certs::ACME_TLS_ALPN.to_vec());
+        }
         if let Some(path) = &settings.keylog {
             config.key_log = Arc::new(keylog::KeyLogFile::open(path)?);
         }

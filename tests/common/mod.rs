@@ -240,6 +240,12 @@ impl<S: Read + Write> Client<S> {
         self.stream.write_all(bytes).unwrap();
     }
 
+    /// Sends `bytes` and reads one response.
+    pub fn send_and_read(mut self, bytes: &[u8]) -> Response {
+        self.send(bytes);
+        self.response()
+    }
+
     fn fill(&mut self) -> usize {
         let mut chunk = [0u8; 65536];
         match self.stream.read(&mut chunk) {

@@ -74,16 +74,21 @@ impl Ca {
 
     /// A client configuration trusting this CA, offering `alpn`.
     pub fn client_config(&self, alpn: &[&[u8]]) -> Arc<ClientConfig> {
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(self.pem.as_bytes()) {
-            roots.add(cert.unwrap()).unwrap();
-        }
-        let mut config = builder()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-        Arc::new(config)
+        client_config_trusting(&self.pem, alpn)
     }
+}
+
+/// A client configuration trusting the roots in `pem`, offering `alpn`.
+pub fn client_config_trusting(pem: &str, alpn: &[&[u8]]) -> Arc<ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let mut config = builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Arc::new(config)
 }
 
 use rustls::pki_types::pem::PemObject;
