@@ -561,3 +561,37 @@ fn acme_options_are_checked() {
         assert!(err.contains(what), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn a_replica_waits_for_the_lock_and_serves_what_the_other_wrote() {
+    // Runs without pebble: the CA is unreachable, so any order this
+    // replica made would fail, and say so.
+    let tree = site();
+    let state = tree.path().join("acme");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // The other replica holds the lock while it orders.
+    let lock = std::fs::File::create(state.join("shared.test.lock")).unwrap();
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).unwrap();
+    let nowhere = format!("https://127.0.0.1:{}/dir", free_tcp_port());
+    let ca_root = tree.path().join("ca.pem");
+    let ca = Ca::new();
+    std::fs::write(&ca_root, &ca.pem).unwrap();
+    let server = henaserver(&tree, &nowhere, &ca_root, &["--acme", "shared.test"]);
+    std::thread::sleep(Duration::from_secs(3));
+    let lines = server.stderr.lock().unwrap().clone();
+    assert!(
+        !lines.iter().any(|l| l.contains("ACME order failed")),
+        "ordered despite the lock: {lines:?}"
+    );
+    // The other replica writes its certificate and lets go.
+    let leaf = ca.leaf(&["shared.test"]);
+    std::fs::write(state.join("shared.test.key"), &leaf.key_pem).unwrap();
+    std::fs::write(state.join("shared.test.crt"), &leaf.cert_pem).unwrap();
+    drop(lock);
+    wait_certificate(&server, "shared.test", "loaded", PATIENCE);
+    let mut c = tls::connect(server.addr, "shared.test", ca.client_config(&[b"http/1.1"]));
+    c.send(b"GET / HTTP/1.1\r\nHost: shared.test\r\n\r\n");
+    assert_eq!(c.response().status, 200);
+    assert_eq!(tls::peer_cert(&c), leaf.der);
+}
