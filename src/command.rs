@@ -115,10 +115,23 @@ pub fn main() -> ExitCode {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     server.reload_with(crate::Reloader::new(move || reload_config(&argv)));
     let announce = start_line(&server);
+    let open = server.config().dev.open.then(|| {
+        let scheme = if server.is_https() { "https" } else { "http" };
+        match server.local_addrs().first() {
+            Some(addr) if addr.ip().is_unspecified() => {
+                format!("{scheme}://localhost:{}/", addr.port())
+            }
+            Some(addr) => format!("{scheme}://{addr}/"),
+            None => String::new(),
+        }
+    });
     let announce = move || {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{announce}");
         let _ = out.flush();
+        if let Some(url) = open.filter(|u| !u.is_empty()) {
+            open_browser(url);
+        }
     };
     match server.run_until_signal_then(announce) {
         Ok(()) => ExitCode::SUCCESS,
@@ -217,6 +230,33 @@ fn with_keylog_variable(mut args: crate::config::cli::Args) -> crate::config::cl
             .map(std::path::PathBuf::from);
     }
     args
+}
+
+/// Programs that open a URL in the default browser, tried in order.
+const OPENERS: [&str; 3] = ["xdg-open", "open", "start"];
+
+/// `--open`: `url` in the default browser, from a thread of its own; a
+/// failure is one warning.
+fn open_browser(url: String) {
+    std::thread::spawn(move || {
+        for opener in OPENERS {
+            match std::process::Command::new(opener)
+                .arg(&url)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+            {
+                Ok(status) if status.success() => return,
+                Ok(status) => {
+                    tracing::warn!(%url, opener, %status, "--open: the browser could not be opened");
+                    return;
+                }
+                Err(_) => continue,
+            }
+        }
+        tracing::warn!(%url, "--open: no program to open a browser (xdg-open, open, start)");
+    });
 }
 
 /// The line printed once the server listens: what it serves, where, and

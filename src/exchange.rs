@@ -430,6 +430,53 @@ pub enum Body {
         /// What to send, in order.
         pieces: Vec<Piece>,
     },
+    /// Server-Sent Events, sent as they come until their source ends or
+    /// the server stops; the length is not known in advance.
+    Events(Box<Events>),
+}
+
+/// How often an event stream with nothing to say sends a comment, so that
+/// a client that went away is noticed and proxies keep it open.
+pub const EVENTS_PING: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// A stream of Server-Sent Events, each already in the `text/event-stream`
+/// format.
+pub struct Events {
+    first: Option<Bytes>,
+    source: tokio::sync::broadcast::Receiver<Bytes>,
+}
+
+impl std::fmt::Debug for Events {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Events").finish_non_exhaustive()
+    }
+}
+
+impl Events {
+    /// `first`, then what `source` broadcasts.
+    pub fn new(first: Bytes, source: tokio::sync::broadcast::Receiver<Bytes>) -> Events {
+        Events {
+            first: Some(first),
+            source,
+        }
+    }
+
+    /// The next event, a comment after [`EVENTS_PING`] of silence, or
+    /// `None` when the source is gone. Events a slow client missed are
+    /// skipped.
+    pub async fn next(&mut self) -> Option<Bytes> {
+        if let Some(first) = self.first.take() {
+            return Some(first);
+        }
+        loop {
+            match tokio::time::timeout(EVENTS_PING, self.source.recv()).await {
+                Err(_) => return Some(Bytes::from_static(b": ping\n\n")),
+                Ok(Ok(event)) => return Some(event),
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => continue,
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return None,
+            }
+        }
+    }
 }
 
 impl Body {
@@ -439,12 +486,13 @@ impl Body {
             Body::Empty => 0,
             Body::Bytes(b) => b.len() as u64,
             Body::File { pieces, .. } => pieces.iter().map(Piece::len).sum(),
+            Body::Events(_) => 0,
         }
     }
 
     /// True when there are no bytes to send.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        !matches!(self, Body::Events(_)) && self.len() == 0
     }
 }
 
@@ -480,6 +528,8 @@ pub struct Plan {
     /// The site that answered, when the server has several (for the
     /// access log).
     pub site: Option<Arc<str>>,
+    /// How the response was reached (`--explain`), for the access log.
+    pub explain: Option<Arc<str>>,
 }
 
 impl Plan {

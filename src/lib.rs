@@ -43,6 +43,7 @@ pub(crate) mod acme;
 mod admin;
 pub mod command;
 pub mod config;
+mod dev;
 mod exchange;
 mod forwarded;
 mod http1;

@@ -91,6 +91,8 @@ pub struct Entry<'a> {
     pub encoding: &'a str,
     /// The site that answered, when the server has several.
     pub site: Option<&'a str>,
+    /// How the response was reached, with `--explain`.
+    pub explain: Option<&'a str>,
     /// The TLS version and ALPN protocol, over HTTPS.
     pub tls: Option<(&'static str, &'static str)>,
     /// The protocol: `HTTP/1.1`, `HTTP/1.0` or `HTTP/2.0`.
@@ -238,6 +240,9 @@ impl AccessLog {
                 });
                 if let Some(site) = e.site {
                     line["host"] = site.into();
+                }
+                if let Some(trace) = e.explain {
+                    line["explain"] = trace.into();
                 }
                 if let Some((version, alpn)) = e.tls {
                     line["tls"] = version.into();

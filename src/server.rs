@@ -27,6 +27,7 @@ use crate::acme::Manager;
 use crate::admin::metrics::{self, Sources};
 use crate::admin::Admin;
 use crate::config::{Config, Mode, Site};
+use crate::dev::Dev;
 use crate::exchange::UNIX_PEER;
 use crate::http1::connection::{self, Shared};
 use crate::http2::connection as http2;
@@ -110,6 +111,8 @@ pub struct Server {
     acme: Option<Arc<Manager>>,
     /// The HTTP-01 challenges the plain listeners answer.
     challenges: Option<Arc<Challenges>>,
+    /// Live reload and the inspector.
+    dev: Dev,
     /// The admin listener and what it answers from.
     admin: Option<(std::net::TcpListener, Arc<Admin>)>,
     /// Reads the configuration again, for SIGHUP.
@@ -224,7 +227,8 @@ impl Server {
                 config.limits.max_connections = room as usize;
             }
         }
-        let sites = open_sites(&config).map_err(|(path, e)| Error::Root(path, e))?;
+        let dev = start_dev(&config);
+        let sites = open_sites(&config, &dev).map_err(|(path, e)| Error::Root(path, e))?;
         // systemd socket activation: listening sockets handed over in
         // LISTEN_FDS are used instead of binding.
         let mut inherited = listenfd::ListenFd::from_env();
@@ -368,6 +372,7 @@ impl Server {
             admin,
             acme,
             challenges,
+            dev,
             reloader: None,
             control: None,
             tls,
@@ -438,6 +443,7 @@ impl Server {
             admin,
             acme,
             challenges,
+            dev,
             reloader,
             control,
             tls,
@@ -486,6 +492,7 @@ impl Server {
                     http2: false,
                     counted: false,
                     trusted: Vec::new(),
+                    inspect: None,
                 });
                 Some((AdminThread::start(listener, shared)?, admin))
             }
@@ -516,6 +523,7 @@ impl Server {
             http2: config.http2,
             counted: true,
             trusted: config.trusted_proxies.clone(),
+            inspect: dev.inspect.clone(),
         });
         let redirect_shared = Arc::new(Shared {
             sites: ArcSwap::from_pointee(Sites::single(Pipeline::new(
@@ -530,6 +538,7 @@ impl Server {
             http2: false,
             counted: true,
             trusted: config.trusted_proxies.clone(),
+            inspect: dev.inspect.clone(),
         });
         let roles: Vec<(Option<SocketAddr>, Listening, Arc<Shared>)> = listeners
             .into_iter()
@@ -588,6 +597,7 @@ impl Server {
             workers: commands,
             handover: handover.clone(),
             challenges,
+            dev: dev.clone(),
         };
         runtime.block_on(async {
             if let Some(acme) = &acme {
@@ -865,6 +875,8 @@ struct Running {
     https_port: u16,
     /// The HTTP-01 challenges the plain listeners answer.
     challenges: Option<Arc<Challenges>>,
+    /// Live reload and the inspector, kept across reloads.
+    dev: Dev,
     /// Each worker's command channel.
     workers: Vec<tokio::sync::mpsc::UnboundedSender<WorkerCommand>>,
     handover: Handover,
@@ -891,20 +903,47 @@ async fn reload_on_request(
     }
 }
 
+/// Development mode as `config` asks: the watcher of every root for
+/// `--live`, and the inspector.
+fn start_dev(config: &Config) -> Dev {
+    let settings = &config.dev;
+    let live = settings.live.then(|| {
+        let mut roots = vec![config.root.clone()];
+        for site in &config.sites {
+            if !roots.contains(&site.config.root) {
+                roots.push(site.config.root.clone());
+            }
+        }
+        Arc::new(crate::dev::live::Live::start(&roots))
+    });
+    let inspect = settings.inspect.then(|| {
+        Arc::new(crate::dev::inspect::Inspector::new(
+            settings.secrets,
+            settings.inspect_public,
+        ))
+    });
+    Dev {
+        live,
+        inspect,
+        explain: settings.explain || settings.inspect,
+    }
+}
+
 /// The sites `config` describes, with their roots open; the error names
 /// the root that cannot be opened.
-fn open_sites(config: &Config) -> Result<Sites, (std::path::PathBuf, io::Error)> {
+fn open_sites(config: &Config, dev: &Dev) -> Result<Sites, (std::path::PathBuf, io::Error)> {
     let open = |c: &Config| Root::open(&c.root).map_err(|e| (c.root.clone(), e));
+    let site = |c: &Config| Site {
+        dev: dev.clone(),
+        ..Site::new(c)
+    };
     if config.sites.is_empty() {
-        return Ok(Sites::single(Pipeline::new(
-            open(config)?,
-            Site::new(config),
-        )));
+        return Ok(Sites::single(Pipeline::new(open(config)?, site(config))));
     }
     let mut named = Vec::new();
     for host in &config.sites {
         named.push(Named {
-            pipeline: Pipeline::new(open(&host.config)?, Site::new(&host.config)),
+            pipeline: Pipeline::new(open(&host.config)?, site(&host.config)),
             hosts: host.hosts.clone(),
             default: host.default,
             name: host.name.clone(),
@@ -943,7 +982,8 @@ fn apply(running: &Running, config: Config) -> Result<Config, String> {
     }
     let open =
         || Root::open(&config.root).map_err(|e| format!("root {}: {e}", config.root.display()));
-    let sites = open_sites(&config).map_err(|(path, e)| format!("root {}: {e}", path.display()))?;
+    let sites = open_sites(&config, &running.dev)
+        .map_err(|(path, e)| format!("root {}: {e}", path.display()))?;
     let redirect = Site {
         mode: Mode::RedirectToHttps(running.https_port),
         acme: running.challenges.clone(),

@@ -35,6 +35,8 @@ pub struct Shared {
     /// Whether requests are counted in the metrics (not the admin
     /// listener's own).
     pub counted: bool,
+    /// The inspector that exchanges are shown in (`--inspect`).
+    pub inspect: Option<Arc<crate::dev::inspect::Inspector>>,
 }
 
 impl Shared {

@@ -324,6 +324,29 @@ pub struct Args {
     #[arg(long, help_heading = "The window into HTTP")]
     pub echo: bool,
 
+    /// Reload pages when a file under the root changes (stylesheets are
+    /// swapped in place)
+    #[arg(long, help_heading = "Development")]
+    pub live: bool,
+
+    /// Open the site in the default browser once listening
+    #[arg(long, help_heading = "Development")]
+    pub open: bool,
+
+    /// Show each exchange, as received and as sent, at /.henaserver/inspect
+    /// (to this machine only)
+    #[arg(long, help_heading = "Development")]
+    pub inspect: bool,
+
+    /// Let other hosts open the inspector
+    #[arg(long, requires = "inspect", help_heading = "Development")]
+    pub inspect_public: bool,
+
+    /// Add Henaserver-Explain to every response: how the server reached
+    /// it (and an explain field to JSON log lines)
+    #[arg(long, help_heading = "Development")]
+    pub explain: bool,
+
     /// Read options from a TOML file (keys are the long flags' names);
     /// HENASERVER_<OPTION> variables override it, flags override both
     #[arg(long, value_name = "FILE", help_heading = "Operations")]
@@ -741,6 +764,14 @@ impl Args {
             limits,
             sites: Vec::new(),
             acme,
+            dev: config::DevSettings {
+                live: self.live,
+                open: self.open,
+                inspect: self.inspect,
+                inspect_public: self.inspect_public,
+                explain: self.explain,
+                secrets: self.dump_secrets,
+            },
         })
     }
 }

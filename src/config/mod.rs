@@ -197,6 +197,25 @@ pub struct Config {
     pub sites: Vec<VirtualHost>,
     /// Certificates from an ACME CA.
     pub acme: Option<AcmeSettings>,
+    /// Development mode.
+    pub dev: DevSettings,
+}
+
+/// Development mode: live reload, the inspector, explanations.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DevSettings {
+    /// `--live`.
+    pub live: bool,
+    /// `--open`.
+    pub open: bool,
+    /// `--inspect`.
+    pub inspect: bool,
+    /// `--inspect-public`.
+    pub inspect_public: bool,
+    /// `--explain`.
+    pub explain: bool,
+    /// `--dump-secrets`: the inspector shows secret fields too.
+    pub secrets: bool,
 }
 
 /// One of several sites of a server (`[[sites]]`).
@@ -296,6 +315,7 @@ impl Config {
             limits: Limits::default(),
             sites: Vec::new(),
             acme: None,
+            dev: DevSettings::default(),
         })
     }
 }

@@ -51,6 +51,8 @@ pub struct Site {
     /// HTTP-01 challenges answered before anything else (on the plain
     /// listener of `--acme`).
     pub acme: Option<Arc<crate::acme::challenges::Challenges>>,
+    /// Live reload, the inspector and explanations.
+    pub dev: crate::dev::Dev,
 }
 
 impl Site {
@@ -80,6 +82,10 @@ impl Site {
             redirects: config.redirects.clone(),
             rewrites: config.rewrites.clone(),
             acme: None,
+            dev: crate::dev::Dev {
+                explain: config.dev.explain || config.dev.inspect,
+                ..crate::dev::Dev::default()
+            },
         }
     }
 }

@@ -25,7 +25,7 @@ use super::body::ChunkedDrain;
 use super::encode;
 use super::parse::{self, Framing, HeadFields, ParseError, RequestHead};
 use crate::admin::metrics;
-use crate::exchange::{Body, Piece, Plan};
+use crate::exchange::{Body, Events, Piece, Plan};
 use crate::log::Entry;
 pub(crate) use crate::shared::Shared;
 use crate::site::{hosts, pages};
@@ -65,7 +65,12 @@ pub fn serve(
     shared: Arc<Shared>,
 ) -> impl std::future::Future<Output = Option<Handover>> + Send {
     let keep_bodies = shared.keeps_bodies();
-    let dump_id = shared.dump.as_ref().map_or(0, |d| d.connection());
+    // The connection's number in the dump or the inspector.
+    let dump_id = match (&shared.dump, &shared.inspect) {
+        (Some(d), _) => d.connection(),
+        (None, Some(i)) => i.connection(),
+        (None, None) => 0,
+    };
     let open = metrics::Open::new(0, usize::from(io.is_tls()), shared.counted);
     let conn = Box::new(Connection {
         open,
@@ -139,18 +144,48 @@ enum Buffers {
     Pooled,
 }
 
+/// `n` in lower-case hexadecimal, written into `buf`.
+fn format_hex(mut n: usize, buf: &mut [u8; 16]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b"0123456789abcdef"[n % 16];
+        n /= 16;
+        if n == 0 {
+            return &buf[at..];
+        }
+    }
+}
+
 /// What the access log needs of a plan once it is sent.
 struct Logged {
     status: u16,
     bytes: u64,
     encoding: &'static str,
+    /// What few responses have, on the heap: every connection's future
+    /// holds a `Logged` while its body is sent.
+    rare: Option<Box<Rare>>,
+}
+
+/// The ranges served, the site, and the trace of a response, when it has
+/// any of them.
+#[derive(Default)]
+struct Rare {
     range: Option<Box<str>>,
     site: Option<Arc<str>>,
+    explain: Option<Arc<str>>,
 }
 
 /// A plan whose body bytes are in the output buffer: what is left to log,
 /// and the file body left to send.
-type Staged = (Logged, Option<(Arc<std::fs::File>, Vec<Piece>)>);
+type Staged = (Logged, Rest);
+
+/// What of a body is left to send once its head is in the output buffer.
+enum Rest {
+    Nothing,
+    File(Arc<std::fs::File>, Vec<Piece>),
+    Events(Box<Events>),
+}
 
 /// What one request keeps until its response is logged.
 #[derive(Debug, Default)]
@@ -165,7 +200,13 @@ struct Exchange {
     /// first ends.
     agents: Vec<u8>,
     referer_len: usize,
+    /// The request as received and the response head as sent, for the
+    /// inspector.
+    inspected: Option<Box<Inspected>>,
 }
+
+/// A request as received and its response head as sent.
+type Inspected = (Vec<u8>, Vec<u8>);
 
 struct Connection {
     /// Counts the connection as open while it lives.
@@ -281,7 +322,7 @@ impl Connection {
                 };
                 let mark = self.out.len();
                 encode::head(&mut self.out, &plan, keep_alive);
-                self.record(&self.buf[..len], mark, plan.body.len());
+                self.exchange.inspected = self.record(&self.buf[..len], mark, plan.body.len());
                 self.buf.advance(len);
                 let staged = self.stage(plan);
                 self.send(staged, keep_alive).await?;
@@ -333,10 +374,10 @@ impl Connection {
         };
         let mark = self.out.len();
         encode::head(&mut self.out, &plan, keep_alive);
-        if self.shared.dump.is_some() {
+        if self.shared.dump.is_some() || self.shared.inspect.is_some() {
             let mut request = raw.to_vec();
             request.extend_from_slice(&body);
-            self.record(&request, mark, plan.body.len());
+            self.exchange.inspected = self.record(&request, mark, plan.body.len());
         }
         let staged = self.stage(plan);
         self.send(staged, keep_alive).await?;
@@ -347,7 +388,7 @@ impl Connection {
     /// needs of it.
     fn begin_exchange(&mut self) {
         let log = &self.shared.log;
-        if !log.enabled() {
+        if !log.enabled() && self.shared.inspect.is_none() {
             if metrics::enabled() {
                 self.exchange.started = Some(Instant::now());
             }
@@ -383,7 +424,7 @@ impl Connection {
         let plan = pages::error_plan(status, false);
         let mark = self.out.len();
         encode::head(&mut self.out, &plan, false);
-        self.record(received, mark, plan.body.len());
+        self.exchange.inspected = self.record(received, mark, plan.body.len());
         let staged = self.stage(plan);
         self.send(staged, false).await
     }
@@ -391,11 +432,13 @@ impl Connection {
     /// Sends the plan's body after its head (already in the output
     /// buffer), and logs the exchange.
     async fn send(&mut self, staged: Staged, keep_alive: bool) -> io::Result<()> {
-        let (logged, file_body) = staged;
-        if let Some((file, pieces)) = file_body {
+        let (logged, rest) = staged;
+        match rest {
+            Rest::Nothing => {}
             // Big bodies are rare next to small ones: their state lives on
             // the heap, so every connection's future stays small.
-            Box::pin(self.send_file_body(file, pieces)).await?;
+            Rest::File(file, pieces) => Box::pin(self.send_file_body(file, pieces)).await?,
+            Rest::Events(events) => Box::pin(self.send_events(events)).await?,
         }
         if !keep_alive {
             self.flush().await?;
@@ -411,18 +454,52 @@ impl Connection {
             status: plan.status,
             bytes: plan.body.len(),
             encoding: plan.encoding,
-            range: plan.range,
-            site: plan.site,
+            rare: (plan.range.is_some() || plan.site.is_some() || plan.explain.is_some()).then(
+                || {
+                    Box::new(Rare {
+                        range: plan.range,
+                        site: plan.site,
+                        explain: plan.explain,
+                    })
+                },
+            ),
         };
-        let file_body = match plan.body {
-            Body::Empty => None,
+        let rest = match plan.body {
+            Body::Empty => Rest::Nothing,
             Body::Bytes(b) => {
                 self.out.extend_from_slice(&b);
-                None
+                Rest::Nothing
             }
-            Body::File { file, pieces } => Some((file, pieces)),
+            Body::File { file, pieces } => Rest::File(file, pieces),
+            Body::Events(events) => Rest::Events(events),
         };
-        (logged, file_body)
+        (logged, rest)
+    }
+
+    /// Sends Server-Sent Events as chunks, each as it comes, until their
+    /// source ends or the server stops; then the last chunk. Reading the
+    /// client waits meanwhile: an event stream has no idle timeout, and a
+    /// client that stops reading meets the send timeout.
+    async fn send_events(&mut self, mut events: Box<Events>) -> io::Result<()> {
+        self.flush().await?;
+        let mut stopped = Stopped::default();
+        loop {
+            let next = tokio::select! {
+                biased;
+                () = &mut stopped => None,
+                event = events.next() => event,
+            };
+            let Some(event) = next else { break };
+            let mut digits = [0u8; 16];
+            let size = format_hex(event.len(), &mut digits);
+            self.out.extend_from_slice(size);
+            self.out.extend_from_slice(b"\r\n");
+            self.out.extend_from_slice(&event);
+            self.out.extend_from_slice(b"\r\n");
+            self.flush().await?;
+        }
+        self.out.extend_from_slice(b"0\r\n\r\n");
+        self.flush().await
     }
 
     /// Writes the access log line of the exchange, if it is logged, and
@@ -438,6 +515,8 @@ impl Connection {
         }
         let split = exchange.referer_len.min(exchange.agents.len());
         let (referer, user_agent) = exchange.agents.split_at(split);
+        let none = Rare::default();
+        let rare = logged.rare.as_deref().unwrap_or(&none);
         self.shared.log.record(&Entry {
             peer: self.peer,
             line: &exchange.line,
@@ -446,9 +525,10 @@ impl Connection {
             elapsed,
             referer,
             user_agent,
-            range: logged.range.as_deref().unwrap_or(""),
+            range: rare.range.as_deref().unwrap_or(""),
             encoding: logged.encoding,
-            site: logged.site.as_deref(),
+            site: rare.site.as_deref(),
+            explain: rare.explain.as_deref(),
             tls: self.io.tls_info(),
             client: exchange.client,
             protocol: match self.head.version {
@@ -456,6 +536,23 @@ impl Connection {
                 parse::Version::Http11 => "HTTP/1.1",
             },
         });
+        if let (Some(inspector), Some(kept)) = (&self.shared.inspect, &exchange.inspected) {
+            inspector.record(&crate::dev::inspect::Record {
+                connection: self.dump_id,
+                protocol: match self.head.version {
+                    parse::Version::Http10 => "HTTP/1.0",
+                    parse::Version::Http11 => "HTTP/1.1",
+                },
+                line: &exchange.line,
+                status: logged.status,
+                bytes: logged.bytes,
+                elapsed,
+                encoding: logged.encoding,
+                range: rare.range.as_deref().unwrap_or(""),
+                request: &kept.0,
+                response: &kept.1,
+            });
+        }
     }
 
     /// Sends the buffered output (with the head of this response at its
@@ -525,13 +622,19 @@ impl Connection {
 
     /// Dumps one exchange (with `--dump`): `request` as received, and the
     /// response head written to the output buffer from `mark`.
-    fn record(&self, request: &[u8], mark: usize, body_bytes: u64) {
+    fn record(&self, request: &[u8], mark: usize, body_bytes: u64) -> Option<Box<Inspected>> {
+        let kept = self
+            .shared
+            .inspect
+            .as_ref()
+            .map(|_| Box::new((request.to_vec(), self.out[mark..].to_vec())));
         let Some(dump) = &self.shared.dump else {
-            return;
+            return kept;
         };
         let number = self.requests.get() + 1;
         self.requests.set(number);
         dump.exchange(self.dump_id, number, request, &self.out[mark..], body_bytes);
+        kept
     }
 
     /// Whether bytes from the client are pending after a last response, so
@@ -787,6 +890,7 @@ mod footprint {
                 http2: true,
                 counted: true,
                 trusted: Vec::new(),
+                inspect: None,
             });
             let f = super::serve_tcp(c, "127.0.0.1:1".parse().unwrap(), shared);
             // Thousands of idle connections each hold one of these, and
@@ -794,7 +898,7 @@ mod footprint {
             let state = std::mem::size_of::<super::Connection>();
             let total = size(&f) + state;
             assert!(
-                total <= 1664,
+                total <= 1600,
                 "serve future {} + state {state} bytes",
                 size(&f)
             );

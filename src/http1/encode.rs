@@ -103,6 +103,8 @@ pub fn head(out: &mut Vec<u8>, plan: &Plan, keep_alive: bool) {
     }
     if let Some(n) = plan.content_length {
         field(out, "Content-Length", digits.format(n).as_bytes());
+    } else if matches!(plan.body, crate::exchange::Body::Events(_)) {
+        field(out, "Transfer-Encoding", b"chunked");
     }
     out.extend_from_slice(if keep_alive {
         b"Connection: keep-alive\r\n\r\n"

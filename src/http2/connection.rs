@@ -117,7 +117,11 @@ pub async fn serve<T>(
     };
     let conn = Arc::new(Conn {
         server_name,
-        dump_id: shared.dump.as_ref().map_or(0, |d| d.connection()),
+        dump_id: match (&shared.dump, &shared.inspect) {
+            (Some(d), _) => d.connection(),
+            (None, Some(i)) => i.connection(),
+            (None, None) => 0,
+        },
         shared: shared.clone(),
         peer,
         tls,
@@ -171,7 +175,7 @@ async fn answer(
     let shared = &conn.shared;
     let limits = &shared.limits;
     let (parts, mut body) = request.into_parts();
-    let keep = shared.keeps_bodies();
+    let keep = shared.keeps_bodies() || shared.inspect.is_some();
     let mut kept = Vec::new();
     let mut received: u64 = 0;
     let mut too_large = false;
@@ -238,7 +242,8 @@ async fn answer(
     let bytes = plan.body.len();
     let end = plan.body.is_empty();
     // The head as sent, for --dump only: no copy of the fields otherwise.
-    let dumped_head = shared.dump.is_some().then(|| response_text(&response));
+    let dumped_head =
+        (shared.dump.is_some() || shared.inspect.is_some()).then(|| response_text(&response));
     let sent = match respond.send_response(response, end) {
         Ok(mut stream) if !end => {
             let sent = send_body(&mut stream, plan.body, limits.send_timeout).await;
@@ -261,18 +266,35 @@ async fn answer(
         started.elapsed(),
     );
 
-    if let (Some(dump), Some(head)) = (&shared.dump, dumped_head) {
+    let mut request = raw;
+    request.extend_from_slice(&kept);
+    if let (Some(dump), Some(head)) = (&shared.dump, &dumped_head) {
         let number = conn.exchanges.fetch_add(1, Ordering::Relaxed) + 1;
-        let mut request = raw;
-        request.extend_from_slice(&kept);
-        dump.exchange(conn.dump_id, number, &request, &head, bytes);
+        dump.exchange(conn.dump_id, number, &request, head, bytes);
     }
-    if shared.log.enabled() {
-        let target = parts.uri.path_and_query().map_or_else(
+    let target = || {
+        parts.uri.path_and_query().map_or_else(
             || parts.uri.path().to_string(),
             |pq| pq.as_str().to_string(),
-        );
-        let line = format!("{} {target} HTTP/2.0", parts.method);
+        )
+    };
+    if let (Some(inspector), Some(head)) = (&shared.inspect, &dumped_head) {
+        let line = format!("{} {} HTTP/2.0", parts.method, target());
+        inspector.record(&crate::dev::inspect::Record {
+            connection: conn.dump_id,
+            protocol: "HTTP/2.0",
+            line: line.as_bytes(),
+            status,
+            bytes,
+            elapsed: started.elapsed(),
+            encoding: plan.encoding,
+            range: plan.range.as_deref().unwrap_or(""),
+            request: &request,
+            response: head,
+        });
+    }
+    if shared.log.enabled() {
+        let line = format!("{} {} HTTP/2.0", parts.method, target());
         shared.log.record(&Entry {
             peer: conn.peer,
             line: line.as_bytes(),
@@ -284,6 +306,7 @@ async fn answer(
             range: plan.range.as_deref().unwrap_or(""),
             encoding: plan.encoding,
             site: plan.site.as_deref(),
+            explain: plan.explain.as_deref(),
             tls: conn.tls,
             protocol: "HTTP/2.0",
             client: crate::forwarded::client(&shared.trusted, conn.peer.ip(), &fields),
@@ -333,6 +356,25 @@ async fn send_body(
     match body {
         Body::Empty => Ok(()),
         Body::Bytes(bytes) => send_bytes(stream, bytes, true, timeout).await,
+        Body::Events(mut events) => {
+            // Until the source ends or the server stops; a peer that
+            // stops reading meets the send timeout.
+            let mut stopped = crate::stop::Stopped::default();
+            loop {
+                let next = tokio::select! {
+                    biased;
+                    () = &mut stopped => None,
+                    event = events.next() => event,
+                };
+                match next {
+                    Some(event) => send_bytes(stream, event, false, timeout).await?,
+                    None => break,
+                }
+            }
+            stream
+                .send_data(Bytes::new(), true)
+                .map_err(|_| Reason::CANCEL)
+        }
         Body::File { file, pieces } => {
             let count = pieces.len();
             for (i, piece) in pieces.into_iter().enumerate() {

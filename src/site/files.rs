@@ -104,7 +104,7 @@ impl Root {
                 let target = self.path.join(rel).canonicalize()?;
                 let inside = target
                     .strip_prefix(&self.path)
-                    .map_err(|_| io::Error::from(io::ErrorKind::NotFound))?
+                    .map_err(|_| io::Error::from(rustix::io::Errno::XDEV))?
                     .to_owned();
                 let inside = if inside.as_os_str().is_empty() {
                     PathBuf::from(".")
@@ -135,8 +135,33 @@ pub enum Lookup {
     Forbidden,
     /// A directory without an index file.
     NoIndex,
-    /// Nothing servable there.
-    NotFound,
+    /// Nothing servable there, and why.
+    NotFound(Missing),
+}
+
+/// Why nothing is served for a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// No file or directory by that name.
+    NoSuchFile,
+    /// A symbolic link on the way points outside the root.
+    LeavesRoot,
+    /// A FIFO, socket or device, not a regular file or directory.
+    Special,
+    /// A regular file asked for with a trailing slash.
+    FileWithSlash,
+}
+
+impl Missing {
+    /// The reason, as `--explain` says it.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Missing::NoSuchFile => "no such file",
+            Missing::LeavesRoot => "a symbolic link leaves the root",
+            Missing::Special => "a special file, not a regular file or directory",
+            Missing::FileWithSlash => "a file asked for as a directory",
+        }
+    }
 }
 
 /// What identifies one version of a file: any write, truncation, rename
@@ -288,7 +313,7 @@ fn not_found(e: &io::Error) -> bool {
 pub fn lookup(root: &Root, rel: &str, slash: bool, index: &str) -> io::Result<Lookup> {
     let fd = match root.open_beneath(rel) {
         Ok(fd) => fd,
-        Err(e) if not_found(&e) => return Ok(Lookup::NotFound),
+        Err(e) if not_found(&e) => return Ok(Lookup::NotFound(missing(&e))),
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => return Ok(Lookup::Forbidden),
         Err(e) => return Err(e),
     };
@@ -321,6 +346,20 @@ pub fn lookup(root: &Root, rel: &str, slash: bool, index: &str) -> io::Result<Lo
                 fd, &stat, &index_rel,
             ))))
         }
-        _ => Ok(Lookup::NotFound),
+        FileType::RegularFile => Ok(Lookup::NotFound(Missing::FileWithSlash)),
+        _ => Ok(Lookup::NotFound(Missing::Special)),
+    }
+}
+
+/// Why an error that means "not found" happened.
+fn missing(e: &io::Error) -> Missing {
+    use rustix::io::Errno;
+    let leaves = [Errno::XDEV, Errno::LOOP]
+        .iter()
+        .any(|errno| e.raw_os_error() == Some(errno.raw_os_error()));
+    if leaves {
+        Missing::LeavesRoot
+    } else {
+        Missing::NoSuchFile
     }
 }

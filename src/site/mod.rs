@@ -48,6 +48,7 @@ use bytes::{Bytes, BytesMut};
 use crate::acme::challenges::HTTP01_PREFIX;
 use crate::admin::metrics;
 use crate::config::{Mode, Site};
+use crate::dev::{explain, live};
 use crate::exchange::{Body, Coding, Method, Name, Piece, Plan, Request, Text};
 use crate::window::echo;
 use conditional::Precondition;
@@ -105,11 +106,20 @@ impl Pipeline {
 
     /// The response to `req`, decided by the steps of the module docs.
     pub async fn handle(&self, req: &Request<'_>) -> Plan {
+        let explaining = self.site.dev.explain;
+        if explaining {
+            explain::begin();
+        }
         let mut plan = match self.respond(req, true) {
             Ok(plan) => plan,
             Err(Deferred { info, coding }) => {
+                // The trace starts again once the copy is made.
+                let _ = explain::finish();
                 let cache_bytes = self.site.compression.cache_bytes;
                 Box::pin(compress_off_loop(info, coding, cache_bytes)).await;
+                if explaining {
+                    explain::begin();
+                }
                 let ctx = Ctx {
                     pipeline: self,
                     req,
@@ -119,6 +129,11 @@ impl Pipeline {
                     .unwrap_or_else(|_| ctx.fail(500, Vec::new()))
             }
         };
+        if let Some(trace) = explain::finish() {
+            let trace: Arc<str> = Arc::from(trace);
+            plan.field(explain::FIELD, trace.clone());
+            plan.explain = Some(trace);
+        }
         plan.site.clone_from(&self.name);
         plan
     }
@@ -130,6 +145,12 @@ impl Pipeline {
         if let Some(challenges) = &self.site.acme {
             if let Some(token) = req.path.strip_prefix(HTTP01_PREFIX) {
                 return Ok(acme_answer(challenges.answer(token), req.head_only()));
+            }
+        }
+        // Development mode's own pages, under a dot path no file can have.
+        if req.path.starts_with(b"/.henaserver/") {
+            if let Some(plan) = crate::dev::reserved(&self.site.dev, req) {
+                return Ok(plan);
             }
         }
         // Step 1: the mode.
@@ -168,10 +189,16 @@ impl Pipeline {
             let query = req.query.and_then(|q| std::str::from_utf8(q).ok());
             for route in &site.redirects {
                 if let (Some(to), Some(status)) = (route.target(path, query), route.status) {
+                    explain::note(|| format!("{status}: redirect {} to {to}", route.from.as_str()));
                     return Ok(ctx.fail(status, vec![("Location".into(), to.into())]));
                 }
             }
-            if let Some(to) = site.rewrites.iter().find_map(|r| r.target(path, query)) {
+            if let Some((route, to)) = site
+                .rewrites
+                .iter()
+                .find_map(|r| r.target(path, query).map(|to| (r, to)))
+            {
+                explain::note(|| format!("rewrite {} to {to}", route.from.as_str()));
                 // Served from the target as if asked for it; it is resolved
                 // like any path, so it never leaves the root.
                 let (path, query) = match to.split_once('?') {
@@ -200,6 +227,7 @@ impl Pipeline {
 
         // Step 4: authentication.
         if let Some(challenge) = auth::check(&site.users, req) {
+            explain::note(|| "401: no valid Basic credentials".into());
             let field = ("WWW-Authenticate".into(), challenge.into());
             return Ok(ctx.fail(401, vec![field]));
         }
@@ -208,30 +236,55 @@ impl Pipeline {
         let path = req.path;
         if let Some((info, siblings)) = cache::get(&self.root, path) {
             metrics::file_cache(true);
+            explain::note(|| format!("file {} (open-file cache)", info.rel));
             return ctx.file(info, siblings);
         }
         metrics::file_cache(false);
         let resolved = match resolve::resolve(path) {
             Ok(r) => r,
-            Err(Refusal::BadRequest(_)) => return Ok(ctx.fail(400, Vec::new())),
-            Err(Refusal::Hidden) => return ctx.not_found(),
+            Err(Refusal::BadRequest(why)) => {
+                explain::note(|| format!("400: {why}"));
+                return Ok(ctx.fail(400, Vec::new()));
+            }
+            Err(Refusal::Hidden) => {
+                explain::note(|| "404: a dot file or directory, never served".into());
+                return ctx.not_found();
+            }
         };
+        explain::note(|| match resolved.rel.as_str() {
+            "." => "path /".to_string(),
+            rel if resolved.slash => format!("path {rel}/"),
+            rel => format!("path {rel}"),
+        });
         let found = files::lookup(&self.root, &resolved.rel, resolved.slash, &site.index);
         // --clean-urls: `/about` serves `about.html`.
         let found = match found {
-            Ok(Lookup::NotFound) if site.clean_urls && !resolved.slash && resolved.rel != "." => {
+            Ok(Lookup::NotFound(missing))
+                if site.clean_urls && !resolved.slash && resolved.rel != "." =>
+            {
                 let html = format!("{}.html", resolved.rel);
                 match files::lookup(&self.root, &html, false, &site.index) {
-                    Ok(Lookup::File(info)) => Ok(Lookup::File(info)),
-                    _ => Ok(Lookup::NotFound),
+                    Ok(Lookup::File(info)) => {
+                        explain::note(|| format!("clean URL: {html}"));
+                        Ok(Lookup::File(info))
+                    }
+                    _ => Ok(Lookup::NotFound(missing)),
                 }
             }
             other => other,
         };
         match found {
             Ok(Lookup::File(info)) => {
+                explain::note(|| {
+                    if resolved.slash {
+                        format!("index {}", info.rel)
+                    } else {
+                        format!("file {}", info.rel)
+                    }
+                });
                 if site.clean_urls {
                     if let Some(clean) = clean_url(&resolved) {
+                        explain::note(|| format!("301: --clean-urls: {clean}"));
                         return Ok(ctx.redirect(&clean));
                     }
                 }
@@ -240,11 +293,29 @@ impl Pipeline {
                 cache::put(&self.root, path, &info, siblings, entries, bytes);
                 ctx.file(info, siblings)
             }
-            Ok(Lookup::AddSlash) => Ok(ctx.redirect(&resolve::directory_url(&resolved))),
-            Ok(Lookup::NoIndex) if site.listing => Ok(ctx.listing(&resolved)),
-            Ok(Lookup::NoIndex) | Ok(Lookup::Forbidden) => Ok(ctx.fail(403, Vec::new())),
+            Ok(Lookup::AddSlash) => {
+                explain::note(|| "301: a directory, asked for without its slash".into());
+                Ok(ctx.redirect(&resolve::directory_url(&resolved)))
+            }
+            Ok(Lookup::NoIndex) if site.listing => {
+                explain::note(|| "listing: a directory without an index file".into());
+                Ok(ctx.listing(&resolved))
+            }
+            Ok(Lookup::NoIndex) => {
+                explain::note(|| {
+                    format!("403: a directory without {} and listing off", site.index)
+                });
+                Ok(ctx.fail(403, Vec::new()))
+            }
+            Ok(Lookup::Forbidden) => {
+                explain::note(|| "403: the server may not read it".into());
+                Ok(ctx.fail(403, Vec::new()))
+            }
             // Step 6: not found.
-            Ok(Lookup::NotFound) => ctx.not_found(),
+            Ok(Lookup::NotFound(missing)) => {
+                explain::note(|| format!("404: {}", missing.reason()));
+                ctx.not_found()
+            }
             Err(e) => {
                 let shown = String::from_utf8_lossy(path);
                 tracing::warn!(peer = %req.peer, path = %shown, error = %e, "cannot open file");
@@ -360,11 +431,21 @@ impl Ctx<'_, '_> {
                 }
             });
         let (content_type, page) = match custom {
-            Some(found) => found,
+            Some(found) => {
+                explain::note(|| {
+                    let rel = site.error_pages.iter().find(|(s, _)| *s == status);
+                    format!("error page {}", rel.map_or("", |(_, r)| r.as_str()))
+                });
+                found
+            }
             None => (
                 "text/html; charset=utf-8",
                 Bytes::from_static(pages::error_page(status).as_bytes()),
             ),
+        };
+        let page = match &site.dev.live {
+            Some(_) if content_type.starts_with("text/html") => live::inject(&page),
+            _ => page,
         };
         let mut plan = Plan::new(status);
         plan.fields.extend(extra);
@@ -401,6 +482,7 @@ impl Ctx<'_, '_> {
                 if let Ok(Lookup::File(info)) =
                     files::lookup(&self.pipeline.root, fallback, false, &site.index)
                 {
+                    explain::note(|| format!("fallback {fallback} for a page"));
                     return self.file(info, Siblings::default());
                 }
             }
@@ -418,10 +500,15 @@ impl Ctx<'_, '_> {
             }
         };
         let (content_type, page) = if listing::prefers_json(self.req.field(Name::Accept)) {
-            ("application/json", listing::json(&entries))
+            ("application/json", listing::json(&entries).into_bytes())
         } else {
             let url = resolve::directory_url(resolved);
-            ("text/html; charset=utf-8", listing::html(&url, &entries))
+            let page = listing::html(&url, &entries);
+            let page = match &self.site().dev.live {
+                Some(_) => live::inject(page.as_bytes()).to_vec(),
+                None => page.into_bytes(),
+            };
+            ("text/html; charset=utf-8", page)
         };
         let mut plan = Plan::new(200);
         plan.field("Content-Type", content_type);
@@ -436,9 +523,15 @@ impl Ctx<'_, '_> {
         let (site, req) = (self.site(), self.req);
         let head_only = req.head_only();
 
-        // Step 7: the representation.
+        // Step 7: the representation. Under --live an HTML page is its own
+        // representation, with the script: never compressed.
+        let live = site.dev.live.is_some()
+            && info.content_type.starts_with("text/html")
+            && info.size <= live::INJECT_MAX;
         let c = &site.compression;
-        let on_the_fly = c.enabled && (c.min..=c.max).contains(&info.size) && info.compressible;
+        let on_the_fly =
+            c.enabled && (c.min..=c.max).contains(&info.size) && info.compressible && !live;
+        let siblings = if live { Siblings::default() } else { siblings };
         let vary = siblings.any() || on_the_fly;
         let chosen = req.field(Name::AcceptEncoding).and_then(|ae| {
             let available =
@@ -462,8 +555,20 @@ impl Ctx<'_, '_> {
                 compressed(site, &info, coding)
             }
         });
+        if explain::on() {
+            explain::note(|| {
+                representation_note(&info, live, chosen, &coded, siblings, on_the_fly, req)
+            });
+        }
         let rep = match coded {
             Some(rep) => rep,
+            None if live => match injected(&info) {
+                Ok(rep) => rep,
+                Err(e) => {
+                    tracing::warn!(peer = %req.peer, error = %e, "cannot read file");
+                    return Ok(self.fail(500, Vec::new()));
+                }
+            },
             None => match identity(&info, head_only) {
                 Ok(rep) => rep,
                 Err(e) => {
@@ -475,7 +580,11 @@ impl Ctx<'_, '_> {
         // Step 8: preconditions.
         let precondition = conditional::evaluate(req, &rep.etag, info.modified);
         if precondition == Precondition::Failed {
+            explain::note(|| "412: a precondition failed".into());
             return Ok(self.fail(412, Vec::new()));
+        }
+        if precondition == Precondition::NotModified {
+            explain::note(|| "304: the client's copy is current".into());
         }
 
         // Step 9: ranges, of the representation chosen.
@@ -486,6 +595,7 @@ impl Ctx<'_, '_> {
             (Some(_), Some(validator))
                 if !conditional::if_range_allows(validator, &rep.etag, info.modified) =>
             {
+                explain::note(|| "If-Range does not match: the whole representation".into());
                 Ranges::Whole
             }
             (Some(value), _) => range::parse(value, len, site.limits.max_ranges),
@@ -496,6 +606,7 @@ impl Ctx<'_, '_> {
             _ if precondition == Precondition::NotModified => (304, None, None),
             Ranges::Whole => (200, Some(0..len), None),
             Ranges::Unsatisfiable => {
+                explain::note(|| "416: no range within the representation".into());
                 let extra = vec![
                     ("Content-Range".into(), format!("bytes */{len}").into()),
                     ("Accept-Ranges".into(), "bytes".into()),
@@ -503,9 +614,13 @@ impl Ctx<'_, '_> {
                 return Ok(self.fail(416, extra));
             }
             Ranges::Satisfiable(mut ranges) if ranges.len() == 1 => {
+                explain::note(|| format!("206: bytes {}-{}", ranges[0].start, ranges[0].end - 1));
                 (206, Some(ranges.swap_remove(0)), None)
             }
-            Ranges::Satisfiable(ranges) => (206, None, Some(ranges)),
+            Ranges::Satisfiable(ranges) => {
+                explain::note(|| format!("206: {} ranges, multipart", ranges.len()));
+                (206, None, Some(ranges))
+            }
         };
 
         // Step 10: fields.
@@ -514,7 +629,7 @@ impl Ctx<'_, '_> {
         if status != 304 {
             match (&single, &multipart) {
                 // The file as it is: its shared fields.
-                (Some(r), _) if rep.coding.is_none() => {
+                (Some(r), _) if rep.coding.is_none() && !live => {
                     plan.shared = Some(info.fields.clone());
                     if status == 206 {
                         plan.field("Content-Range", range::content_range(r, len));
@@ -706,6 +821,71 @@ fn identity(info: &FileInfo, head_only: bool) -> std::io::Result<Representation>
     })
 }
 
+/// `info` with the `--live` script in it: a representation of its own,
+/// whose validator differs from the file's.
+fn injected(info: &FileInfo) -> std::io::Result<Representation> {
+    let whole = match &info.body {
+        Some(body) => body.clone(),
+        None => read_up_to(info, info.size)?,
+    };
+    let content = live::inject(&whole);
+    let etag = match info.etag.strip_suffix('"') {
+        Some(open) => format!("{open}-live\""),
+        None => format!("{}-live", info.etag),
+    };
+    Ok(Representation {
+        file: info.file.clone(),
+        len: content.len() as u64,
+        content: Some(content),
+        etag: etag.into(),
+        last_modified: Text::Shared(info.last_modified.clone()),
+        coding: None,
+    })
+}
+
+/// Why the representation of `info` is the one served, for `--explain`.
+fn representation_note(
+    info: &FileInfo,
+    live: bool,
+    chosen: Option<Coding>,
+    coded: &Option<Representation>,
+    siblings: Siblings,
+    on_the_fly: bool,
+    req: &Request,
+) -> String {
+    if live {
+        return "representation: the page with the live script (not compressed)".into();
+    }
+    match (chosen, coded) {
+        (Some(coding), Some(_)) if siblings.has(coding) => format!(
+            "representation: precompressed {}{}",
+            info.rel,
+            coding.suffix()
+        ),
+        (Some(coding), Some(_)) => {
+            format!("representation: {} compressed on the fly", coding.token())
+        }
+        (Some(coding), None) => {
+            format!(
+                "representation: identity ({} could not be made)",
+                coding.token()
+            )
+        }
+        (None, _) if req.field(Name::AcceptEncoding).is_none() => {
+            "representation: identity (no Accept-Encoding)".into()
+        }
+        (None, _) if !siblings.any() && !on_the_fly => {
+            let why = if !info.compressible {
+                "its type is not compressed"
+            } else {
+                "its size is outside --compress-min..--compress-max"
+            };
+            format!("representation: identity ({why}, no precompressed file)")
+        }
+        (None, _) => "representation: identity (the client accepts no coding offered)".into(),
+    }
+}
+
 /// `info` compressed with `coding` on the fly (once per file version).
 fn compressed(site: &Site, info: &FileInfo, coding: Coding) -> Option<Representation> {
     let whole = match &info.body {
@@ -743,6 +923,10 @@ fn rules_fields(site: &Site, info: &FileInfo, plan: &mut Plan) {
         .iter()
         .filter(|r| r.matches(&path, info.content_type))
     {
+        explain::note(|| {
+            let by = rule.glob_text.as_deref().or(rule.content_type.as_deref());
+            format!("rule {}", by.unwrap_or(""))
+        });
         if let Some(value) = &rule.cache_control {
             cache_control = Some(value.clone().into());
         }

@@ -42,7 +42,7 @@ fn get(pipeline: &Pipeline, path: &str, fields: &str) -> Plan {
 /// The body of a plan, read whole.
 fn body(plan: &Plan) -> Vec<u8> {
     match &plan.body {
-        Body::Empty => Vec::new(),
+        Body::Empty | Body::Events(_) => Vec::new(),
         Body::Bytes(b) => b.to_vec(),
         Body::File { file, pieces } => {
             let mut out = Vec::new();
