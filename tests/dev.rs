@@ -131,6 +131,11 @@ fn live_reload_events_for_each_kind_of_change() {
     std::fs::write(tree.path().join(".index.html.swp"), "x").unwrap();
     std::thread::sleep(Duration::from_millis(800));
     assert_eq!(events.count("event: "), before);
+    // Nor does serving a page: reading is no change.
+    assert_eq!(server.get("/index.html").status, 200);
+    assert_eq!(server.get("/css/site.css").status, 200);
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(events.count("event: "), before, "{}", events.text());
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! `--live`: pages reload themselves when a file under the root changes.
 //!
 //! One recursive watcher (inotify, through the `notify` crate) for the
-//! whole server, its events debounced for [`DEBOUNCE`] and broadcast to
+//! whole server, its changes (not mere reads) gathered until the root is
+//! quiet for [`DEBOUNCE`] and broadcast to
 //! every open page as a Server-Sent Event on [`EVENTS_PATH`]: `css` with
 //! the URL paths of the stylesheets that changed, when only stylesheets
 //! did (the page swaps its matching `<link rel=stylesheet>`), else
@@ -13,8 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
-use notify_debouncer_mini::notify::{RecommendedWatcher, RecursiveMode};
-use notify_debouncer_mini::{new_debouncer, DebounceEventResult, Debouncer};
+use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::broadcast;
 
 use crate::exchange::Events;
@@ -32,7 +32,7 @@ pub const INJECT_MAX: u64 = 8 * 1024 * 1024;
 /// The script put into HTML pages.
 pub const SCRIPT: &str = concat!(
     "<script>/* henaserver --live */(()=>{",
-    "const es=new EventSource(\"/.henaserver/live\");let lost=false;",
+    "const es=window.henaserverLive=new EventSource(\"/.henaserver/live\");let lost=false;",
     "es.addEventListener(\"open\",()=>{if(lost)location.reload()});",
     "es.addEventListener(\"error\",()=>{lost=true});",
     "es.addEventListener(\"reload\",()=>location.reload());",
@@ -48,7 +48,7 @@ pub const SCRIPT: &str = concat!(
 /// The watcher and the pages listening to it.
 pub struct Live {
     events: broadcast::Sender<Bytes>,
-    _watcher: Option<Debouncer<RecommendedWatcher>>,
+    _watcher: Option<RecommendedWatcher>,
 }
 
 impl std::fmt::Debug for Live {
@@ -65,10 +65,10 @@ impl Live {
         let (events, _) = broadcast::channel(BACKLOG);
         let sender = events.clone();
         let bases: Vec<PathBuf> = roots.to_vec();
-        // The watcher's batches are gathered until the root has been quiet
-        // for DEBOUNCE, so that a burst of writes (an editor saving, a
-        // build writing many files) is one event.
-        let (batches, gathered) = std::sync::mpsc::channel::<Vec<PathBuf>>();
+        // Changes are gathered until the root has been quiet for DEBOUNCE,
+        // so that a burst of writes (an editor saving, a build writing
+        // many files) is one event.
+        let (changes, gathered) = std::sync::mpsc::channel::<Vec<PathBuf>>();
         let gathering = std::thread::Builder::new()
             .name("henaserver-live".into())
             .spawn(move || {
@@ -76,8 +76,8 @@ impl Live {
                     while let Ok(more) = gathered.recv_timeout(DEBOUNCE) {
                         paths.extend(more);
                     }
-                    // A directory changes with what is in it: the files say
-                    // what changed.
+                    // A directory changes with what is in it: the files
+                    // say what changed.
                     let paths: Vec<&Path> = paths
                         .iter()
                         .map(PathBuf::as_path)
@@ -91,14 +91,17 @@ impl Live {
         if let Err(e) = gathering {
             tracing::warn!(error = %e, "cannot start --live; serving without live reload");
         }
-        let watcher = new_debouncer(DEBOUNCE / 2, move |result: DebounceEventResult| {
-            if let Ok(changes) = result {
-                let _ = batches.send(changes.into_iter().map(|c| c.path).collect());
+        let watcher = notify::recommended_watcher(move |result: notify::Result<notify::Event>| {
+            // Reading a file (as serving it does) is no change.
+            if let Ok(event) = result {
+                if !matches!(event.kind, EventKind::Access(_)) && !event.paths.is_empty() {
+                    let _ = changes.send(event.paths);
+                }
             }
         });
         let watcher = watcher.and_then(|mut w| {
             for root in roots {
-                w.watcher().watch(root, RecursiveMode::Recursive)?;
+                w.watch(root, RecursiveMode::Recursive)?;
             }
             Ok(w)
         });
