@@ -436,3 +436,76 @@ fn explain_is_absent_without_the_flag_and_in_json_logs_with_it() {
         "{line}"
     );
 }
+
+/// An address of this machine other than loopback, if it has one.
+fn outside_address() -> Option<std::net::IpAddr> {
+    // Routing towards a documentation address picks the interface, and
+    // sends nothing.
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    probe.connect("192.0.2.255:9").ok()?;
+    let ip = probe.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+#[test]
+fn the_inspector_answers_this_machine_only_unless_public() {
+    let Some(ip) = outside_address() else {
+        eprintln!(
+            "SKIPPED: the_inspector_answers_this_machine_only needs an address other than loopback"
+        );
+        return;
+    };
+    let tree = site();
+    let bind = ip.to_string();
+    for (public, want) in [(false, 403), (true, 200)] {
+        let mut args = vec!["--quiet", "--inspect", "--bind", &bind];
+        if public {
+            args.push("--inspect-public");
+        }
+        let server = TestServer::start(tree.path(), &args);
+        let r = server.get("/.henaserver/inspect/exchanges");
+        assert_eq!(r.status, want, "public: {public}");
+        // The site itself answers everyone.
+        assert_eq!(server.get("/notes.txt").status, 200);
+    }
+}
+
+#[test]
+fn open_runs_the_browser_opener_and_warns_when_it_fails() {
+    let tree = site();
+    let bin_dir = tree.path().join("bin");
+    std::fs::create_dir(&bin_dir).unwrap();
+    let opened = tree.path().join("opened.txt");
+    let opener = bin_dir.join("xdg-open");
+    std::fs::write(
+        &opener,
+        format!("#!/bin/sh\necho \"$1\" > '{}'\n", opened.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let server =
+        TestServer::start_with_env(tree.path(), &["--quiet", "--open"], &[("PATH", &path)]);
+    let deadline = Instant::now() + PATIENCE;
+    while !opened.exists() || std::fs::read_to_string(&opened).unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the opener never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let url = std::fs::read_to_string(&opened).unwrap();
+    assert_eq!(url.trim(), format!("http://{}/", server.addr));
+    drop(server);
+
+    std::fs::write(&opener, "#!/bin/sh\nexit 3\n").unwrap();
+    let server =
+        TestServer::start_with_env(tree.path(), &["--quiet", "--open"], &[("PATH", &path)]);
+    let warning = server
+        .wait_stderr(|l| l.contains("--open"))
+        .expect("a warning");
+    assert!(warning.contains("WARN"), "{warning}");
+    assert_eq!(server.get("/notes.txt").status, 200, "serving goes on");
+}
