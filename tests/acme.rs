@@ -235,6 +235,16 @@ fn get_verified(addr: SocketAddr, name: &str, root: &str) -> (u16, Vec<u8>) {
     (status, tls::peer_cert(&c))
 }
 
+/// `one.test` by HTTP-01, on a plain listener of its own.
+const ONE_BY_HTTP01: [&str; 6] = [
+    "--acme",
+    "one.test",
+    "--acme-challenge",
+    "http-01",
+    "--redirect-http",
+    "0",
+];
+
 #[test]
 fn http01_then_tls_alpn01_a_valid_chain_and_a_restart_without_an_order() {
     if !pebble_available("http01_then_tls_alpn01") {
@@ -248,21 +258,12 @@ fn http01_then_tls_alpn01_a_valid_chain_and_a_restart_without_an_order() {
     // told those ports, is up.
     let ca_placeholder = Ca::new();
     std::fs::write(&pebble_ca, &ca_placeholder.pem).unwrap();
-    let mut server = henaserver(
-        &tree,
-        &directory,
-        &pebble_ca,
-        &[
-            "--acme",
-            "one.test",
-            "--acme-challenge",
-            "http-01",
-            "--redirect-http",
-            "0",
-            "--admin",
-            "127.0.0.1:0",
-        ],
-    );
+    let with_admin: Vec<&str> = ONE_BY_HTTP01
+        .iter()
+        .copied()
+        .chain(["--admin", "127.0.0.1:0"])
+        .collect();
+    let mut server = henaserver(&tree, &directory, &pebble_ca, &with_admin);
     let line = server.stdout.lock().unwrap()[0].clone();
     let addrs = start_line_addrs(&line);
     let (https, plain, admin) = (addrs[0], addrs[1], addrs[2]);
@@ -345,19 +346,7 @@ fn http01_then_tls_alpn01_a_valid_chain_and_a_restart_without_an_order() {
     // A restart serves the stored certificate and orders nothing.
     server.signal("TERM");
     server.wait_exit(PATIENCE);
-    let server = henaserver(
-        &tree,
-        &directory,
-        &pebble_ca,
-        &[
-            "--acme",
-            "one.test",
-            "--acme-challenge",
-            "http-01",
-            "--redirect-http",
-            "0",
-        ],
-    );
+    let server = henaserver(&tree, &directory, &pebble_ca, &ONE_BY_HTTP01);
     let loaded = wait_certificate(&server, "one.test", "loaded", PATIENCE);
     assert!(loaded.contains("next_renewal"), "{loaded}");
     assert_eq!(
