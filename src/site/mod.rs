@@ -114,7 +114,9 @@ impl Pipeline {
             Ok(plan) => plan,
             Err(Deferred { info, coding }) => {
                 // The trace starts again once the copy is made.
-                let _ = explain::finish();
+                if explaining {
+                    let _ = explain::finish();
+                }
                 let cache_bytes = self.site.compression.cache_bytes;
                 Box::pin(compress_off_loop(info, coding, cache_bytes)).await;
                 if explaining {
@@ -129,7 +131,7 @@ impl Pipeline {
                     .unwrap_or_else(|_| ctx.fail(500, Vec::new()))
             }
         };
-        if let Some(trace) = explain::finish() {
+        if let Some(trace) = explaining.then(explain::finish).flatten() {
             let trace: Arc<str> = Arc::from(trace);
             plan.field(explain::FIELD, trace.clone());
             plan.explain = Some(trace);
