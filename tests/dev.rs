@@ -509,3 +509,35 @@ fn open_runs_the_browser_opener_and_warns_when_it_fails() {
     assert!(warning.contains("WARN"), "{warning}");
     assert_eq!(server.get("/notes.txt").status, 200, "serving goes on");
 }
+
+#[test]
+fn the_inspector_lists_http2_exchanges_too() {
+    let tree = site();
+    let server = TestServer::start(tree.path(), &["--quiet", "--inspect"]);
+    let out = std::process::Command::new("curl")
+        .args(["-s", "--http2-prior-knowledge", "-o", "/dev/null"])
+        .arg(format!("http://{}/notes.txt", server.addr))
+        .status();
+    if !out.is_ok_and(|s| s.success()) {
+        eprintln!("SKIPPED: the_inspector_lists_http2_exchanges_too needs curl with HTTP/2");
+        return;
+    }
+    let list = server.get("/.henaserver/inspect/exchanges");
+    let json: serde_json::Value = serde_json::from_slice(&list.body).unwrap();
+    let record = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["protocol"] == "HTTP/2.0")
+        .unwrap_or_else(|| panic!("{json}"));
+    assert_eq!(record["target"], "/notes.txt");
+    let request = record["request"].as_str().unwrap();
+    assert!(
+        request.starts_with(":method: GET\r\n"),
+        "pseudo-header fields first: {request}"
+    );
+    assert!(record["response"]
+        .as_str()
+        .unwrap()
+        .contains("henaserver-explain: "));
+}

@@ -470,3 +470,40 @@ auth = {{ ann = "{hash}" }}
         "site b allows no origin"
     );
 }
+
+#[test]
+fn a_mismatched_host_over_http2_and_tls_gets_421() {
+    let tree = tree();
+    let ca = Ca::new();
+    let (cert, key) = ca.leaf(&["a.test", "*.b.test"]).write(tree.path(), "both");
+    let config = format!(
+        "quiet = true\ntls-cert = [\"{}\"]\ntls-key = [\"{}\"]\n\n[[sites]]\nhosts = [\"a.test\"]\nroot = \"a\"\n\n[[sites]]\nhosts = [\"*.b.test\"]\nroot = \"b\"\n",
+        cert.display(),
+        key.display()
+    );
+    let server = start(&tree, &config, &[]);
+    let Some(curl) = curl_with_http2() else {
+        eprintln!("SKIPPED: curl with HTTP/2 is not installed");
+        return;
+    };
+    let port = server.addr.port();
+    let ask = |host: &str| {
+        let out = std::process::Command::new(&curl)
+            .args([
+                "-sk",
+                "--http2",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_version} %{http_code}",
+            ])
+            .args(["--resolve", &format!("x.b.test:{port}:127.0.0.1"), "-H"])
+            .arg(format!("Host: {host}"))
+            .arg(format!("https://x.b.test:{port}/"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(ask("x.b.test"), "2 200");
+    assert_eq!(ask("a.test"), "2 421");
+}
