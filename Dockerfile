@@ -18,6 +18,7 @@ COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY benches ./benches
 COPY examples ./examples
+COPY vendor ./vendor
 COPY static ./static
 RUN cargo build --release --locked --bin henaserver \
     && strip target/release/henaserver
