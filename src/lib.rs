@@ -49,6 +49,7 @@ mod forwarded;
 mod http1;
 mod http2;
 mod log;
+mod private_file;
 mod privileges;
 mod server;
 mod shared;

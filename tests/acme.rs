@@ -97,6 +97,17 @@ impl Pebble {
         )
     }
 
+    /// Ports for a pebble not started yet, its directory URL, and the
+    /// file henaserver is told to trust for it: a stand-in root until
+    /// pebble's is copied there.
+    fn planned(tree: &Tree) -> (SocketAddr, SocketAddr, String, PathBuf) {
+        let (listen, management) = Pebble::ports();
+        let directory = format!("https://localhost:{}/dir", listen.port());
+        let ca = tree.path().join("pebble-ca.pem");
+        std::fs::write(&ca, Ca::new().pem).unwrap();
+        (listen, management, directory, ca)
+    }
+
     /// Starts pebble on `listen` (ACME) and `management`.
     fn start(
         dir: &Path,
@@ -251,13 +262,9 @@ fn http01_then_tls_alpn01_a_valid_chain_and_a_restart_without_an_order() {
         return;
     }
     let tree = site();
-    let (listen, management) = Pebble::ports();
-    let directory = format!("https://localhost:{}/dir", listen.port());
-    let pebble_ca = tree.path().join("pebble-ca.pem");
     // henaserver first, on ephemeral ports; it retries until pebble,
     // told those ports, is up.
-    let ca_placeholder = Ca::new();
-    std::fs::write(&pebble_ca, &ca_placeholder.pem).unwrap();
+    let (listen, management, directory, pebble_ca) = Pebble::planned(&tree);
     let with_admin: Vec<&str> = ONE_BY_HTTP01
         .iter()
         .copied()
@@ -415,10 +422,7 @@ fn a_short_lived_certificate_is_renewed_under_an_open_connection() {
         return;
     }
     let tree = site();
-    let (listen, management) = Pebble::ports();
-    let directory = format!("https://localhost:{}/dir", listen.port());
-    let pebble_ca = tree.path().join("pebble-ca.pem");
-    std::fs::write(&pebble_ca, Ca::new().pem).unwrap();
+    let (listen, management, directory, pebble_ca) = Pebble::planned(&tree);
     let server = henaserver(
         &tree,
         &directory,

@@ -12,8 +12,8 @@
 //! ```
 
 use std::fs::File;
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -58,30 +58,14 @@ pub const RENEWAL_JITTER: f64 = 0.05;
 
 /// The directory, created (mode 0700) if missing.
 pub fn ensure(dir: &Path) -> io::Result<()> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
+    crate::private_file::ensure_dir(dir)
 }
 
 fn file(dir: &Path, domain: &str, ext: &str) -> PathBuf {
     dir.join(format!("{domain}.{ext}"))
 }
 
-/// Writes `bytes` to `path` (mode 0600) through a temporary file and a
-/// rename, so that no reader sees half of it.
-pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let part = path.with_extension(format!("part{}", std::process::id()));
-    let mut out = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&part)?;
-    out.write_all(bytes)?;
-    out.sync_all()?;
-    std::fs::rename(&part, path)
-}
+pub use crate::private_file::write as write_private;
 
 /// The certificate kept for `domain`, if there is one that can be used.
 pub fn load(dir: &Path, domain: &str) -> Option<Stored> {

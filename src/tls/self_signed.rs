@@ -62,21 +62,8 @@ fn write_private(
     path: &std::path::Path,
     bytes: &[u8],
 ) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    let part = path.with_extension("part");
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&part)?;
-    file.write_all(bytes)?;
-    std::fs::rename(&part, path)
+    crate::private_file::ensure_dir(dir)?;
+    crate::private_file::write(path, bytes)
 }
 
 /// The certificate and key written to a fresh temporary directory.
