@@ -129,8 +129,12 @@ pub fn main() -> ExitCode {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{announce}");
         let _ = out.flush();
-        if let Some(url) = open.filter(|u| !u.is_empty()) {
-            open_browser(url);
+        match open {
+            Some(url) if url.is_empty() => {
+                tracing::warn!("--open: no TCP listener to open in a browser");
+            }
+            Some(url) => open_browser(url),
+            None => {}
         }
     };
     match server.run_until_signal_then(announce) {
