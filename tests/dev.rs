@@ -310,6 +310,17 @@ fn the_inspector_shows_another_clients_exchanges_redacted() {
     assert!(all
         .iter()
         .all(|x| !x["target"].as_str().unwrap().starts_with("/.henaserver/")));
+    // The page's address gives the list too, to a client asking for JSON.
+    let r = server.request(
+        "GET /.henaserver/inspect HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n",
+    );
+    assert_eq!(r.header("Content-Type"), Some("application/json"));
+    let again: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert!(again
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["target"] == "/notes.txt?x=1"));
 }
 
 #[test]

@@ -50,11 +50,24 @@ pub fn reserved(dev: &Dev, req: &Request) -> Option<Plan> {
             return Some(plan);
         }
         if path == inspect::PAGE_PATH {
-            return Some(page(
-                "text/html; charset=utf-8",
-                Bytes::from_static(inspect::PAGE.as_bytes()),
-                head_only,
-            ));
+            // The page, or what it reads, as the client's Accept asks.
+            let accept = req
+                .field(crate::exchange::Name::Accept)
+                .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+                .unwrap_or_default();
+            let mut plan = if accept.contains("text/event-stream") {
+                event_stream(inspector.subscribe(), head_only)
+            } else if accept.contains("application/json") && !accept.contains("text/html") {
+                page("application/json", inspector.list(), head_only)
+            } else {
+                page(
+                    "text/html; charset=utf-8",
+                    Bytes::from_static(inspect::PAGE.as_bytes()),
+                    head_only,
+                )
+            };
+            plan.field("Vary", "Accept");
+            return Some(plan);
         }
         if path == inspect::EVENTS_PATH {
             return Some(event_stream(inspector.subscribe(), head_only));
