@@ -646,6 +646,12 @@ impl Server {
                 let _ = std::fs::remove_file(path);
             }
         }
+        // The log's writer ends once every handle to it is gone: the
+        // control tasks (with the runtime that holds them) and the
+        // listeners' shared state hold some.
+        drop(runtime);
+        drop(shared);
+        drop(redirect_shared);
         if let Some(handle) = log_thread {
             let _ = handle.join();
         }

@@ -111,3 +111,31 @@ fn an_unopenable_log_file_stops_the_start() {
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(err.contains("access log"), "{err}");
 }
+
+#[test]
+fn the_server_exits_on_sigterm_with_its_access_log_written() {
+    let tree = Tree::new();
+    tree.file("index.html", "<h1>bye</h1>");
+    let file = tree.path().join("access.log");
+    let file_arg = file.display().to_string();
+    for args in [vec![], vec!["--access-log", file_arg.as_str()]] {
+        let mut server = TestServer::start(tree.path(), &args);
+        assert_eq!(server.get("/index.html").status, 200);
+        server.signal("TERM");
+        assert_eq!(
+            server.wait_exit(PATIENCE),
+            Some(0),
+            "{args:?}: exits, and with 0"
+        );
+        let line = "\"GET /index.html HTTP/1.1\" 200";
+        if args.is_empty() {
+            assert!(
+                server.wait_stdout(|l| l.contains(line)).is_some(),
+                "no log line"
+            );
+        } else {
+            let logged = std::fs::read_to_string(&file).unwrap();
+            assert!(logged.contains(line), "{logged}");
+        }
+    }
+}
