@@ -440,10 +440,11 @@ pub enum Body {
 pub const EVENTS_PING: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// A stream of Server-Sent Events, each already in the `text/event-stream`
-/// format.
+/// format, until its source ends or the server stops.
 pub struct Events {
     first: Option<Bytes>,
     source: tokio::sync::broadcast::Receiver<Bytes>,
+    stopped: crate::stop::Stopped,
 }
 
 impl std::fmt::Debug for Events {
@@ -458,18 +459,24 @@ impl Events {
         Events {
             first: Some(first),
             source,
+            stopped: crate::stop::Stopped::default(),
         }
     }
 
     /// The next event, a comment after [`EVENTS_PING`] of silence, or
-    /// `None` when the source is gone. Events a slow client missed are
-    /// skipped.
+    /// `None` when the source is gone or the server stops. Events a slow
+    /// client missed are skipped. Poll it from the connection's task only.
     pub async fn next(&mut self) -> Option<Bytes> {
         if let Some(first) = self.first.take() {
             return Some(first);
         }
         loop {
-            match tokio::time::timeout(EVENTS_PING, self.source.recv()).await {
+            let received = tokio::select! {
+                biased;
+                () = &mut self.stopped => return None,
+                r = tokio::time::timeout(EVENTS_PING, self.source.recv()) => r,
+            };
+            match received {
                 Err(_) => return Some(Bytes::from_static(b": ping\n\n")),
                 Ok(Ok(event)) => return Some(event),
                 Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => continue,

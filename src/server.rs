@@ -506,13 +506,8 @@ impl Server {
             .first()
             .and_then(|l| l.local_addr().ok())
             .map_or(443, |a| a.port());
-        let redirect_site = Site {
-            mode: Mode::RedirectToHttps(https_port),
-            acme: challenges.clone(),
-            ..Site::new(&config)
-        };
-        let redirect_root =
-            Root::open(&config.root).map_err(|e| Error::Root(config.root.clone(), e))?;
+        let redirect_sites = redirect_sites(&config, https_port, &challenges)
+            .map_err(|e| Error::Root(config.root.clone(), e))?;
         let shared = Arc::new(Shared {
             sites: ArcSwap::from_pointee(sites),
             dump: dump.clone(),
@@ -526,10 +521,7 @@ impl Server {
             inspect: dev.inspect.clone(),
         });
         let redirect_shared = Arc::new(Shared {
-            sites: ArcSwap::from_pointee(Sites::single(Pipeline::new(
-                redirect_root,
-                redirect_site,
-            ))),
+            sites: ArcSwap::from_pointee(redirect_sites),
             dump,
             limits: config.limits.clone(),
             log,
@@ -909,6 +901,24 @@ async fn reload_on_request(
     }
 }
 
+/// What the plain listeners of `--redirect-http` answer: 308 to HTTPS on
+/// `https_port`, and the HTTP-01 `challenges` of ACME.
+fn redirect_sites(
+    config: &Config,
+    https_port: u16,
+    challenges: &Option<Arc<Challenges>>,
+) -> io::Result<Sites> {
+    let site = Site {
+        mode: Mode::RedirectToHttps(https_port),
+        acme: challenges.clone(),
+        ..Site::new(config)
+    };
+    Ok(Sites::single(Pipeline::new(
+        Root::open(&config.root)?,
+        site,
+    )))
+}
+
 /// Development mode as `config` asks: the watcher of every root for
 /// `--live`, and the inspector.
 fn start_dev(config: &Config) -> Dev {
@@ -986,22 +996,13 @@ fn apply(running: &Running, config: Config) -> Result<Config, String> {
             );
         }
     }
-    let open =
-        || Root::open(&config.root).map_err(|e| format!("root {}: {e}", config.root.display()));
     let sites = open_sites(&config, &running.dev)
         .map_err(|(path, e)| format!("root {}: {e}", path.display()))?;
-    let redirect = Site {
-        mode: Mode::RedirectToHttps(running.https_port),
-        acme: running.challenges.clone(),
-        ..Site::new(&config)
-    };
-    let redirect = Pipeline::new(open()?, redirect);
+    let redirect = redirect_sites(&config, running.https_port, &running.challenges)
+        .map_err(|e| format!("root {}: {e}", config.root.display()))?;
     running.shared.log.set_format(config.log_format);
     running.shared.sites.store(Arc::new(sites));
-    running
-        .redirect
-        .sites
-        .store(Arc::new(Sites::single(redirect)));
+    running.redirect.sites.store(Arc::new(redirect));
     change_listeners(running, &config);
     Ok(config)
 }

@@ -40,9 +40,25 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Whether request bodies are kept (for `--echo` or `--dump`) rather
-    /// than discarded.
+    /// Whether request bodies are kept (for `--echo`, `--dump` or the
+    /// inspector) rather than discarded.
     pub fn keeps_bodies(&self) -> bool {
-        self.dump.is_some() || *self.sites.load().mode() == Mode::Echo
+        self.records_exchanges() || *self.sites.load().mode() == Mode::Echo
+    }
+
+    /// Whether each exchange's request and response head are kept, for
+    /// `--dump` or the inspector.
+    pub fn records_exchanges(&self) -> bool {
+        self.dump.is_some() || self.inspect.is_some()
+    }
+
+    /// A number for a new connection, in the dump or the inspector (0
+    /// when neither is on).
+    pub fn connection_number(&self) -> u64 {
+        match (&self.dump, &self.inspect) {
+            (Some(dump), _) => dump.connection(),
+            (None, Some(inspector)) => inspector.connection(),
+            (None, None) => 0,
+        }
     }
 }

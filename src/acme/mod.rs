@@ -88,7 +88,7 @@ impl Manager {
         challenges: Arc<Challenges>,
         http01: bool,
     ) -> Result<Manager, String> {
-        store::ensure(&settings.dir)
+        crate::private_file::ensure_dir(&settings.dir)
             .map_err(|e| format!("--acme-dir {}: {e}", settings.dir.display()))?;
         let manager = Manager {
             settings,
@@ -268,13 +268,7 @@ impl Manager {
             humantime::format_duration(wait)
         );
         store::save_error(&self.settings.dir, domain, error);
-        let mut state = self
-            .status
-            .all()
-            .into_iter()
-            .find(|(d, _)| d == domain)
-            .map(|(_, s)| s)
-            .unwrap_or_default();
+        let mut state = self.status.get(domain).unwrap_or_default();
         state.last_error = Some(error.to_string());
         state.failures = *failures;
         state.next_renewal = Some(SystemTime::now() + wait);
@@ -351,7 +345,7 @@ impl Manager {
                         format!("cannot create an account at {}: {e}", settings.directory)
                     })?;
                 let json = serde_json::to_vec(&credentials).map_err(|e| e.to_string())?;
-                store::write_private(&path, &json)
+                crate::private_file::write(&path, &json)
                     .map_err(|e| format!("cannot keep the account: {e}"))?;
                 tracing::info!(directory = %settings.directory, "ACME account created");
                 account

@@ -36,6 +36,11 @@ impl Status {
         self.lock().insert(domain.to_string(), state);
     }
 
+    /// The state of `domain`, if known.
+    pub fn get(&self, domain: &str) -> Option<CertState> {
+        self.lock().get(domain).cloned()
+    }
+
     /// Every domain and its state, by name.
     pub fn all(&self) -> Vec<(String, CertState)> {
         self.lock()

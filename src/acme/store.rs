@@ -20,6 +20,8 @@ use std::time::{Duration, SystemTime};
 
 use rustls::sign::CertifiedKey;
 
+use crate::private_file::{ensure_dir, write as write_private};
+
 /// A certificate read from the directory, with what the manager needs of
 /// it.
 #[derive(Debug, Clone)]
@@ -56,16 +58,9 @@ impl Stored {
 /// earlier, at random, so that replicas and restarts spread their orders.
 pub const RENEWAL_JITTER: f64 = 0.05;
 
-/// The directory, created (mode 0700) if missing.
-pub fn ensure(dir: &Path) -> io::Result<()> {
-    crate::private_file::ensure_dir(dir)
-}
-
 fn file(dir: &Path, domain: &str, ext: &str) -> PathBuf {
     dir.join(format!("{domain}.{ext}"))
 }
-
-pub use crate::private_file::write as write_private;
 
 /// The certificate kept for `domain`, if there is one that can be used.
 pub fn load(dir: &Path, domain: &str) -> Option<Stored> {
@@ -122,7 +117,7 @@ pub fn describe(der: &[u8]) -> Option<(Vec<String>, String, SystemTime, SystemTi
 
 /// Keeps a new chain and key for `domain`.
 pub fn save(dir: &Path, domain: &str, chain_pem: &str, key_pem: &str) -> io::Result<()> {
-    ensure(dir)?;
+    ensure_dir(dir)?;
     // The key first: a reader that sees the new chain finds its key.
     write_private(&file(dir, domain, "key.next"), key_pem.as_bytes())?;
     write_private(&file(dir, domain, "crt.next"), chain_pem.as_bytes())?;
@@ -134,7 +129,8 @@ pub fn save(dir: &Path, domain: &str, chain_pem: &str, key_pem: &str) -> io::Res
 
 /// Records the last failure for `domain` (for `--print-config`).
 pub fn save_error(dir: &Path, domain: &str, error: &str) {
-    let _ = ensure(dir).and_then(|()| write_private(&file(dir, domain, "error"), error.as_bytes()));
+    let _ =
+        ensure_dir(dir).and_then(|()| write_private(&file(dir, domain, "error"), error.as_bytes()));
 }
 
 /// The last failure recorded for `domain`.
@@ -151,7 +147,7 @@ pub struct Lock {
 /// Takes the lock on ordering `domain` if no one holds it: `Ok(None)`
 /// when another process (a replica sharing the directory) does.
 pub fn try_lock(dir: &Path, domain: &str) -> io::Result<Option<Lock>> {
-    ensure(dir)?;
+    ensure_dir(dir)?;
     let lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)

@@ -426,13 +426,7 @@ pub struct RawArgs {
 fn acme_domain(s: &str) -> Result<String, String> {
     let name = s.trim_end_matches('.').to_ascii_lowercase();
     let ok = name.contains('.') || name == "localhost";
-    let labels = name.split('.').all(|l| {
-        !l.is_empty()
-            && l.len() <= 63
-            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && !l.starts_with('-')
-    });
-    if ok && labels && name.parse::<std::net::IpAddr>().is_err() {
+    if ok && config::is_host_name(&name, false) && name.parse::<std::net::IpAddr>().is_err() {
         Ok(name)
     } else {
         Err(format!(

@@ -71,6 +71,23 @@ pub struct AcmeSettings {
     pub retry: std::time::Duration,
 }
 
+/// Whether `name` (lower case, no trailing dot) is a DNS host name:
+/// labels of 1 to 63 letters, digits and hyphens, not starting with a
+/// hyphen; with `underscore`, underscores too, as some internal names
+/// have them.
+pub fn is_host_name(name: &str, underscore: bool) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || (underscore && b == b'_'))
+        })
+}
+
 /// Where ACME state is kept when `--acme-dir` names no place:
 /// `$XDG_DATA_HOME/henaserver/acme`, else `~/.local/share/henaserver/acme`.
 pub fn default_acme_dir() -> PathBuf {

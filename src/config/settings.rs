@@ -307,14 +307,7 @@ fn host_name(text: &str) -> Result<String, String> {
             .strip_prefix('[')
             .and_then(|n| n.strip_suffix(']'))
             .is_some_and(|n| n.parse::<std::net::Ipv6Addr>().is_ok());
-    let dns = !name.is_empty()
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        });
+    let dns = crate::config::is_host_name(name, true);
     if (ip && !host.starts_with('*')) || dns {
         Ok(host)
     } else {

@@ -82,10 +82,9 @@ impl Site {
             redirects: config.redirects.clone(),
             rewrites: config.rewrites.clone(),
             acme: None,
-            dev: crate::dev::Dev {
-                explain: config.dev.explain || config.dev.inspect,
-                ..crate::dev::Dev::default()
-            },
+            // Set by the server, which starts the watcher and the
+            // inspector once for all sites.
+            dev: crate::dev::Dev::default(),
         }
     }
 }

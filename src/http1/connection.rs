@@ -65,12 +65,7 @@ pub fn serve(
     shared: Arc<Shared>,
 ) -> impl std::future::Future<Output = Option<Handover>> + Send {
     let keep_bodies = shared.keeps_bodies();
-    // The connection's number in the dump or the inspector.
-    let dump_id = match (&shared.dump, &shared.inspect) {
-        (Some(d), _) => d.connection(),
-        (None, Some(i)) => i.connection(),
-        (None, None) => 0,
-    };
+    let dump_id = shared.connection_number();
     let open = metrics::Open::new(0, usize::from(io.is_tls()), shared.counted);
     let conn = Box::new(Connection {
         open,
@@ -142,19 +137,6 @@ enum Reading {
 enum Buffers {
     Held,
     Pooled,
-}
-
-/// `n` in lower-case hexadecimal, written into `buf`.
-fn format_hex(mut n: usize, buf: &mut [u8; 16]) -> &[u8] {
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b"0123456789abcdef"[n % 16];
-        n /= 16;
-        if n == 0 {
-            return &buf[at..];
-        }
-    }
 }
 
 /// What the access log needs of a plan once it is sent.
@@ -374,7 +356,7 @@ impl Connection {
         };
         let mark = self.out.len();
         encode::head(&mut self.out, &plan, keep_alive);
-        if self.shared.dump.is_some() || self.shared.inspect.is_some() {
+        if self.shared.records_exchanges() {
             let mut request = raw.to_vec();
             request.extend_from_slice(&body);
             self.exchange.inspected = self.record(&request, mark, plan.body.len());
@@ -482,18 +464,9 @@ impl Connection {
     /// client that stops reading meets the send timeout.
     async fn send_events(&mut self, mut events: Box<Events>) -> io::Result<()> {
         self.flush().await?;
-        let mut stopped = Stopped::default();
-        loop {
-            let next = tokio::select! {
-                biased;
-                () = &mut stopped => None,
-                event = events.next() => event,
-            };
-            let Some(event) = next else { break };
-            let mut digits = [0u8; 16];
-            let size = format_hex(event.len(), &mut digits);
-            self.out.extend_from_slice(size);
-            self.out.extend_from_slice(b"\r\n");
+        while let Some(event) = events.next().await {
+            use std::io::Write;
+            let _ = write!(self.out, "{:x}\r\n", event.len());
             self.out.extend_from_slice(&event);
             self.out.extend_from_slice(b"\r\n");
             self.flush().await?;
@@ -517,6 +490,10 @@ impl Connection {
         let (referer, user_agent) = exchange.agents.split_at(split);
         let none = Rare::default();
         let rare = logged.rare.as_deref().unwrap_or(&none);
+        let protocol = match self.head.version {
+            parse::Version::Http10 => "HTTP/1.0",
+            parse::Version::Http11 => "HTTP/1.1",
+        };
         self.shared.log.record(&Entry {
             peer: self.peer,
             line: &exchange.line,
@@ -531,18 +508,12 @@ impl Connection {
             explain: rare.explain.as_deref(),
             tls: self.io.tls_info(),
             client: exchange.client,
-            protocol: match self.head.version {
-                parse::Version::Http10 => "HTTP/1.0",
-                parse::Version::Http11 => "HTTP/1.1",
-            },
+            protocol,
         });
         if let (Some(inspector), Some(kept)) = (&self.shared.inspect, &exchange.inspected) {
             inspector.record(&crate::dev::inspect::Record {
                 connection: self.dump_id,
-                protocol: match self.head.version {
-                    parse::Version::Http10 => "HTTP/1.0",
-                    parse::Version::Http11 => "HTTP/1.1",
-                },
+                protocol,
                 line: &exchange.line,
                 status: logged.status,
                 bytes: logged.bytes,

@@ -117,11 +117,7 @@ pub async fn serve<T>(
     };
     let conn = Arc::new(Conn {
         server_name,
-        dump_id: match (&shared.dump, &shared.inspect) {
-            (Some(d), _) => d.connection(),
-            (None, Some(i)) => i.connection(),
-            (None, None) => 0,
-        },
+        dump_id: shared.connection_number(),
         shared: shared.clone(),
         peer,
         tls,
@@ -175,7 +171,7 @@ async fn answer(
     let shared = &conn.shared;
     let limits = &shared.limits;
     let (parts, mut body) = request.into_parts();
-    let keep = shared.keeps_bodies() || shared.inspect.is_some();
+    let keep = shared.keeps_bodies();
     let mut kept = Vec::new();
     let mut received: u64 = 0;
     let mut too_large = false;
@@ -241,9 +237,9 @@ async fn answer(
     let status = plan.status;
     let bytes = plan.body.len();
     let end = plan.body.is_empty();
-    // The head as sent, for --dump only: no copy of the fields otherwise.
-    let dumped_head =
-        (shared.dump.is_some() || shared.inspect.is_some()).then(|| response_text(&response));
+    // The head as sent, for --dump and the inspector only: no copy of the
+    // fields otherwise.
+    let dumped_head = shared.records_exchanges().then(|| response_text(&response));
     let sent = match respond.send_response(response, end) {
         Ok(mut stream) if !end => {
             let sent = send_body(&mut stream, plan.body, limits.send_timeout).await;
@@ -272,14 +268,16 @@ async fn answer(
         let number = conn.exchanges.fetch_add(1, Ordering::Relaxed) + 1;
         dump.exchange(conn.dump_id, number, &request, head, bytes);
     }
-    let target = || {
-        parts.uri.path_and_query().map_or_else(
-            || parts.uri.path().to_string(),
-            |pq| pq.as_str().to_string(),
-        )
-    };
+    // The request line HTTP/1 would have, for the log and the inspector.
+    let line = (shared.log.enabled() || shared.inspect.is_some()).then(|| {
+        let target = parts
+            .uri
+            .path_and_query()
+            .map_or(parts.uri.path(), |pq| pq.as_str());
+        format!("{} {target} HTTP/2.0", parts.method)
+    });
+    let line = line.as_deref().unwrap_or_default();
     if let (Some(inspector), Some(head)) = (&shared.inspect, &dumped_head) {
-        let line = format!("{} {} HTTP/2.0", parts.method, target());
         inspector.record(&crate::dev::inspect::Record {
             connection: conn.dump_id,
             protocol: "HTTP/2.0",
@@ -294,7 +292,6 @@ async fn answer(
         });
     }
     if shared.log.enabled() {
-        let line = format!("{} {} HTTP/2.0", parts.method, target());
         shared.log.record(&Entry {
             peer: conn.peer,
             line: line.as_bytes(),
@@ -359,17 +356,8 @@ async fn send_body(
         Body::Events(mut events) => {
             // Until the source ends or the server stops; a peer that
             // stops reading meets the send timeout.
-            let mut stopped = crate::stop::Stopped::default();
-            loop {
-                let next = tokio::select! {
-                    biased;
-                    () = &mut stopped => None,
-                    event = events.next() => event,
-                };
-                match next {
-                    Some(event) => send_bytes(stream, event, false, timeout).await?,
-                    None => break,
-                }
+            while let Some(event) = events.next().await {
+                send_bytes(stream, event, false, timeout).await?;
             }
             stream
                 .send_data(Bytes::new(), true)

@@ -231,9 +231,15 @@ const MAX_VARIANTS: usize = 4096;
 /// The strong validator of a coded representation: the identity's tag
 /// with the coding appended, so no two representations share one.
 pub fn coded_etag(etag: &str, coding: Coding) -> String {
+    tagged_etag(etag, coding.token())
+}
+
+/// The validator of another representation of the same file: `etag` with
+/// `-tag` inside its quotes.
+pub fn tagged_etag(etag: &str, tag: &str) -> String {
     match etag.strip_suffix('"') {
-        Some(open) => format!("{open}-{}\"", coding.token()),
-        None => format!("{etag}-{}", coding.token()),
+        Some(open) => format!("{open}-{tag}\""),
+        None => format!("{etag}-{tag}"),
     }
 }
 

@@ -51,7 +51,8 @@ impl Sites {
         }
     }
 
-    /// A server of the `named` sites; the names are checked to be unique.
+    /// A server of the `named` sites (the configuration checked that no
+    /// name is given twice).
     pub fn new(named: Vec<Named>) -> Sites {
         let mut sites = Sites {
             sites: Vec::with_capacity(named.len()),
@@ -101,6 +102,19 @@ impl Sites {
             .map(|&(_, i)| i)
     }
 
+    /// The site named by `host` as a request writes it (any case, maybe
+    /// a trailing dot), without falling back to the default.
+    fn named_as_sent(&self, host: &str) -> Option<usize> {
+        // Lower-cased on the stack: no allocation per request. A name
+        // longer than any DNS name names no site.
+        let host = host.strip_suffix('.').unwrap_or(host);
+        let mut key = [0u8; MAX_HOST];
+        let key = key.get_mut(..host.len())?;
+        key.copy_from_slice(host.as_bytes());
+        key.make_ascii_lowercase();
+        self.named(std::str::from_utf8(key).ok()?)
+    }
+
     /// The site that answers `req`; `None` when it is misdirected.
     fn choose(&self, req: &Request) -> Option<usize> {
         if self.sites.len() == 1 && self.exact.is_empty() && self.wildcards.is_empty() {
@@ -109,11 +123,11 @@ impl Sites {
         let host = req
             .authority
             .and_then(|a| std::str::from_utf8(a).ok())
-            .map(host_of);
-        let named = host.as_deref().and_then(|h| self.named(h));
+            .and_then(host_part);
+        let named = host.and_then(|h| self.named_as_sent(h));
         let chosen = named.or(self.default)?;
         if let (Some(server_name), Some(named)) = (req.server_name, named) {
-            if self.named(&normalize(server_name)).or(self.default) != Some(named) {
+            if self.named_as_sent(server_name).or(self.default) != Some(named) {
                 return None;
             }
         }
@@ -136,22 +150,25 @@ pub fn misdirected(req: &Request) -> Plan {
     plan
 }
 
+/// The longest host name a site can be chosen by (a DNS name is at most
+/// 253 characters).
+const MAX_HOST: usize = 256;
+
 /// A host name as the sites are keyed: lower case, without a trailing dot.
 pub fn normalize(host: &str) -> String {
     host.trim_end_matches('.').to_ascii_lowercase()
 }
 
-/// The host of an authority, without its port or user information.
-fn host_of(authority: &str) -> String {
+/// The host of an authority as written, without user information or
+/// port (an IPv6 literal keeps its brackets); `None` when it is empty or
+/// a bracket is not closed.
+pub fn host_part(authority: &str) -> Option<&str> {
     let authority = authority.rsplit('@').next().unwrap_or(authority);
     let host = match authority.strip_prefix('[') {
-        Some(rest) => match rest.split_once(']') {
-            Some((ip, _)) => return format!("[{}]", ip.to_ascii_lowercase()),
-            None => authority,
-        },
+        Some(rest) => &authority[..rest.find(']')? + 2],
         None => authority.split(':').next().unwrap_or(authority),
     };
-    normalize(host)
+    (!host.is_empty()).then_some(host)
 }
 
 #[cfg(test)]
@@ -160,9 +177,11 @@ mod tests {
 
     #[test]
     fn hosts() {
-        assert_eq!(host_of("Example.COM:8080"), "example.com");
-        assert_eq!(host_of("example.com."), "example.com");
-        assert_eq!(host_of("[::1]:8443"), "[::1]");
-        assert_eq!(host_of("user@a.b"), "a.b");
+        assert_eq!(host_part("Example.COM:8080"), Some("Example.COM"));
+        assert_eq!(host_part("example.com."), Some("example.com."));
+        assert_eq!(host_part("[::1]:8443"), Some("[::1]"));
+        assert_eq!(host_part("user@a.b"), Some("a.b"));
+        assert_eq!(host_part("[::1"), None);
+        assert_eq!(host_part(":80"), None);
     }
 }

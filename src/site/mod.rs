@@ -345,19 +345,13 @@ fn acme_answer(key_authorization: Option<String>, head_only: bool) -> Plan {
 /// `port` (RFC 9110 §15.4.9); a request naming no host gets 400.
 fn redirect_to_https(req: &Request, port: u16) -> Plan {
     let head_only = req.head_only();
-    let Some(authority) = req.authority.and_then(|a| std::str::from_utf8(a).ok()) else {
+    let host = req
+        .authority
+        .and_then(|a| std::str::from_utf8(a).ok())
+        .and_then(hosts::host_part);
+    let Some(host) = host else {
         return pages::error_plan(400, head_only);
     };
-    let host = match authority.strip_prefix('[') {
-        Some(rest) => match rest.split_once(']') {
-            Some((ip, _)) => format!("[{ip}]"),
-            None => return pages::error_plan(400, head_only),
-        },
-        None => authority.split(':').next().unwrap_or_default().to_string(),
-    };
-    if host.is_empty() {
-        return pages::error_plan(400, head_only);
-    }
     let mut location = format!("https://{host}");
     if port != 443 {
         location.push_str(&format!(":{port}"));
@@ -414,6 +408,15 @@ impl Ctx<'_, '_> {
         cors::response_fields(&self.site().cors, self.req, plan);
     }
 
+    /// `page` with the `--live` script, when it is HTML and live reload is
+    /// on.
+    fn with_live_script(&self, content_type: &str, page: Bytes) -> Bytes {
+        match &self.site().dev.live {
+            Some(_) if content_type.starts_with("text/html") => live::inject(&page),
+            _ => page,
+        }
+    }
+
     /// An error response: the `--error-page` file for `status` if one is
     /// configured and readable, else the built-in page.
     fn fail(&self, status: u16, extra: FieldVec) -> Plan {
@@ -445,10 +448,7 @@ impl Ctx<'_, '_> {
                 Bytes::from_static(pages::error_page(status).as_bytes()),
             ),
         };
-        let page = match &site.dev.live {
-            Some(_) if content_type.starts_with("text/html") => live::inject(&page),
-            _ => page,
-        };
+        let page = self.with_live_script(content_type, page);
         let mut plan = Plan::new(status);
         plan.fields.extend(extra);
         plan.field("Content-Type", content_type);
@@ -502,20 +502,17 @@ impl Ctx<'_, '_> {
             }
         };
         let (content_type, page) = if listing::prefers_json(self.req.field(Name::Accept)) {
-            ("application/json", listing::json(&entries).into_bytes())
+            ("application/json", Bytes::from(listing::json(&entries)))
         } else {
             let url = resolve::directory_url(resolved);
-            let page = listing::html(&url, &entries);
-            let page = match &self.site().dev.live {
-                Some(_) => live::inject(page.as_bytes()).to_vec(),
-                None => page.into_bytes(),
-            };
-            ("text/html; charset=utf-8", page)
+            let page = Bytes::from(listing::html(&url, &entries));
+            let html = "text/html; charset=utf-8";
+            (html, self.with_live_script(html, page))
         };
         let mut plan = Plan::new(200);
         plan.field("Content-Type", content_type);
         plan.field("Vary", "Accept");
-        let mut plan = plan.with_bytes(Bytes::from(page), self.req.head_only());
+        let mut plan = plan.with_bytes(page, self.req.head_only());
         self.finish(&mut plan);
         plan
     }
@@ -831,15 +828,11 @@ fn injected(info: &FileInfo) -> std::io::Result<Representation> {
         None => read_up_to(info, info.size)?,
     };
     let content = live::inject(&whole);
-    let etag = match info.etag.strip_suffix('"') {
-        Some(open) => format!("{open}-live\""),
-        None => format!("{}-live", info.etag),
-    };
     Ok(Representation {
         file: info.file.clone(),
         len: content.len() as u64,
         content: Some(content),
-        etag: etag.into(),
+        etag: encoding::tagged_etag(&info.etag, "live").into(),
         last_modified: Text::Shared(info.last_modified.clone()),
         coding: None,
     })
