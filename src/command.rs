@@ -314,6 +314,9 @@ fn start_line(server: &Server) -> String {
     if let Some(fingerprint) = server.fingerprint().filter(|f| !f.is_empty()) {
         line.push_str(&format!("; certificate SHA-256 {fingerprint}"));
     }
+    if server.kernel_tls() {
+        line.push_str("; kernel TLS");
+    }
     if let Some(path) = config.tls.as_ref().and_then(|t| t.keylog.as_ref()) {
         line.push_str(&format!(
             "; WARNING: TLS secrets are written to {}",

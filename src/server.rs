@@ -420,6 +420,11 @@ impl Server {
         self.tls.is_some()
     }
 
+    /// Whether the kernel encrypts TLS sessions after their handshake.
+    pub fn kernel_tls(&self) -> bool {
+        self.tls.as_ref().is_some_and(Tls::kernel)
+    }
+
     /// The SHA-256 fingerprint of the default certificate, over HTTPS.
     pub fn fingerprint(&self) -> Option<&str> {
         self.tls.as_ref().map(|t| t.certs.fingerprint.as_str())
@@ -1317,29 +1322,48 @@ async fn accept_loop(listener: Accepting, shared: Arc<Shared>, permits: Arc<Sema
     }
 }
 
+/// Ends a TLS-ALPN-01 validation: the handshake was all it needed.
+async fn answer_challenge(stream: &mut (impl tokio::io::AsyncWrite + Unpin), peer: SocketAddr) {
+    tracing::debug!(%peer, "answered a TLS-ALPN-01 challenge");
+    let _ = tokio::io::AsyncWriteExt::shutdown(stream).await;
+}
+
 /// Runs the TLS handshake within the handshake timeout, then serves the
 /// connection over it.
 async fn serve_tls(tls: Tls, stream: tokio::net::TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let timeout = shared.limits.tls_handshake_timeout;
     let accepted = tokio::time::timeout(timeout, tls.accept(stream)).await;
-    metrics::handshake(matches!(accepted, Ok(Accepted::Tls(_))));
+    metrics::handshake(matches!(
+        accepted,
+        Ok(Accepted::Tls(_) | Accepted::Kernel(_))
+    ));
+    let deadline = std::time::Instant::now() + shared.limits.header_timeout;
     match accepted {
-        Ok(Accepted::Tls(mut stream))
-            if stream.get_ref().1.alpn_protocol() == Some(crate::tls::certs::ACME_TLS_ALPN) =>
-        {
-            // A TLS-ALPN-01 validation: the handshake was all it needed.
-            tracing::debug!(%peer, "answered a TLS-ALPN-01 challenge");
-            let _ = tokio::io::AsyncWriteExt::shutdown(&mut stream).await;
+        Ok(Accepted::Tls(mut stream)) => {
+            let session = stream.get_ref().1;
+            let info = crate::tls::session_info(session);
+            match info.1 {
+                "acme-tls/1" => answer_challenge(&mut *stream, peer).await,
+                "h2" => {
+                    let name = session.server_name().map(Box::from);
+                    http2::serve(stream, peer, shared, Some((info, name))).await
+                }
+                _ => {
+                    connection::serve(Transport::tls(stream, deadline), peer, shared).await;
+                }
+            }
         }
-        Ok(Accepted::Tls(stream)) if stream.get_ref().1.alpn_protocol() == Some(b"h2") => {
-            let info = Transport::tls_info_of(&stream);
-            let name = stream.get_ref().1.server_name().map(Box::from);
-            http2::serve(stream, peer, shared, Some((info, name))).await
-        }
-        Ok(Accepted::Tls(stream)) => {
-            let deadline = std::time::Instant::now() + shared.limits.header_timeout;
-            connection::serve(Transport::tls(stream, deadline), peer, shared).await;
-        }
+        Ok(Accepted::Kernel(mut stream)) => match stream.info().1 {
+            "acme-tls/1" => answer_challenge(&mut *stream, peer).await,
+            "h2" => {
+                let (info, name) = (stream.info(), stream.server_name().map(Box::from));
+                http2::serve(*stream, peer, shared, Some((info, name))).await
+            }
+            _ => {
+                let io = Transport::kernel_tls(stream, shared.zero_copy, deadline);
+                connection::serve(io, peer, shared).await;
+            }
+        },
         Ok(Accepted::Plain) => {
             tracing::debug!(%peer, "plain HTTP on the HTTPS port; answered 400")
         }

@@ -4,9 +4,10 @@
 //! A [`Transport`] reads and writes without waiting (`try_*`), waits for
 //! the socket with one timer for the connection's whole life, and sends a
 //! range of a file in one call, [`Transport::send_file`]: with
-//! `sendfile(2)` where the socket allows it (no copy through user space),
-//! else by reading into a reused buffer and writing that (the path an
-//! encrypted stream takes, and `--no-sendfile`'s).
+//! `sendfile(2)` where the socket allows it (no copy through user space;
+//! plain TCP, and TLS the kernel encrypts), else by reading into a reused
+//! buffer and writing that (the path TLS in user space takes, and
+//! `--no-sendfile`'s).
 //!
 //! Readiness is forgotten as soon as a short read or write shows that the
 //! socket is drained or full, so a wait never starts with a call that
@@ -30,6 +31,7 @@ use tokio::time::Sleep;
 use tokio_rustls::server::TlsStream;
 
 use crate::stop::Stopped;
+use crate::tls::kernel::KernelTls;
 
 /// Largest piece handed to one `sendfile` call: big enough to amortize the
 /// call, small enough that one connection does not hog its worker.
@@ -64,6 +66,9 @@ enum Stream {
     /// Boxed: a TLS session is large, and rarer than plain connections in
     /// the thousands.
     Tls(Box<TlsStream<TcpStream>>),
+    /// TLS the kernel encrypts: read and written as plain TCP, files sent
+    /// with `sendfile(2)`.
+    Kernel(Box<KernelTls>),
 }
 
 impl Stream {
@@ -72,6 +77,7 @@ impl Stream {
         match self {
             Stream::Tcp(stream) => stream,
             Stream::Tls(tls) => tls.get_ref().0,
+            Stream::Kernel(kernel) => kernel.socket(),
         }
     }
 }
@@ -116,17 +122,30 @@ impl Transport {
         }
     }
 
+    /// A TLS stream the kernel encrypts, whose first wait ends at
+    /// `deadline`; with `zero_copy`, file ranges are sent with
+    /// `sendfile(2)`.
+    pub fn kernel_tls(stream: Box<KernelTls>, zero_copy: bool, deadline: Instant) -> Transport {
+        Transport {
+            stream: Stream::Kernel(stream),
+            zero_copy,
+            nodelay: false,
+            timer: Box::pin(tokio::time::sleep_until(deadline.into())),
+            deadline,
+        }
+    }
+
     /// The TCP socket of a plain stream, for another protocol to take over.
     pub fn into_tcp(self) -> Option<TcpStream> {
         match self.stream {
             Stream::Tcp(stream) => Some(stream),
-            Stream::Tls(_) => None,
+            Stream::Tls(_) | Stream::Kernel(_) => None,
         }
     }
 
     /// Whether the stream is encrypted.
     pub fn is_tls(&self) -> bool {
-        matches!(self.stream, Stream::Tls(_))
+        !matches!(self.stream, Stream::Tcp(_))
     }
 
     /// Whether the stream is encrypted, and the server name its client
@@ -134,32 +153,18 @@ impl Transport {
     pub fn tls_names(&self) -> (bool, Option<&str>) {
         match &self.stream {
             Stream::Tls(tls) => (true, tls.get_ref().1.server_name()),
-            _ => (false, None),
+            Stream::Kernel(kernel) => (true, kernel.server_name()),
+            Stream::Tcp(_) => (false, None),
         }
     }
 
     /// The TLS version and ALPN protocol of an encrypted stream.
     pub fn tls_info(&self) -> Option<(&'static str, &'static str)> {
-        let Stream::Tls(tls) = &self.stream else {
-            return None;
-        };
-        Some(Self::tls_info_of(tls))
-    }
-
-    /// The TLS version and ALPN protocol of `tls`.
-    pub fn tls_info_of(tls: &TlsStream<TcpStream>) -> (&'static str, &'static str) {
-        let session = tls.get_ref().1;
-        let version = match session.protocol_version() {
-            Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
-            Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
-            _ => "TLS",
-        };
-        let alpn = match session.alpn_protocol() {
-            Some(b"http/1.1") => "http/1.1",
-            Some(b"h2") => "h2",
-            _ => "",
-        };
-        (version, alpn)
+        match &self.stream {
+            Stream::Tls(tls) => Some(crate::tls::session_info(tls.get_ref().1)),
+            Stream::Kernel(kernel) => Some(kernel.info()),
+            Stream::Tcp(_) => None,
+        }
     }
 
     /// The TCP socket under the stream.
@@ -192,6 +197,7 @@ impl Transport {
                     Poll::Pending => Ok(None),
                 };
             }
+            Stream::Kernel(kernel) => return kernel.try_read(buf),
         };
         let room = buf.capacity() - buf.len();
         match stream.try_read_buf(buf) {
@@ -218,7 +224,8 @@ impl Transport {
             SendFlags::NOSIGNAL
         };
         let stream = match &mut self.stream {
-            Stream::Tcp(stream) => stream,
+            Stream::Tcp(stream) => &*stream,
+            Stream::Kernel(kernel) => kernel.socket(),
             Stream::Tls(tls) => {
                 let mut cx = Context::from_waker(Waker::noop());
                 return match Pin::new(&mut **tls).poll_write(&mut cx, buf) {
@@ -240,7 +247,7 @@ impl Transport {
     /// socket is full; wait until it is writable and try again.
     pub fn try_flush(&mut self) -> io::Result<bool> {
         match &mut self.stream {
-            Stream::Tcp(_) => Ok(true),
+            Stream::Tcp(_) | Stream::Kernel(_) => Ok(true),
             Stream::Tls(tls) => {
                 let mut cx = Context::from_waker(Waker::noop());
                 match Pin::new(&mut **tls).poll_flush(&mut cx) {
@@ -395,6 +402,7 @@ impl Transport {
         match &mut self.stream {
             Stream::Tcp(stream) => stream.shutdown().await,
             Stream::Tls(tls) => tls.shutdown().await,
+            Stream::Kernel(kernel) => kernel.shutdown().await,
         }
     }
 

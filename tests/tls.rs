@@ -582,3 +582,130 @@ fn the_json_access_log_names_the_tls_version_and_alpn() {
     assert_eq!(v["alpn"], "http/1.1");
     assert_eq!(v["status"], 200);
 }
+
+/// System calls that read, made by process `pid` so far.
+fn read_calls(pid: u32) -> u64 {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap();
+    io.lines()
+        .find_map(|l| l.strip_prefix("syscr: "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("syscr in /proc/PID/io")
+}
+
+/// Kernel TLS where the kernel offers it, user-space TLS where it does
+/// not or with `--no-ktls`: the same bytes either way. Where the kernel
+/// encrypts, the start line says so and a file goes out with a few
+/// sendfile calls instead of a read per 64 KiB. `bench/kernel-vm.sh` runs
+/// this on a kernel with the `tls` module and `KERNEL_TLS_EXPECTED` set,
+/// which makes kernel TLS a requirement.
+#[test]
+fn kernel_tls_and_its_fallback_serve_the_same_bytes() {
+    const BIG: usize = 16 << 20;
+    let s = setup();
+    let big: Vec<u8> = (0..BIG).map(|i| (i % 251) as u8).collect();
+    std::fs::write(s.www().join("big.bin"), &big).unwrap();
+    let expected = std::env::var_os("KERNEL_TLS_EXPECTED").is_some();
+    let mut used_kernel = false;
+    for (args, may_use_kernel) in [(&[][..], true), (&["--no-ktls"][..], false)] {
+        let server = s.start(args);
+        let line = server.stdout.lock().unwrap()[0].clone();
+        let kernel = line.contains("; kernel TLS");
+        used_kernel |= kernel;
+        assert!(may_use_kernel || !kernel, "{args:?}: {line}");
+        assert!(!may_use_kernel || !expected || kernel, "{line}");
+        for alpn in [&b"http/1.1"[..], &b"h2"[..]] {
+            let c = tls::connect(server.addr, "localhost", s.ca.client_config(&[alpn]));
+            assert_eq!(c.stream.conn.alpn_protocol(), Some(alpn));
+        }
+
+        let mut c = tls::connect(server.addr, "localhost", s.ca.client_config(&[b"http/1.1"]));
+        c.send(b"GET /data.txt HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        assert_eq!(c.response().body, b"0123456789abcdefghij");
+        let before = read_calls(server.child.id());
+        c.send(b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        let r = c.response();
+        let calls = read_calls(server.child.id()) - before;
+        assert_eq!(r.status, 200);
+        assert!(r.body == big, "{args:?}: the large body differs");
+        let copies = (BIG / 65536) as u64;
+        eprintln!("{args:?}: kernel TLS {kernel}, {calls} read calls for 16 MiB");
+        if kernel {
+            assert!(
+                calls < copies / 2,
+                "{calls} read calls for 16 MiB: not sendfile"
+            );
+        } else {
+            assert!(calls >= copies, "{calls} read calls for 16 MiB: not copied");
+        }
+
+        // A range and a pipelined pair, then close_notify.
+        c.send(
+            b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\nRange: bytes=1000000-1000009\r\n\r\n\
+              HEAD /data.txt HTTP/1.1\r\nHost: localhost\r\n\r\n\
+              GET /data.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        );
+        let range = c.response();
+        assert_eq!(range.status, 206);
+        assert_eq!(range.body, &big[1_000_000..1_000_010]);
+        assert_eq!(c.head_response().header("Content-Length"), Some("20"));
+        assert_eq!(c.response().body, b"0123456789abcdefghij");
+        assert!(c.closed(), "{args:?}: no close_notify");
+    }
+    if !used_kernel {
+        eprintln!("kernel TLS is not offered here: only the user-space path was checked");
+    }
+}
+
+/// A request written before the handshake ends leaves with the client's
+/// Finished, in the same flight: the server may read it together with the
+/// handshake (and, where the kernel takes over, must hand it on).
+#[test]
+fn a_request_sent_with_the_last_handshake_flight_is_answered() {
+    use rustls::pki_types::ServerName;
+    let s = setup();
+    let server = s.start(&[]);
+    for _ in 0..5 {
+        let name = ServerName::try_from("localhost").unwrap();
+        let config = s.ca.client_config(&[b"http/1.1"]);
+        let mut conn = rustls::ClientConnection::new(config, name).unwrap();
+        conn.writer()
+            .write_all(
+                b"GET /data.txt HTTP/1.1\r\nHost: localhost\r\n\r\n\
+                  GET /index.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            )
+            .unwrap();
+        let tcp = TcpStream::connect(server.addr).unwrap();
+        tcp.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        let mut c = common::Client::over(rustls::StreamOwned::new(conn, tcp));
+        assert_eq!(c.response().body, b"0123456789abcdefghij");
+        assert_eq!(c.response().body, b"<h1>hello</h1>\n");
+        assert!(c.closed());
+    }
+}
+
+/// A TLS 1.3 KeyUpdate from the client: rustls in user space follows it
+/// and the connection goes on; the kernel (before Linux 6.14) cannot, and
+/// the connection is closed. Either way no hang and no wrong bytes.
+#[test]
+fn a_client_key_update_is_followed_or_closes_the_connection() {
+    let s = setup();
+    let server = s.start(&[]);
+    let kernel = server.stdout.lock().unwrap()[0].contains("; kernel TLS");
+    let mut c = tls::connect(server.addr, "localhost", s.ca.client_config(&[b"http/1.1"]));
+    c.send(b"GET /data.txt HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    assert_eq!(c.response().body, b"0123456789abcdefghij");
+    c.stream.conn.refresh_traffic_keys().unwrap();
+    c.send(b"GET /data.txt HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    if kernel {
+        let mut buf = [0u8; 64];
+        let n = c.stream.read(&mut buf).unwrap_or(0);
+        assert_eq!(n, 0, "{:?}", String::from_utf8_lossy(&buf[..n]));
+    } else {
+        assert_eq!(c.response().body, b"0123456789abcdefghij");
+    }
+    // The server goes on serving.
+    let mut c = tls::connect(server.addr, "localhost", s.ca.client_config(&[b"http/1.1"]));
+    c.send(b"GET /data.txt HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    assert_eq!(c.response().status, 200);
+}

@@ -141,6 +141,12 @@ pub struct Args {
     #[arg(long, value_name = "FILE", help_heading = "HTTPS")]
     pub tls_keylog: Option<PathBuf>,
 
+    /// Keep TLS in user space even where the kernel offers kernel TLS
+    /// (which otherwise takes over each session after the handshake, so
+    /// files go out with sendfile(2))
+    #[arg(long, help_heading = "HTTPS")]
+    pub no_ktls: bool,
+
     /// File served for a directory
     #[arg(long, value_name = "NAME", default_value = config::DEFAULT_INDEX, help_heading = "Files")]
     pub index: String,
@@ -622,6 +628,7 @@ impl Args {
             names: self.tls_name,
             keylog: self.tls_keylog.clone(),
             managed: self.acme.clone(),
+            kernel: !self.no_ktls,
         });
         for (flag, given) in [
             ("--acme-email", self.acme_email.is_some()),

@@ -31,6 +31,9 @@ pub struct TlsSettings {
     pub keylog: Option<PathBuf>,
     /// Domains whose certificates come from an ACME CA (`--acme`).
     pub managed: Vec<String>,
+    /// Hand sessions to the kernel after the handshake where it offers
+    /// kernel TLS (unless `--no-ktls`).
+    pub kernel: bool,
 }
 
 /// Let's Encrypt's production ACME directory.

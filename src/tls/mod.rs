@@ -13,9 +13,11 @@
 //! Certificates are chosen by SNI ([`certs`]), reloaded on SIGHUP and when
 //! their files change on disk; `--tls-self-signed` makes one for
 //! development ([`self_signed`]); `--tls-keylog` writes the session secrets
-//! for Wireshark ([`keylog`]).
+//! for Wireshark ([`keylog`]). Where the kernel offers kernel TLS, it takes
+//! over each session after the handshake ([`kernel`]).
 
 pub(crate) mod certs;
+pub(crate) mod kernel;
 pub(crate) mod keylog;
 pub(crate) mod self_signed;
 
@@ -24,7 +26,7 @@ use std::sync::Arc;
 
 use rustls::crypto::{ring, CryptoProvider};
 use rustls::server::ServerSessionMemoryCache;
-use rustls::ServerConfig;
+use rustls::{ServerConfig, ServerConnection};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
@@ -32,6 +34,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::config::TlsSettings;
 use certs::CertStore;
+use kernel::KernelTls;
 
 /// TLS 1.2 sessions remembered for resumption.
 pub const TLS_SESSION_CACHE: usize = 4096;
@@ -79,6 +82,8 @@ pub fn provider() -> CryptoProvider {
 #[derive(Clone)]
 pub struct Tls {
     acceptor: TlsAcceptor,
+    /// Sessions move to the kernel after the handshake.
+    kernel: bool,
     /// The certificates, reloadable.
     pub certs: Arc<CertStore>,
 }
@@ -93,6 +98,8 @@ impl std::fmt::Debug for Tls {
 pub enum Accepted {
     /// A finished handshake.
     Tls(Box<TlsStream<TcpStream>>),
+    /// A finished handshake whose session the kernel took over.
+    Kernel(Box<KernelTls>),
     /// Plain HTTP, answered with 400 and closed.
     Plain,
     /// The peer closed, stalled, or sent something else.
@@ -125,10 +132,25 @@ impl Tls {
         if let Some(path) = &settings.keylog {
             config.key_log = Arc::new(keylog::KeyLogFile::open(path)?);
         }
+        let kernel = settings.kernel
+            && match kernel::available() {
+                Ok(()) => true,
+                Err(why) => {
+                    tracing::debug!(reason = %why, "kernel TLS unavailable; TLS stays in user space");
+                    false
+                }
+            };
+        config.enable_secret_extraction = kernel;
         Ok(Tls {
             acceptor: TlsAcceptor::from(Arc::new(config)),
+            kernel,
             certs,
         })
+    }
+
+    /// Whether the kernel takes over sessions after the handshake.
+    pub fn kernel(&self) -> bool {
+        self.kernel
     }
 
     /// Runs the handshake on `stream` (the caller bounds it in time). A
@@ -150,11 +172,40 @@ impl Tls {
             }
             Err(e) => return Accepted::Failed(e),
         }
+        if self.kernel {
+            let upgraded = match self.acceptor.accept(ktls::CorkStream::new(stream)).await {
+                Ok(tls) => KernelTls::upgrade(tls).await,
+                Err(e) => return Accepted::Failed(e),
+            };
+            return match upgraded {
+                Ok(kernel) => Accepted::Kernel(Box::new(kernel)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "a TLS session could not move to the kernel");
+                    Accepted::Failed(e)
+                }
+            };
+        }
         match self.acceptor.accept(stream).await {
             Ok(tls) => Accepted::Tls(Box::new(tls)),
             Err(e) => Accepted::Failed(e),
         }
     }
+}
+
+/// The TLS version and ALPN protocol of `session`, as the log names them.
+pub fn session_info(session: &ServerConnection) -> (&'static str, &'static str) {
+    let version = match session.protocol_version() {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
+        _ => "TLS",
+    };
+    let alpn = match session.alpn_protocol() {
+        Some(b"http/1.1") => "http/1.1",
+        Some(b"h2") => "h2",
+        Some(certs::ACME_TLS_ALPN) => "acme-tls/1",
+        _ => "",
+    };
+    (version, alpn)
 }
 
 /// Reads what the client sent of a plain request, answers it with 400,
