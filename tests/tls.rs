@@ -606,8 +606,10 @@ fn kernel_tls_and_its_fallback_serve_the_same_bytes() {
     std::fs::write(s.www().join("big.bin"), &big).unwrap();
     let expected = std::env::var_os("KERNEL_TLS_EXPECTED").is_some();
     let mut used_kernel = false;
+    std::fs::write(s.www().join("empty.txt"), b"").unwrap();
     for (args, may_use_kernel) in [(&[][..], true), (&["--no-ktls"][..], false)] {
-        let server = s.start(args);
+        // No open-file cache: every body is sent from the file.
+        let server = s.start(&[args, &["--cache-entries", "0"]].concat());
         let line = server.stdout.lock().unwrap()[0].clone();
         let kernel = line.contains("; kernel TLS");
         used_kernel |= kernel;
@@ -637,6 +639,11 @@ fn kernel_tls_and_its_fallback_serve_the_same_bytes() {
         } else {
             assert!(calls >= copies, "{calls} read calls for 16 MiB: not copied");
         }
+
+        // An empty file, whose head must not wait for a body.
+        c.send(b"GET /empty.txt HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        let empty = c.response();
+        assert_eq!((empty.status, empty.body.len()), (200, 0));
 
         // A range and a pipelined pair, then close_notify.
         c.send(

@@ -540,6 +540,9 @@ impl Connection {
         for piece in pieces {
             match piece {
                 Piece::Bytes(bytes) => self.out.extend_from_slice(&bytes),
+                // Nothing to send: no head may wait for a body that is
+                // not coming (kernel TLS holds a record open until then).
+                Piece::File(range) if range.is_empty() => {}
                 Piece::File(range) => {
                     self.write_out(true).await?;
                     self.io.send_file(&file, range, timeout).await?;
