@@ -76,6 +76,12 @@ const CHAIN_THRESHOLD: usize = 256;
 /// fragmented data being sent, and hereby improve the throughput.
 const CHAIN_THRESHOLD_WITHOUT_VECTORED_IO: usize = 1024;
 
+/// Payloads up to this size are copied into the write buffer when it has
+/// room for them, rather than chained: a chained payload must be written
+/// before the next frame is buffered, so many small responses would each
+/// cost a write (and, over TLS, records of their own).
+const COALESCE_MAX: usize = 4 * 1_024;
+
 // TODO: Make generic
 impl<T, B> FramedWrite<T, B>
 where
@@ -237,7 +243,9 @@ where
                     return Err(PayloadTooBig);
                 }
 
-                if len >= self.chain_threshold {
+                let room = self.buf.get_ref().capacity() - self.buf.get_ref().len();
+                let coalesce = len <= COALESCE_MAX && room >= len + frame::HEADER_LEN;
+                if len >= self.chain_threshold && !coalesce {
                     let head = v.head();
 
                     // Encode the frame head to the buffer
