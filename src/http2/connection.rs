@@ -426,18 +426,24 @@ async fn send_file(
 ) -> Result<(), Reason> {
     use std::os::unix::fs::FileExt;
     let mut offset = range.start;
+    // Chunks are split off one buffer: once h2 has sent and dropped the
+    // earlier ones, `reserve` takes their room back instead of allocating
+    // (and faulting in) fresh memory for every chunk.
+    let mut buf = BytesMut::new();
     while offset < range.end {
         let left = usize::try_from(range.end - offset).unwrap_or(FILE_CHUNK);
         let n = capacity(stream, left.min(FILE_CHUNK), timeout).await?;
-        let mut chunk = BytesMut::zeroed(n);
-        let got = match file.read_at(&mut chunk, offset) {
+        buf.reserve(n);
+        buf.resize(n, 0);
+        let got = match file.read_at(&mut buf, offset) {
             Ok(0) | Err(_) => return Err(Reason::INTERNAL_ERROR),
             Ok(got) => got,
         };
-        chunk.truncate(got);
+        let chunk = buf.split_to(got).freeze();
+        buf.clear();
         offset += got as u64;
         stream
-            .send_data(chunk.freeze(), last && offset == range.end)
+            .send_data(chunk, last && offset == range.end)
             .map_err(|_| Reason::CANCEL)?;
     }
     Ok(())
