@@ -692,8 +692,9 @@ fn a_request_sent_with_the_last_handshake_flight_is_answered() {
 }
 
 /// A TLS 1.3 KeyUpdate from the client: rustls in user space follows it
-/// and the connection goes on; the kernel (before Linux 6.14) cannot, and
-/// the connection is closed. Either way no hang and no wrong bytes.
+/// and the connection goes on; under kernel TLS, which would need the new
+/// keys from user space, the connection is closed. Either way no hang and
+/// no wrong bytes.
 #[test]
 fn a_client_key_update_is_followed_or_closes_the_connection() {
     let s = setup();

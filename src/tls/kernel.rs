@@ -14,9 +14,9 @@
 //! encrypted byte is left behind in rustls; the plaintext rustls had
 //! already decrypted is kept and read first. After that the socket is read
 //! and written as a plain one. A record that is not application data (an
-//! alert, or a handshake message such as a TLS 1.3 KeyUpdate, which the
-//! kernel cannot follow) ends the stream: an alert as a close, anything
-//! else as an error.
+//! alert, or a handshake message such as a TLS 1.3 KeyUpdate, whose new
+//! keys are not handed to the kernel) ends the stream: an alert as a
+//! close, anything else as an error.
 
 use std::io::{self, IoSliceMut};
 use std::os::unix::io::AsRawFd;
