@@ -1322,10 +1322,62 @@ async fn accept_loop(listener: Accepting, shared: Arc<Shared>, permits: Arc<Sema
     }
 }
 
-/// Ends a TLS-ALPN-01 validation: the handshake was all it needed.
-async fn answer_challenge(stream: &mut (impl tokio::io::AsyncWrite + Unpin), peer: SocketAddr) {
-    tracing::debug!(%peer, "answered a TLS-ALPN-01 challenge");
-    let _ = tokio::io::AsyncWriteExt::shutdown(stream).await;
+/// A finished TLS session, in user space or in the kernel: what the
+/// connection is served over once the handshake is done.
+trait Session: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static {
+    /// The TLS version and ALPN protocol.
+    fn info(&self) -> (&'static str, &'static str);
+    /// The server name the client asked for (SNI).
+    fn server_name(&self) -> Option<&str>;
+    /// The HTTP/1 transport over the session, whose first wait ends at
+    /// `deadline`.
+    fn transport(self, shared: &Shared, deadline: std::time::Instant) -> Transport;
+}
+
+impl Session for Box<tokio_rustls::server::TlsStream<tokio::net::TcpStream>> {
+    fn info(&self) -> (&'static str, &'static str) {
+        crate::tls::session_info(self.get_ref().1)
+    }
+    fn server_name(&self) -> Option<&str> {
+        self.get_ref().1.server_name()
+    }
+    fn transport(self, _: &Shared, deadline: std::time::Instant) -> Transport {
+        Transport::tls(self, deadline)
+    }
+}
+
+impl Session for Box<crate::tls::kernel::KernelTls> {
+    fn info(&self) -> (&'static str, &'static str) {
+        (**self).info()
+    }
+    fn server_name(&self) -> Option<&str> {
+        (**self).server_name()
+    }
+    fn transport(self, shared: &Shared, deadline: std::time::Instant) -> Transport {
+        Transport::kernel_tls(self, shared.zero_copy, deadline)
+    }
+}
+
+/// Serves a finished session by its ALPN protocol: a TLS-ALPN-01
+/// validation ends there, `h2` goes to HTTP/2, anything else to HTTP/1.1.
+async fn serve_session(mut session: impl Session, peer: SocketAddr, shared: Arc<Shared>) {
+    let info = session.info();
+    match info.1 {
+        "acme-tls/1" => {
+            // The handshake was all the validation needed.
+            tracing::debug!(%peer, "answered a TLS-ALPN-01 challenge");
+            let _ = tokio::io::AsyncWriteExt::shutdown(&mut session).await;
+        }
+        "h2" => {
+            let name = session.server_name().map(Box::from);
+            http2::serve(session, peer, shared, Some((info, name))).await
+        }
+        _ => {
+            let deadline = std::time::Instant::now() + shared.limits.header_timeout;
+            let io = session.transport(&shared, deadline);
+            connection::serve(io, peer, shared).await;
+        }
+    }
 }
 
 /// Runs the TLS handshake within the handshake timeout, then serves the
@@ -1337,33 +1389,9 @@ async fn serve_tls(tls: Tls, stream: tokio::net::TcpStream, peer: SocketAddr, sh
         accepted,
         Ok(Accepted::Tls(_) | Accepted::Kernel(_))
     ));
-    let deadline = std::time::Instant::now() + shared.limits.header_timeout;
     match accepted {
-        Ok(Accepted::Tls(mut stream)) => {
-            let session = stream.get_ref().1;
-            let info = crate::tls::session_info(session);
-            match info.1 {
-                "acme-tls/1" => answer_challenge(&mut *stream, peer).await,
-                "h2" => {
-                    let name = session.server_name().map(Box::from);
-                    http2::serve(stream, peer, shared, Some((info, name))).await
-                }
-                _ => {
-                    connection::serve(Transport::tls(stream, deadline), peer, shared).await;
-                }
-            }
-        }
-        Ok(Accepted::Kernel(mut stream)) => match stream.info().1 {
-            "acme-tls/1" => answer_challenge(&mut *stream, peer).await,
-            "h2" => {
-                let (info, name) = (stream.info(), stream.server_name().map(Box::from));
-                http2::serve(*stream, peer, shared, Some((info, name))).await
-            }
-            _ => {
-                let io = Transport::kernel_tls(stream, shared.zero_copy, deadline);
-                connection::serve(io, peer, shared).await;
-            }
-        },
+        Ok(Accepted::Tls(session)) => serve_session(session, peer, shared).await,
+        Ok(Accepted::Kernel(session)) => serve_session(session, peer, shared).await,
         Ok(Accepted::Plain) => {
             tracing::debug!(%peer, "plain HTTP on the HTTPS port; answered 400")
         }

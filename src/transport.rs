@@ -98,11 +98,11 @@ pub struct Transport {
 }
 
 impl Transport {
-    /// A plain TCP stream whose first wait ends at `deadline`; with
-    /// `zero_copy`, file ranges are sent with `sendfile(2)`.
-    pub fn tcp(stream: TcpStream, zero_copy: bool, deadline: Instant) -> Transport {
+    /// A stream whose first wait ends at `deadline`; with `zero_copy`,
+    /// file ranges are sent with `sendfile(2)`.
+    fn new(stream: Stream, zero_copy: bool, deadline: Instant) -> Transport {
         Transport {
-            stream: Stream::Tcp(stream),
+            stream,
             zero_copy,
             nodelay: false,
             timer: Box::pin(tokio::time::sleep_until(deadline.into())),
@@ -110,29 +110,23 @@ impl Transport {
         }
     }
 
+    /// A plain TCP stream whose first wait ends at `deadline`; with
+    /// `zero_copy`, file ranges are sent with `sendfile(2)`.
+    pub fn tcp(stream: TcpStream, zero_copy: bool, deadline: Instant) -> Transport {
+        Transport::new(Stream::Tcp(stream), zero_copy, deadline)
+    }
+
     /// A TLS stream whose first wait ends at `deadline`. File ranges are
     /// copied through a buffer: the kernel does not encrypt here.
     pub fn tls(stream: Box<TlsStream<TcpStream>>, deadline: Instant) -> Transport {
-        Transport {
-            stream: Stream::Tls(stream),
-            zero_copy: false,
-            nodelay: false,
-            timer: Box::pin(tokio::time::sleep_until(deadline.into())),
-            deadline,
-        }
+        Transport::new(Stream::Tls(stream), false, deadline)
     }
 
     /// A TLS stream the kernel encrypts, whose first wait ends at
     /// `deadline`; with `zero_copy`, file ranges are sent with
     /// `sendfile(2)`.
     pub fn kernel_tls(stream: Box<KernelTls>, zero_copy: bool, deadline: Instant) -> Transport {
-        Transport {
-            stream: Stream::Kernel(stream),
-            zero_copy,
-            nodelay: false,
-            timer: Box::pin(tokio::time::sleep_until(deadline.into())),
-            deadline,
-        }
+        Transport::new(Stream::Kernel(stream), zero_copy, deadline)
     }
 
     /// The TCP socket of a plain stream, for another protocol to take over.

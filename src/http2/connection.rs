@@ -427,13 +427,12 @@ async fn send_file(
     use std::os::unix::fs::FileExt;
     let mut offset = range.start;
     // Chunks are split off one buffer: once h2 has sent and dropped the
-    // earlier ones, `reserve` takes their room back instead of allocating
+    // earlier ones, `resize` takes their room back instead of allocating
     // (and faulting in) fresh memory for every chunk.
     let mut buf = BytesMut::new();
     while offset < range.end {
         let left = usize::try_from(range.end - offset).unwrap_or(FILE_CHUNK);
         let n = capacity(stream, left.min(FILE_CHUNK), timeout).await?;
-        buf.reserve(n);
         buf.resize(n, 0);
         let got = match file.read_at(&mut buf, offset) {
             Ok(0) | Err(_) => return Err(Reason::INTERNAL_ERROR),

@@ -25,7 +25,7 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use ktls::{CorkStream, KtlsStream};
 use rustls::crypto::CryptoProvider;
 use rustls::SupportedCipherSuite;
@@ -46,9 +46,7 @@ pub struct KernelTls {
     /// The socket; its shutdown sends close_notify first.
     stream: KtlsStream<TcpStream>,
     /// Plaintext rustls had decrypted before the keys moved, read first.
-    early: Vec<u8>,
-    /// How much of `early` has been read.
-    early_read: usize,
+    early: Bytes,
     /// The server name the client asked for (SNI).
     server_name: Option<Box<str>>,
     /// The TLS version and ALPN protocol.
@@ -68,8 +66,7 @@ impl KernelTls {
         let (early, socket) = stream.into_raw();
         Ok(KernelTls {
             stream: KtlsStream::new(socket, None),
-            early: early.unwrap_or_default(),
-            early_read: 0,
+            early: early.map(Bytes::from).unwrap_or_default(),
             server_name,
             info,
         })
@@ -90,29 +87,13 @@ impl KernelTls {
         self.info
     }
 
-    /// Copies what is left of the early plaintext with `put`, which takes
-    /// as much as it wants and says how much; `None` when none is left.
-    fn take_early(&mut self, put: impl FnOnce(&[u8]) -> usize) -> Option<usize> {
-        if self.early_read >= self.early.len() {
-            return None;
-        }
-        let n = put(&self.early[self.early_read..]);
-        self.early_read += n;
-        if self.early_read >= self.early.len() {
-            self.early = Vec::new();
-            self.early_read = 0;
-        }
-        Some(n)
-    }
-
     /// Reads what is there into `buf` without waiting. `Ok(None)`: nothing
     /// yet; `Ok(Some(0))`: the peer closed (or sent an alert).
     pub fn try_read(&mut self, buf: &mut BytesMut) -> io::Result<Option<usize>> {
-        if let Some(n) = self.take_early(|early| {
-            buf.extend_from_slice(early);
-            early.len()
-        }) {
-            return Ok(Some(n));
+        if !self.early.is_empty() {
+            let early = std::mem::take(&mut self.early);
+            buf.extend_from_slice(&early);
+            return Ok(Some(early.len()));
         }
         match self.socket().try_read_buf(buf) {
             Ok(n) => Ok(Some(n)),
@@ -164,14 +145,9 @@ impl AsyncRead for KernelTls {
         if buf.remaining() == 0 {
             return Poll::Ready(Ok(()));
         }
-        if this
-            .take_early(|early| {
-                let n = early.len().min(buf.remaining());
-                buf.put_slice(&early[..n]);
-                n
-            })
-            .is_some()
-        {
+        if !this.early.is_empty() {
+            let n = this.early.len().min(buf.remaining());
+            buf.put_slice(&this.early.split_to(n));
             return Poll::Ready(Ok(()));
         }
         match Pin::new(this.stream.get_mut()).poll_read(cx, buf) {
