@@ -102,8 +102,9 @@ pub fn main() -> ExitCode {
     };
     let mut server = match Server::bind(config) {
         Ok(s) => s,
-        // A certificate or key that cannot be used is a wrong configuration.
-        Err(e @ crate::Error::Tls(_)) => {
+        // A certificate, key or reply file that cannot be used is a wrong
+        // configuration.
+        Err(e @ (crate::Error::Tls(_) | crate::Error::Reply(_))) => {
             eprintln!("henaserver: {e}");
             return ExitCode::from(2);
         }
@@ -273,10 +274,11 @@ fn start_line(server: &Server) -> String {
             format!("serving {} sites ({})", names.len(), names.join(", "))
         }
         Mode::Files => format!("serving {}", config.root.display()),
-        Mode::Reply(source) => format!("replying with a {} response", source.current().status),
+        Mode::Reply(_) => format!(
+            "replying with a {} response",
+            server.reply_status().unwrap_or_default()
+        ),
         Mode::Echo => "echoing requests".to_string(),
-        Mode::RedirectToHttps(_) => "redirecting to HTTPS".to_string(),
-        Mode::Admin(_) => "answering health checks".to_string(),
     };
     let scheme = if server.is_https() { "https" } else { "http" };
     let urls: Vec<String> = server

@@ -36,28 +36,7 @@ const QUEUED_BATCHES: usize = 256;
 /// Longest part of a request line that is logged.
 const MAX_LOGGED_LINE: usize = 1024;
 
-/// How access log lines are written.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    clap::ValueEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    /// Common Log Format, with the time taken appended.
-    Common,
-    /// Combined Log Format (referer and user agent), with the time taken.
-    #[default]
-    Combined,
-    /// One JSON object per line.
-    Json,
-}
+pub use crate::config::Format;
 
 /// Where access log lines go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,24 +102,6 @@ pub struct AccessLog {
     /// The format, as a number (see [`Format::code`]): a reload changes it
     /// for every worker at once.
     format: Arc<AtomicU8>,
-}
-
-impl Format {
-    fn code(self) -> u8 {
-        match self {
-            Format::Common => 0,
-            Format::Combined => 1,
-            Format::Json => 2,
-        }
-    }
-
-    fn from_code(code: u8) -> Format {
-        match code {
-            0 => Format::Common,
-            2 => Format::Json,
-            _ => Format::Combined,
-        }
-    }
 }
 
 thread_local! {

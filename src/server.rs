@@ -17,28 +17,31 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use rustix::net::{AddressFamily, SocketType};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
 use crate::acme::challenges::Challenges;
 use crate::acme::Manager;
-use crate::admin::metrics::{self, Sources};
+use crate::admin::metrics::Sources;
 use crate::admin::Admin;
 use crate::config::{Config, Mode, Site};
+use crate::dev::live::Live;
 use crate::dev::Dev;
 use crate::exchange::UNIX_PEER;
 use crate::http1::connection::{self, Shared};
 use crate::http2::connection as http2;
 use crate::http2::rewind::Rewind;
 use crate::log::{AccessLog, Target, FLUSH_INTERVAL};
+use crate::observe::Observers;
+use crate::respond::{Files, Redirect, Responder};
 use crate::site::files::Root;
 use crate::site::{Named, Pipeline, Sites};
 use crate::stop::{self, Stopped};
 use crate::tls::{certs::CERT_POLL, Accepted, Tls};
 use crate::transport::Transport;
 use crate::window::dump::Dump;
+use crate::window::reply::ReplySource;
 
 /// Connections the kernel queues for each listening socket.
 pub const LISTEN_BACKLOG: i32 = 4096;
@@ -69,6 +72,8 @@ pub enum Error {
     PidFile(PathBuf, io::Error),
     /// `--user` could not be switched to (the message says why).
     Privileges(String),
+    /// The `--reply` file cannot be used (the message says why).
+    Reply(String),
     /// Threads or event loops cannot be created.
     Io(io::Error),
 }
@@ -83,6 +88,7 @@ impl std::fmt::Display for Error {
             Error::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
             Error::BindUnix(path, e) => write!(f, "cannot listen on unix:{}: {e}", path.display()),
             Error::Dump(dir, e) => write!(f, "cannot create dump directory {}: {e}", dir.display()),
+            Error::Reply(e) => write!(f, "--reply {e}"),
             Error::Log(path, e) => write!(f, "cannot open access log {}: {e}", path.display()),
             Error::Tls(message) | Error::Privileges(message) => f.write_str(message),
             Error::PidFile(path, e) => write!(f, "cannot write pid file {}: {e}", path.display()),
@@ -98,6 +104,8 @@ impl std::error::Error for Error {}
 pub struct Server {
     config: Config,
     sites: Sites,
+    /// The response of `--reply`, read again when its file changes.
+    reply: Option<Arc<ReplySource>>,
     /// The site's listeners (HTTPS when `tls` is set).
     listeners: Vec<std::net::TcpListener>,
     /// The configured address each listener was bound for (none for
@@ -228,7 +236,11 @@ impl Server {
             }
         }
         let dev = start_dev(&config);
-        let sites = open_sites(&config, &dev).map_err(|(path, e)| Error::Root(path, e))?;
+        let reply = match &config.mode {
+            Mode::Reply(path) => Some(Arc::new(ReplySource::load(path).map_err(Error::Reply)?)),
+            Mode::Files | Mode::Echo => None,
+        };
+        let sites = open_sites(&config, &dev.live).map_err(|(path, e)| Error::Root(path, e))?;
         // systemd socket activation: listening sockets handed over in
         // LISTEN_FDS are used instead of binding.
         let mut inherited = listenfd::ListenFd::from_env();
@@ -365,6 +377,7 @@ impl Server {
         Ok(Server {
             config,
             sites,
+            reply,
             listeners,
             listener_keys,
             unix,
@@ -430,6 +443,11 @@ impl Server {
         self.tls.as_ref().map(|t| t.certs.fingerprint.as_str())
     }
 
+    /// The status of the `--reply` response, with `--reply`.
+    pub fn reply_status(&self) -> Option<u16> {
+        self.reply.as_ref().map(|r| r.current().status)
+    }
+
     /// The configuration the server runs with.
     pub fn config(&self) -> &Config {
         &self.config
@@ -441,6 +459,7 @@ impl Server {
         let Server {
             config,
             sites,
+            reply,
             listeners,
             listener_keys,
             unix,
@@ -481,25 +500,9 @@ impl Server {
         let handover: Handover = Arc::new(std::sync::Mutex::new(handover));
         let admin = match admin {
             Some((listener, admin)) => {
-                let site = Site {
-                    mode: Mode::Admin(admin.clone()),
-                    ..Site::new(&config)
-                };
-                let root =
-                    Root::open(&config.root).map_err(|e| Error::Root(config.root.clone(), e))?;
-                let shared = Arc::new(Shared {
-                    sites: ArcSwap::from_pointee(Sites::single(Pipeline::new(root, site))),
-                    dump: None,
-                    limits: config.limits.clone(),
-                    log: AccessLog::disabled(),
-                    zero_copy: config.sendfile,
-                    tls: None,
-                    http2: false,
-                    counted: false,
-                    trusted: Vec::new(),
-                    inspect: None,
-                });
-                Some((AdminThread::start(listener, shared)?, admin))
+                let responder = Responder::Admin(admin.clone());
+                let shared = Shared::new(&config, responder, Observers::none(), None, false);
+                Some((AdminThread::start(listener, Arc::new(shared))?, admin))
             }
             None => None,
         };
@@ -511,32 +514,20 @@ impl Server {
             .first()
             .and_then(|l| l.local_addr().ok())
             .map_or(443, |a| a.port());
-        let redirect_sites = redirect_sites(&config, https_port, &challenges)
-            .map_err(|e| Error::Root(config.root.clone(), e))?;
-        let shared = Arc::new(Shared {
-            sites: ArcSwap::from_pointee(sites),
-            dump: dump.clone(),
-            limits: config.limits.clone(),
-            log: log.clone(),
-            zero_copy: config.sendfile,
-            tls: tls.clone(),
-            http2: config.http2,
-            counted: true,
-            trusted: config.trusted_proxies.clone(),
-            inspect: dev.inspect.clone(),
+        let observe = Observers::new(log, dump, dev.inspect.clone(), true);
+        let responder = site_responder(&config, sites, &dev, &challenges, &reply);
+        let shared = Arc::new(Shared::new(
+            &config,
+            responder,
+            observe.clone(),
+            tls.clone(),
+            config.http2,
+        ));
+        let redirect = Responder::Redirect(Redirect {
+            port: https_port,
+            challenges: challenges.clone(),
         });
-        let redirect_shared = Arc::new(Shared {
-            sites: ArcSwap::from_pointee(redirect_sites),
-            dump,
-            limits: config.limits.clone(),
-            log,
-            zero_copy: config.sendfile,
-            tls: None,
-            http2: false,
-            counted: true,
-            trusted: config.trusted_proxies.clone(),
-            inspect: dev.inspect.clone(),
-        });
+        let redirect_shared = Arc::new(Shared::new(&config, redirect, observe, None, false));
         let roles: Vec<(Option<SocketAddr>, Listening, Arc<Shared>)> = listeners
             .into_iter()
             .zip(listener_keys)
@@ -589,12 +580,11 @@ impl Server {
         let running = Running {
             config: config.clone(),
             shared: shared.clone(),
-            redirect: redirect_shared.clone(),
-            https_port,
             workers: commands,
             handover: handover.clone(),
             challenges,
             dev: dev.clone(),
+            reply,
         };
         runtime.block_on(async {
             if let Some(acme) = &acme {
@@ -874,12 +864,12 @@ type Handover = Arc<std::sync::Mutex<Vec<Handed>>>;
 struct Running {
     config: Config,
     shared: Arc<Shared>,
-    redirect: Arc<Shared>,
-    https_port: u16,
     /// The HTTP-01 challenges the plain listeners answer.
     challenges: Option<Arc<Challenges>>,
     /// Live reload and the inspector, kept across reloads.
     dev: Dev,
+    /// The response of `--reply`, kept across reloads.
+    reply: Option<Arc<ReplySource>>,
     /// Each worker's command channel.
     workers: Vec<tokio::sync::mpsc::UnboundedSender<WorkerCommand>>,
     handover: Handover,
@@ -906,22 +896,25 @@ async fn reload_on_request(
     }
 }
 
-/// What the plain listeners of `--redirect-http` answer: 308 to HTTPS on
-/// `https_port`, and the HTTP-01 `challenges` of ACME.
-fn redirect_sites(
+/// What the site's listeners answer, as `config`'s mode says: the
+/// `sites`' files (with ACME's HTTP-01 `challenges` and development mode's
+/// paths in front), echoes, or the `reply`.
+fn site_responder(
     config: &Config,
-    https_port: u16,
+    sites: Sites,
+    dev: &Dev,
     challenges: &Option<Arc<Challenges>>,
-) -> io::Result<Sites> {
-    let site = Site {
-        mode: Mode::RedirectToHttps(https_port),
-        acme: challenges.clone(),
-        ..Site::new(config)
-    };
-    Ok(Sites::single(Pipeline::new(
-        Root::open(&config.root)?,
-        site,
-    )))
+    reply: &Option<Arc<ReplySource>>,
+) -> Responder {
+    match (&config.mode, reply) {
+        (Mode::Echo, _) => Responder::Echo,
+        (Mode::Reply(_), Some(reply)) => Responder::Reply(reply.clone()),
+        _ => Responder::Files(Files {
+            sites,
+            challenges: challenges.clone(),
+            dev: dev.clone(),
+        }),
+    }
 }
 
 /// Development mode as `config` asks: the watcher of every root for
@@ -943,28 +936,24 @@ fn start_dev(config: &Config) -> Dev {
             settings.inspect_public,
         ))
     });
-    Dev {
-        live,
-        inspect,
-        explain: settings.explain || settings.inspect,
-    }
+    Dev { live, inspect }
 }
 
 /// The sites `config` describes, with their roots open; the error names
 /// the root that cannot be opened.
-fn open_sites(config: &Config, dev: &Dev) -> Result<Sites, (std::path::PathBuf, io::Error)> {
+fn open_sites(
+    config: &Config,
+    live: &Option<Arc<Live>>,
+) -> Result<Sites, (std::path::PathBuf, io::Error)> {
     let open = |c: &Config| Root::open(&c.root).map_err(|e| (c.root.clone(), e));
-    let site = |c: &Config| Site {
-        dev: dev.clone(),
-        ..Site::new(c)
-    };
+    let pipeline = |c: &Config| Ok(Pipeline::new(open(c)?, Site::new(c), live.clone()));
     if config.sites.is_empty() {
-        return Ok(Sites::single(Pipeline::new(open(config)?, site(config))));
+        return Ok(Sites::single(pipeline(config)?));
     }
     let mut named = Vec::new();
     for host in &config.sites {
         named.push(Named {
-            pipeline: Pipeline::new(open(&host.config)?, site(&host.config)),
+            pipeline: pipeline(&host.config)?,
             hosts: host.hosts.clone(),
             default: host.default,
             name: host.name.clone(),
@@ -1001,13 +990,17 @@ fn apply(running: &Running, config: Config) -> Result<Config, String> {
             );
         }
     }
-    let sites = open_sites(&config, &running.dev)
+    let sites = open_sites(&config, &running.dev.live)
         .map_err(|(path, e)| format!("root {}: {e}", path.display()))?;
-    let redirect = redirect_sites(&config, running.https_port, &running.challenges)
-        .map_err(|e| format!("root {}: {e}", config.root.display()))?;
-    running.shared.log.set_format(config.log_format);
-    running.shared.sites.store(Arc::new(sites));
-    running.redirect.sites.store(Arc::new(redirect));
+    let responder = site_responder(
+        &config,
+        sites,
+        &running.dev,
+        &running.challenges,
+        &running.reply,
+    );
+    running.shared.observe.log().set_format(config.log_format);
+    running.shared.responder.store(Arc::new(responder));
     change_listeners(running, &config);
     Ok(config)
 }
@@ -1167,7 +1160,7 @@ impl Worker {
             }
             // The log ticker runs until the server stops; then this
             // worker's accept loops and idle connections are told.
-            let log = self.shared.log.clone();
+            let log = self.shared.observe.log().clone();
             let mut global = self.stop.clone();
             let ticker = tokio::spawn(async move {
                 let mut tick = tokio::time::interval(FLUSH_INTERVAL);
@@ -1217,10 +1210,10 @@ impl Worker {
                 && tokio::time::Instant::now() < deadline
             {
                 tokio::time::sleep(Duration::from_millis(10)).await;
-                self.shared.log.flush();
+                self.shared.observe.log().flush();
             }
             let _ = ticker.await;
-            self.shared.log.flush();
+            self.shared.observe.log().flush();
             Ok(())
         })
     }
@@ -1385,7 +1378,7 @@ async fn serve_session(mut session: impl Session, peer: SocketAddr, shared: Arc<
 async fn serve_tls(tls: Tls, stream: tokio::net::TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let timeout = shared.limits.tls_handshake_timeout;
     let accepted = tokio::time::timeout(timeout, tls.accept(stream)).await;
-    metrics::handshake(matches!(
+    crate::stats::handshake(matches!(
         accepted,
         Ok(Accepted::Tls(_) | Accepted::Kernel(_))
     ));

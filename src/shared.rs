@@ -1,28 +1,24 @@
-//! What every connection of a server shares, whatever its protocol.
-
-use std::sync::Arc;
+//! What every connection of a listener shares, whatever its protocol.
 
 use arc_swap::ArcSwap;
 
-use crate::config::{Limits, Mode};
-use crate::log::AccessLog;
-use crate::site::Sites;
+use crate::config::{Config, Limits};
+use crate::observe::Observers;
+use crate::respond::Responder;
 use crate::tls::Tls;
-use crate::window::dump::Dump;
 
 /// What every connection of one listener shares.
 #[derive(Debug)]
 pub struct Shared {
-    /// What responses are decided by; replaced whole when the
+    /// What requests are answered with; replaced whole when the
     /// configuration is reloaded, while requests in flight keep the one
     /// they began with.
-    pub sites: ArcSwap<Sites>,
-    /// Where exchanges are dumped, with `--dump`.
-    pub dump: Option<Arc<Dump>>,
+    pub responder: ArcSwap<Responder>,
+    /// What watches the exchanges: the access log, the dump, the
+    /// inspector, the metrics.
+    pub observe: Observers,
     /// Limits and timeouts.
     pub limits: Limits,
-    /// The access log.
-    pub log: AccessLog,
     /// Whether file bodies go out with `sendfile(2)`.
     pub zero_copy: bool,
     /// HTTPS, on the listeners that speak it.
@@ -32,33 +28,32 @@ pub struct Shared {
     pub http2: bool,
     /// Peers whose forwarding fields are believed (`--trusted-proxy`).
     pub trusted: Vec<ipnet::IpNet>,
-    /// Whether requests are counted in the metrics (not the admin
-    /// listener's own).
-    pub counted: bool,
-    /// The inspector that exchanges are shown in (`--inspect`).
-    pub inspect: Option<Arc<crate::dev::inspect::Inspector>>,
 }
 
 impl Shared {
+    /// The state of a listener of `config`'s that answers with
+    /// `responder`, watched by `observe`, over `tls` when it is HTTPS.
+    pub fn new(
+        config: &Config,
+        responder: Responder,
+        observe: Observers,
+        tls: Option<Tls>,
+        http2: bool,
+    ) -> Shared {
+        Shared {
+            responder: ArcSwap::from_pointee(responder),
+            observe,
+            limits: config.limits.clone(),
+            zero_copy: config.sendfile,
+            tls,
+            http2,
+            trusted: config.trusted_proxies.clone(),
+        }
+    }
+
     /// Whether request bodies are kept (for `--echo`, `--dump` or the
     /// inspector) rather than discarded.
     pub fn keeps_bodies(&self) -> bool {
-        self.records_exchanges() || *self.sites.load().mode() == Mode::Echo
-    }
-
-    /// Whether each exchange's request and response head are kept, for
-    /// `--dump` or the inspector.
-    pub fn records_exchanges(&self) -> bool {
-        self.dump.is_some() || self.inspect.is_some()
-    }
-
-    /// A number for a new connection, in the dump or the inspector (0
-    /// when neither is on).
-    pub fn connection_number(&self) -> u64 {
-        match (&self.dump, &self.inspect) {
-            (Some(dump), _) => dump.connection(),
-            (None, Some(inspector)) => inspector.connection(),
-            (None, None) => 0,
-        }
+        self.observe.records_exchanges() || self.responder.load().reads_requests()
     }
 }

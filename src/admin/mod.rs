@@ -48,7 +48,7 @@ impl Admin {
     pub fn new(sources: metrics::Sources) -> Admin {
         let mut registry = Registry::default();
         registry.register_collector(Box::new(metrics::Scrape::new(sources)));
-        metrics::enable();
+        crate::stats::enable();
         Admin {
             ready: AtomicBool::new(false),
             registry,

@@ -9,7 +9,7 @@ use clap::Parser;
 use crate::config::limits::{self, Limits};
 use crate::config::{
     self, AcmeChallenge, AcmeSettings, Compression, Config, ConfigError, DumpSettings, Hsts, Mode,
-    ReplySource, TlsSettings, User,
+    TlsSettings, User,
 };
 use crate::exchange::Coding;
 
@@ -235,8 +235,8 @@ pub struct Args {
     pub access_log: Option<PathBuf>,
 
     /// Access log format
-    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = crate::log::Format::Combined, help_heading = "Logging")]
-    pub log_format: crate::log::Format,
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = config::Format::Combined, help_heading = "Logging")]
+    pub log_format: config::Format,
 
     /// Level of server messages on stderr: error, warn, info, debug, trace
     #[arg(
@@ -309,7 +309,7 @@ pub struct Args {
     pub dump: Option<PathBuf>,
 
     /// Most files --dump writes before it stops
-    #[arg(long, value_name = "N", default_value_t = crate::window::dump::DEFAULT_DUMP_MAX, help_heading = "The window into HTTP")]
+    #[arg(long, value_name = "N", default_value_t = config::limits::DEFAULT_DUMP_MAX, help_heading = "The window into HTTP")]
     pub dump_max: u64,
 
     /// Let --dump write Authorization, Proxy-Authorization and Cookie values
@@ -525,9 +525,7 @@ impl Args {
     /// Checks the arguments and resolves them into a [`Config`].
     pub fn into_config(self) -> Result<Config, ConfigError> {
         let mode = match (&self.reply, self.echo) {
-            (Some(file), _) => Mode::Reply(std::sync::Arc::new(
-                ReplySource::load(file).map_err(|e| ConfigError(format!("--reply {e}")))?,
-            )),
+            (Some(file), _) => Mode::Reply(file.clone()),
             (None, true) => Mode::Echo,
             (None, false) => Mode::Files,
         };

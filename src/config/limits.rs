@@ -114,3 +114,6 @@ impl Default for Limits {
         }
     }
 }
+
+/// Files `--dump` writes by default before dumping stops.
+pub const DEFAULT_DUMP_MAX: u64 = 1000;

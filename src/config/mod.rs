@@ -12,8 +12,6 @@ mod site;
 
 pub use crate::exchange::Coding;
 use crate::exchange::DEFAULT_PREFERENCE;
-pub use crate::log::Format;
-pub use crate::window::reply::ReplySource;
 pub use limits::Limits;
 pub use routes::{Pattern, Route};
 pub use site::{Compression, Mode, Rule, Site, User};
@@ -34,6 +32,49 @@ pub struct TlsSettings {
     /// Hand sessions to the kernel after the handshake where it offers
     /// kernel TLS (unless `--no-ktls`).
     pub kernel: bool,
+}
+
+/// How access log lines are written.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Common Log Format, with the time taken appended.
+    Common,
+    /// Combined Log Format (referer and user agent), with the time taken.
+    #[default]
+    Combined,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Format {
+    /// The format as a number, for a value changed by every worker at once.
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            Format::Common => 0,
+            Format::Combined => 1,
+            Format::Json => 2,
+        }
+    }
+
+    /// The format a [`Format::code`] stands for.
+    pub(crate) fn from_code(code: u8) -> Format {
+        match code {
+            0 => Format::Common,
+            2 => Format::Json,
+            _ => Format::Combined,
+        }
+    }
 }
 
 /// Let's Encrypt's production ACME directory.

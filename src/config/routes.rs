@@ -5,11 +5,26 @@
 //! of characters (`/` included) and captured in order as `$1` to `$9` for
 //! the target. The target may also use `$query`, the request's query;
 //! without `?` of its own it keeps the request's query. Patterns match the
-//! path as sent (still percent-encoded), so what a capture carries into a
-//! target is encoded the same way.
+//! path as the file pipeline sees it, as `[[rules]]` do: percent-decoded,
+//! with dot segments resolved (`/a/../b` is `/b`, `/%61pp` is `/app`); what
+//! a capture carries into a target is percent-encoded again.
 
 /// Most `*`s in one pattern.
 pub const MAX_CAPTURES: usize = 9;
+
+/// What a capture (decoded text) is percent-encoded with when it goes into
+/// a target: what a URL path cannot hold as it is.
+const CAPTURE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
 
 /// A compiled `from` pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,7 +101,8 @@ pub struct Route {
 }
 
 impl Route {
-    /// The target for `path` and `query`, when the route matches.
+    /// The target for `path` (decoded and normalized) and `query`, when
+    /// the route matches.
     pub fn target(&self, path: &str, query: Option<&str>) -> Option<String> {
         let captures = self.from.captures(path)?;
         let mut out = String::with_capacity(self.to.len() + path.len());
@@ -99,7 +115,8 @@ impl Route {
                 rest = tail;
             } else if let Some(d) = after.chars().next().and_then(|c| c.to_digit(10)) {
                 if d >= 1 {
-                    out.push_str(captures.get(d as usize - 1).copied().unwrap_or(""));
+                    let capture = captures.get(d as usize - 1).copied().unwrap_or("");
+                    out.extend(percent_encoding::utf8_percent_encode(capture, CAPTURE));
                 }
                 rest = &after[1..];
             } else {
@@ -137,7 +154,7 @@ mod tests {
         assert_eq!(r.target("/old/x", None), None);
         let r = route("/blog/*", "https://blog.example/$1");
         assert_eq!(
-            r.target("/blog/2024/a%20b", Some("x=1")).as_deref(),
+            r.target("/blog/2024/a b", Some("x=1")).as_deref(),
             Some("https://blog.example/2024/a%20b?x=1")
         );
         let r = route("/u/*/posts/*", "/people/$1/$2?from=$query");

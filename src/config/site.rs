@@ -1,13 +1,12 @@
 //! What one site serves and how: the settings the pipeline's steps read,
 //! built once from a [`Config`](super::Config).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use argon2::password_hash::PasswordHash;
 
-use crate::admin::Admin;
 use crate::exchange::Coding;
-use crate::window::reply::ReplySource;
 
 use super::limits::Limits;
 
@@ -24,8 +23,6 @@ pub struct Site {
     pub compression: Compression,
     /// Codings in the order preferred when the client likes them equally.
     pub preference: Vec<Coding>,
-    /// What the server answers with.
-    pub mode: Mode,
     /// `--header` fields, sent with every response.
     pub headers: Vec<(Arc<str>, Arc<str>)>,
     /// Origins allowed by `--cors` (`*` for any); empty: no CORS.
@@ -48,11 +45,10 @@ pub struct Site {
     pub redirects: Vec<super::Route>,
     /// See `redirects`.
     pub rewrites: Vec<super::Route>,
-    /// HTTP-01 challenges answered before anything else (on the plain
-    /// listener of `--acme`).
-    pub acme: Option<Arc<crate::acme::challenges::Challenges>>,
-    /// Live reload, the inspector and explanations.
-    pub dev: crate::dev::Dev,
+    /// `--live`: HTML pages carry the live-reload script.
+    pub live: bool,
+    /// `--explain` (or `--inspect`): responses carry `Henaserver-Explain`.
+    pub explain: bool,
 }
 
 impl Site {
@@ -65,7 +61,6 @@ impl Site {
             cache_control: config.cache_control.as_deref().map(shared),
             compression: config.compression.clone(),
             preference: config.preference.clone(),
-            mode: config.mode.clone(),
             headers: config
                 .headers
                 .iter()
@@ -81,29 +76,23 @@ impl Site {
             hsts: config.hsts.as_ref().map(|h| shared(&h.value())),
             redirects: config.redirects.clone(),
             rewrites: config.rewrites.clone(),
-            acme: None,
-            // Set by the server, which starts the watcher and the
-            // inspector once for all sites.
-            dev: crate::dev::Dev::default(),
+            live: config.dev.live,
+            explain: config.dev.explain || config.dev.inspect,
         }
     }
 }
 
-/// What the server answers with.
+/// What the server's listeners answer with.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Mode {
     /// Files from the root.
     #[default]
     Files,
-    /// The same raw response to every request (`--reply`).
-    Reply(Arc<ReplySource>),
+    /// The same raw response, kept in this file, to every request
+    /// (`--reply`).
+    Reply(PathBuf),
     /// Each request, as received, as a text/plain body (`--echo`).
     Echo,
-    /// Every request redirected to the same URL over HTTPS on this port
-    /// (`--redirect-http`).
-    RedirectToHttps(u16),
-    /// Health, readiness and metrics (`--admin`).
-    Admin(Arc<Admin>),
 }
 
 /// When files are compressed on the fly.

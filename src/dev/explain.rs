@@ -5,8 +5,8 @@
 //! 404 the exact reason. Paths are relative to the root; nothing outside
 //! it is named.
 //!
-//! The pipeline's steps run without waiting, on one thread, so the trace
-//! is gathered in a thread-local between [`begin`] and [`finish`].
+//! The trace travels with the request's context through the pipeline's
+//! steps, as a [`Trace`].
 
 use std::cell::RefCell;
 
@@ -15,55 +15,62 @@ pub const FIELD: &str = "Henaserver-Explain";
 /// The longest trace sent; a longer one is cut.
 pub const MAX_TRACE: usize = 1024;
 
-thread_local! {
-    static TRACE: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
-}
+/// The trace of one response, carried with the request's context: notes
+/// are made only when it is on, and cost nothing otherwise.
+#[derive(Debug, Default)]
+pub struct Trace(Option<RefCell<Vec<String>>>);
 
-/// Starts gathering a trace on this thread.
-pub fn begin() {
-    TRACE.with(|t| *t.borrow_mut() = Some(Vec::new()));
-}
+impl Trace {
+    /// A trace that gathers notes when `on`.
+    pub fn new(on: bool) -> Trace {
+        Trace(on.then(|| RefCell::new(Vec::new())))
+    }
 
-/// Whether a trace is being gathered (so that notes are only made then).
-pub fn on() -> bool {
-    TRACE.with(|t| t.borrow().is_some())
-}
+    /// Whether notes are gathered (so that they are only made then).
+    pub fn on(&self) -> bool {
+        self.0.is_some()
+    }
 
-/// Adds a step to the trace being gathered, if one is.
-pub fn note(step: impl FnOnce() -> String) {
-    TRACE.with(|t| {
-        if let Some(trace) = t.borrow_mut().as_mut() {
-            trace.push(step());
+    /// Adds a step, if the trace is on.
+    pub fn note(&self, step: impl FnOnce() -> String) {
+        if let Some(steps) = &self.0 {
+            steps.borrow_mut().push(step());
         }
-    });
-}
+    }
 
-/// The trace gathered since [`begin`], as a field value (visible ASCII,
-/// steps joined by `; `), and stops gathering.
-pub fn finish() -> Option<String> {
-    let steps = TRACE.with(|t| t.borrow_mut().take())?;
-    let mut value = String::new();
-    for step in steps {
-        if !value.is_empty() {
-            value.push_str("; ");
+    /// Forgets the steps so far (the pipeline runs again from the start).
+    pub fn restart(&self) {
+        if let Some(steps) = &self.0 {
+            steps.borrow_mut().clear();
         }
-        for c in step.chars() {
-            match c {
-                ' '..='~' => value.push(c),
-                _ => value.extend(c.escape_unicode()),
+    }
+
+    /// The trace as a field value (visible ASCII, steps joined by `; `),
+    /// when it is on.
+    pub fn finish(self) -> Option<String> {
+        let steps = self.0?.into_inner();
+        let mut value = String::new();
+        for step in steps {
+            if !value.is_empty() {
+                value.push_str("; ");
+            }
+            for c in step.chars() {
+                match c {
+                    ' '..='~' => value.push(c),
+                    _ => value.extend(c.escape_unicode()),
+                }
             }
         }
-    }
-    if value.len() > MAX_TRACE {
-        let mut end = MAX_TRACE;
-        while !value.is_char_boundary(end) {
-            end -= 1;
+        if value.len() > MAX_TRACE {
+            let mut end = MAX_TRACE;
+            while !value.is_char_boundary(end) {
+                end -= 1;
+            }
+            value.truncate(end);
+            value.push_str("...");
         }
-        value.truncate(end);
-        value.push('…');
-        value = value.replace('…', "...");
+        Some(value)
     }
-    Some(value)
 }
 
 #[cfg(test)]
@@ -72,12 +79,16 @@ mod tests {
 
     #[test]
     fn notes_only_while_on() {
-        note(|| "lost".into());
-        assert_eq!(finish(), None);
-        begin();
-        note(|| "path café.html".into());
-        note(|| "file".into());
-        assert_eq!(finish().unwrap(), "path caf\\u{e9}.html; file");
-        assert!(!on());
+        let off = Trace::new(false);
+        off.note(|| "lost".into());
+        assert!(!off.on());
+        assert_eq!(off.finish(), None);
+        let on = Trace::new(true);
+        on.note(|| "path café.html".into());
+        on.note(|| "file".into());
+        assert_eq!(on.finish().unwrap(), "path caf\\u{e9}.html; file");
+        let long = Trace::new(true);
+        long.note(|| "x".repeat(MAX_TRACE + 10));
+        assert_eq!(long.finish().unwrap().len(), MAX_TRACE + 3);
     }
 }

@@ -21,8 +21,6 @@ pub struct Dev {
     pub live: Option<Arc<live::Live>>,
     /// `--inspect`.
     pub inspect: Option<Arc<inspect::Inspector>>,
-    /// `--explain` (or `--inspect`): responses carry `Henaserver-Explain`.
-    pub explain: bool,
 }
 
 /// The answer to a request for a reserved path, or `None` when it is not

@@ -24,11 +24,10 @@ use tokio::net::TcpStream;
 use super::body::ChunkedDrain;
 use super::encode;
 use super::parse::{self, Framing, HeadFields, ParseError, RequestHead};
-use crate::admin::metrics;
 use crate::exchange::{Body, Events, Piece, Plan};
-use crate::log::Entry;
+use crate::observe::{Open, Protocol, Record};
 pub(crate) use crate::shared::Shared;
-use crate::site::{hosts, pages};
+use crate::site::pages;
 use crate::stop::{self, Stopped};
 use crate::transport::{Transport, Wake};
 
@@ -65,8 +64,8 @@ pub fn serve(
     shared: Arc<Shared>,
 ) -> impl std::future::Future<Output = Option<Handover>> + Send {
     let keep_bodies = shared.keeps_bodies();
-    let dump_id = shared.connection_number();
-    let open = metrics::Open::new(0, usize::from(io.is_tls()), shared.counted);
+    let dump_id = shared.observe.connection_number();
+    let open = shared.observe.open(Protocol::Http11, io.is_tls());
     let conn = Box::new(Connection {
         open,
         io,
@@ -193,7 +192,7 @@ type Inspected = (Vec<u8>, Vec<u8>);
 struct Connection {
     /// Counts the connection as open while it lives.
     #[allow(dead_code)]
-    open: metrics::Open,
+    open: Open,
     io: Transport,
     peer: SocketAddr,
     accepted: Instant,
@@ -297,14 +296,11 @@ impl Connection {
                 let req = self
                     .head
                     .request(raw, &fields, self.peer, self.io.tls_names(), &[]);
-                let sites = self.shared.sites.load_full();
-                let plan = match sites.pipeline_for(&req) {
-                    Some(pipeline) => pipeline.handle(&req).await,
-                    None => hosts::misdirected(&req),
-                };
+                let responder = self.shared.responder.load_full();
+                let plan = responder.respond(&req).await;
                 let mark = self.out.len();
                 encode::head(&mut self.out, &plan, keep_alive);
-                self.exchange.inspected = self.record(&self.buf[..len], mark, plan.body.len());
+                self.exchange.inspected = self.record(&self.buf[..len], mark);
                 self.buf.advance(len);
                 let staged = self.stage(plan);
                 self.send(staged, keep_alive).await?;
@@ -347,19 +343,16 @@ impl Connection {
                 let req = self
                     .head
                     .request(&raw, &fields, self.peer, self.io.tls_names(), &body);
-                let sites = self.shared.sites.load_full();
-                match sites.pipeline_for(&req) {
-                    Some(pipeline) => (pipeline.handle(&req).await, keep_alive),
-                    None => (hosts::misdirected(&req), keep_alive),
-                }
+                let responder = self.shared.responder.load_full();
+                (responder.respond(&req).await, keep_alive)
             }
         };
         let mark = self.out.len();
         encode::head(&mut self.out, &plan, keep_alive);
-        if self.shared.records_exchanges() {
+        if self.shared.observe.records_exchanges() {
             let mut request = raw.to_vec();
             request.extend_from_slice(&body);
-            self.exchange.inspected = self.record(&request, mark, plan.body.len());
+            self.exchange.inspected = self.record(&request, mark);
         }
         let staged = self.stage(plan);
         self.send(staged, keep_alive).await?;
@@ -369,9 +362,9 @@ impl Connection {
     /// Starts the exchange of the head just read: what the access log
     /// needs of it.
     fn begin_exchange(&mut self) {
-        let log = &self.shared.log;
-        if !log.enabled() && self.shared.inspect.is_none() {
-            if metrics::enabled() {
+        let observe = &self.shared.observe;
+        if !observe.wants_line() {
+            if observe.active() {
                 self.exchange.started = Some(Instant::now());
             }
             return;
@@ -390,7 +383,7 @@ impl Connection {
             client,
             ..Exchange::default()
         };
-        if log.wants_agents() {
+        if observe.wants_agents() {
             let referer = head.referer.get(&self.buf).unwrap_or_default();
             let agent = head.user_agent.get(&self.buf).unwrap_or_default();
             exchange.agents.extend_from_slice(referer);
@@ -406,7 +399,7 @@ impl Connection {
         let plan = pages::error_plan(status, false);
         let mark = self.out.len();
         encode::head(&mut self.out, &plan, false);
-        self.exchange.inspected = self.record(received, mark, plan.body.len());
+        self.exchange.inspected = self.record(received, mark);
         let staged = self.stage(plan);
         self.send(staged, false).await
     }
@@ -475,55 +468,45 @@ impl Connection {
         self.flush().await
     }
 
-    /// Writes the access log line of the exchange, if it is logged, and
-    /// counts it.
+    /// Hands the finished exchange to the observers, if any is on.
     fn log(&self, logged: Logged) {
         let exchange = &self.exchange;
         let Some(started) = exchange.started else {
             return;
         };
-        let elapsed = started.elapsed();
-        if self.shared.counted {
-            metrics::request(0, self.head.method, logged.status, logged.bytes, elapsed);
-        }
+        let number = self.requests.get() + 1;
+        self.requests.set(number);
         let split = exchange.referer_len.min(exchange.agents.len());
         let (referer, user_agent) = exchange.agents.split_at(split);
         let none = Rare::default();
         let rare = logged.rare.as_deref().unwrap_or(&none);
         let protocol = match self.head.version {
-            parse::Version::Http10 => "HTTP/1.0",
-            parse::Version::Http11 => "HTTP/1.1",
+            parse::Version::Http10 => Protocol::Http10,
+            parse::Version::Http11 => Protocol::Http11,
         };
-        self.shared.log.record(&Entry {
+        self.shared.observe.finish(&Record {
+            protocol,
+            connection: self.dump_id,
+            number,
             peer: self.peer,
+            client: exchange.client,
+            tls: self.io.tls_info(),
+            method: self.head.method,
             line: &exchange.line,
-            status: logged.status,
-            bytes: logged.bytes,
-            elapsed,
             referer,
             user_agent,
-            range: rare.range.as_deref().unwrap_or(""),
+            exchange: exchange
+                .inspected
+                .as_deref()
+                .map(|(request, response)| (&request[..], &response[..])),
+            status: logged.status,
+            bytes: logged.bytes,
+            elapsed: started.elapsed(),
             encoding: logged.encoding,
+            range: rare.range.as_deref().unwrap_or(""),
             site: rare.site.as_deref(),
             explain: rare.explain.as_deref(),
-            tls: self.io.tls_info(),
-            client: exchange.client,
-            protocol,
         });
-        if let (Some(inspector), Some(kept)) = (&self.shared.inspect, &exchange.inspected) {
-            inspector.record(&crate::dev::inspect::Record {
-                connection: self.dump_id,
-                protocol,
-                line: &exchange.line,
-                status: logged.status,
-                bytes: logged.bytes,
-                elapsed,
-                encoding: logged.encoding,
-                range: rare.range.as_deref().unwrap_or(""),
-                request: &kept.0,
-                response: &kept.1,
-            });
-        }
     }
 
     /// Sends the buffered output (with the head of this response at its
@@ -594,21 +577,14 @@ impl Connection {
         Ok(())
     }
 
-    /// Dumps one exchange (with `--dump`): `request` as received, and the
-    /// response head written to the output buffer from `mark`.
-    fn record(&self, request: &[u8], mark: usize, body_bytes: u64) -> Option<Box<Inspected>> {
-        let kept = self
-            .shared
-            .inspect
-            .as_ref()
-            .map(|_| Box::new((request.to_vec(), self.out[mark..].to_vec())));
-        let Some(dump) = &self.shared.dump else {
-            return kept;
-        };
-        let number = self.requests.get() + 1;
-        self.requests.set(number);
-        dump.exchange(self.dump_id, number, request, &self.out[mark..], body_bytes);
-        kept
+    /// Keeps one exchange's bytes for the dump and the inspector:
+    /// `request` as received, and the response head written to the output
+    /// buffer from `mark`.
+    fn record(&self, request: &[u8], mark: usize) -> Option<Box<Inspected>> {
+        self.shared
+            .observe
+            .records_exchanges()
+            .then(|| Box::new((request.to_vec(), self.out[mark..].to_vec())))
     }
 
     /// Whether bytes from the client are pending after a last response, so
@@ -851,21 +827,13 @@ mod footprint {
                 .await
                 .unwrap();
             let config = crate::Config::new(".", 0).unwrap();
-            let root = crate::site::files::Root::open(&config.root).unwrap();
-            let shared = std::sync::Arc::new(super::Shared {
-                sites: arc_swap::ArcSwap::from_pointee(crate::site::Sites::single(
-                    crate::site::Pipeline::new(root, crate::config::Site::new(&config)),
-                )),
-                dump: None,
-                limits: config.limits.clone(),
-                log: crate::log::AccessLog::disabled(),
-                zero_copy: true,
-                tls: None,
-                http2: true,
-                counted: true,
-                trusted: Vec::new(),
-                inspect: None,
-            });
+            let shared = std::sync::Arc::new(super::Shared::new(
+                &config,
+                crate::respond::Responder::Echo,
+                crate::observe::Observers::none(),
+                None,
+                true,
+            ));
             let f = super::serve_tcp(c, "127.0.0.1:1".parse().unwrap(), shared);
             // Thousands of idle connections each hold one of these, and
             // the connection's state it points to.

@@ -7,15 +7,9 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::exchange::{Plan, SharedFields};
-use crate::site::pages::reason;
-
-struct DateCache {
-    second: u64,
-    value: [u8; 29],
-}
+use crate::wire::{push_date, reason};
 
 /// A shared block of fields and its HTTP/1 encoding.
 type Encoded = (SharedFields, Box<[u8]>);
@@ -28,24 +22,6 @@ thread_local! {
     /// address. Each entry holds the block itself, so the address cannot
     /// be reused by another block while the entry lives.
     static ENCODED: RefCell<HashMap<usize, Encoded>> = RefCell::new(HashMap::new());
-    static DATE: RefCell<DateCache> = const { RefCell::new(DateCache { second: u64::MAX, value: [0; 29] }) };
-}
-
-/// Appends the current time in IMF-fixdate form (RFC 9110 §5.6.7).
-pub fn push_date(out: &mut Vec<u8>) {
-    let now = SystemTime::now();
-    let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    DATE.with(|cell| {
-        let mut cache = cell.borrow_mut();
-        if cache.second != second {
-            let s = httpdate::fmt_http_date(now);
-            if s.len() == 29 {
-                cache.value.copy_from_slice(s.as_bytes());
-            }
-            cache.second = second;
-        }
-        out.extend_from_slice(&cache.value);
-    });
 }
 
 /// Appends one field line.

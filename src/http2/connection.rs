@@ -25,12 +25,12 @@ use http::header::{HeaderName, HeaderValue};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::fields::H2Fields;
-use crate::admin::metrics;
 use crate::exchange::{Body, Method, Name, Piece, Plan, Request};
-use crate::log::Entry;
+use crate::observe::{Protocol, Record};
 use crate::shared::Shared;
-use crate::site::{hosts, pages};
+use crate::site::pages;
 use crate::stop::Stopped;
+use crate::wire;
 
 /// Streams the peer may reset before they are accepted, before the
 /// connection is ended with ENHANCE_YOUR_CALM (rapid reset,
@@ -110,14 +110,14 @@ pub async fn serve<T>(
             return;
         }
     };
-    let _open = metrics::Open::new(1, usize::from(tls.is_some()), shared.counted);
+    let _open = shared.observe.open(Protocol::Http2, tls.is_some());
     let (tls, server_name) = match tls {
         Some((info, name)) => (Some(info), name),
         None => (None, None),
     };
     let conn = Arc::new(Conn {
         server_name,
-        dump_id: shared.connection_number(),
+        dump_id: shared.observe.connection_number(),
         shared: shared.clone(),
         peer,
         tls,
@@ -197,8 +197,8 @@ async fn answer(
     }
 
     let method = Method::classify(parts.method.as_str().as_bytes());
-    let sites = shared.sites.load_full();
-    let raw = if keep || *sites.mode() == crate::config::Mode::Echo {
+    let responder = shared.responder.load_full();
+    let raw = if keep {
         request_text(&parts, conn.tls.is_some())
     } else {
         Vec::new()
@@ -226,10 +226,7 @@ async fn answer(
                 raw: &raw,
                 body: &kept,
             };
-            match sites.pipeline_for(&req) {
-                Some(pipeline) => pipeline.handle(&req).await,
-                None => hosts::misdirected(&req),
-            }
+            responder.respond(&req).await
         }
     };
 
@@ -239,7 +236,10 @@ async fn answer(
     let end = plan.body.is_empty();
     // The head as sent, for --dump and the inspector only: no copy of the
     // fields otherwise.
-    let dumped_head = shared.records_exchanges().then(|| response_text(&response));
+    let dumped_head = shared
+        .observe
+        .records_exchanges()
+        .then(|| response_text(&response));
     let sent = match respond.send_response(response, end) {
         Ok(mut stream) if !end => {
             let sent = send_body(&mut stream, plan.body, limits.send_timeout).await;
@@ -254,61 +254,40 @@ async fn answer(
     if !sent {
         tracing::debug!(peer = %conn.peer, "HTTP/2 stream ended before its response");
     }
-    metrics::request(
-        1,
-        method.unwrap_or(Method::Unknown),
-        status,
-        bytes,
-        started.elapsed(),
-    );
-
+    let observe = &shared.observe;
+    if !observe.active() {
+        return;
+    }
     let mut request = raw;
     request.extend_from_slice(&kept);
-    if let (Some(dump), Some(head)) = (&shared.dump, &dumped_head) {
-        let number = conn.exchanges.fetch_add(1, Ordering::Relaxed) + 1;
-        dump.exchange(conn.dump_id, number, &request, head, bytes);
-    }
     // The request line HTTP/1 would have, for the log and the inspector.
-    let line = (shared.log.enabled() || shared.inspect.is_some()).then(|| {
+    let line = observe.wants_line().then(|| {
         let target = parts
             .uri
             .path_and_query()
             .map_or(parts.uri.path(), |pq| pq.as_str());
         format!("{} {target} HTTP/2.0", parts.method)
     });
-    let line = line.as_deref().unwrap_or_default();
-    if let (Some(inspector), Some(head)) = (&shared.inspect, &dumped_head) {
-        inspector.record(&crate::dev::inspect::Record {
-            connection: conn.dump_id,
-            protocol: "HTTP/2.0",
-            line: line.as_bytes(),
-            status,
-            bytes,
-            elapsed: started.elapsed(),
-            encoding: plan.encoding,
-            range: plan.range.as_deref().unwrap_or(""),
-            request: &request,
-            response: head,
-        });
-    }
-    if shared.log.enabled() {
-        shared.log.record(&Entry {
-            peer: conn.peer,
-            line: line.as_bytes(),
-            status,
-            bytes,
-            elapsed: started.elapsed(),
-            referer: fields.get_bytes(Name::Referer),
-            user_agent: fields.get_bytes(Name::UserAgent),
-            range: plan.range.as_deref().unwrap_or(""),
-            encoding: plan.encoding,
-            site: plan.site.as_deref(),
-            explain: plan.explain.as_deref(),
-            tls: conn.tls,
-            protocol: "HTTP/2.0",
-            client: crate::forwarded::client(&shared.trusted, conn.peer.ip(), &fields),
-        });
-    }
+    observe.finish(&Record {
+        protocol: Protocol::Http2,
+        connection: conn.dump_id,
+        number: conn.exchanges.fetch_add(1, Ordering::Relaxed) + 1,
+        peer: conn.peer,
+        client: crate::forwarded::client(&shared.trusted, conn.peer.ip(), &fields),
+        tls: conn.tls,
+        method: method.unwrap_or(Method::Unknown),
+        line: line.as_deref().unwrap_or_default().as_bytes(),
+        referer: fields.get_bytes(Name::Referer),
+        user_agent: fields.get_bytes(Name::UserAgent),
+        exchange: dumped_head.as_deref().map(|head| (&request[..], head)),
+        status,
+        bytes,
+        elapsed: started.elapsed(),
+        encoding: plan.encoding,
+        range: plan.range.as_deref().unwrap_or(""),
+        site: plan.site.as_deref(),
+        explain: plan.explain.as_deref(),
+    });
 }
 
 /// The HTTP/2 response head of a plan: its status, Date and Server (unless
@@ -321,7 +300,7 @@ fn response_head(plan: &Plan) -> http::Response<()> {
     let headers = response.headers_mut();
     if !plan.bare {
         let mut date = Vec::with_capacity(29);
-        crate::http1::encode::push_date(&mut date);
+        wire::push_date(&mut date);
         if let Ok(date) = HeaderValue::from_bytes(&date) {
             headers.insert(http::header::DATE, date);
         }

@@ -138,6 +138,6 @@ pub fn put(
                 checked: Instant::now(),
             },
         );
-        crate::admin::metrics::file_cache_entries(cache.map.len());
+        crate::stats::file_cache_entries(cache.map.len());
     });
 }

@@ -198,12 +198,12 @@ pub fn compressed(
     let key = (identity, coding);
     if let Ok(mut guard) = STORE.lock() {
         if let Some(hit) = guard.get_or_insert_with(Store::default).map.get(&key) {
-            crate::admin::metrics::compression(true, 0);
+            crate::stats::compression(true, 0);
             return hit.clone();
         }
     }
     let made = compress(data, coding);
-    crate::admin::metrics::compression(false, made.as_ref().map_or(0, Bytes::len));
+    crate::stats::compression(false, made.as_ref().map_or(0, Bytes::len));
     let size = made.as_ref().map_or(0, Bytes::len);
     if size <= max_bytes {
         if let Ok(mut guard) = STORE.lock() {

@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::{pages, Pipeline};
-use crate::config::Mode;
 use crate::exchange::{Plan, Request};
 
 /// Every site of the server and the names they answer to.
@@ -79,16 +78,6 @@ impl Sites {
             .wildcards
             .sort_by_key(|(s, _)| std::cmp::Reverse(s.len()));
         sites
-    }
-
-    /// The first site's pipeline (the only one of a server of one site).
-    pub fn first(&self) -> &Pipeline {
-        &self.sites[0]
-    }
-
-    /// What the server answers with (the same for every site).
-    pub fn mode(&self) -> &Mode {
-        &self.first().site().mode
     }
 
     /// The site named by `host`, without falling back to the default.

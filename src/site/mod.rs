@@ -2,12 +2,15 @@
 //!
 //! [`Pipeline::handle`] runs these steps, in this order:
 //!
-//! 1. mode: `--reply` and `--echo` answer every request themselves;
+//! 1. site: [`Sites`] chooses the site by host (421 for a host that
+//!    belongs on another connection); `respond`, in front, has already
+//!    answered ACME's challenges and development mode's own paths;
 //! 2. method: GET and HEAD go on, OPTIONS gets 204 with Allow (and a CORS
 //!    preflight's fields), other methods 405 or 501;
 //! 3. redirects (301, 302, 307, 308 to a target with the pattern's
 //!    captures) and rewrites (served from another path of the site), in
-//!    the order the configuration writes them;
+//!    the order the configuration writes them, matched on the path decoded
+//!    and normalized as step 5 resolves it;
 //! 4. authentication: without valid Basic credentials, 401;
 //! 5. resolve: the open-file cache, else the path decoded and checked
 //!    ([`resolve`]) and opened beneath the root ([`files`]); `--clean-urls`,
@@ -45,12 +48,11 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::acme::challenges::HTTP01_PREFIX;
-use crate::admin::metrics;
-use crate::config::{Mode, Site};
-use crate::dev::{explain, live};
+use crate::config::Site;
+use crate::dev::explain::{self, Trace};
+use crate::dev::live::{self, Live};
 use crate::exchange::{Body, Coding, Method, Name, Piece, Plan, Request, Text};
-use crate::window::echo;
+use crate::stats;
 use conditional::Precondition;
 use encoding::Siblings;
 use files::{FileInfo, Lookup, Root, SMALL_FILE};
@@ -71,6 +73,8 @@ pub const INLINE_COMPRESS: u64 = 64 * 1024;
 pub struct Pipeline {
     root: Root,
     site: Site,
+    /// The live-reload watcher, with `--live`.
+    live: Option<Arc<Live>>,
     /// The site's name in the access log, when the server has several.
     name: Option<Arc<str>>,
 }
@@ -82,11 +86,13 @@ struct Deferred {
 }
 
 impl Pipeline {
-    /// The pipeline serving `site` from `root`.
-    pub fn new(root: Root, site: Site) -> Pipeline {
+    /// The pipeline serving `site` from `root`; HTML pages carry the
+    /// live-reload script of `live`.
+    pub fn new(root: Root, site: Site, live: Option<Arc<Live>>) -> Pipeline {
         Pipeline {
             root,
             site,
+            live,
             name: None,
         }
     }
@@ -99,39 +105,29 @@ impl Pipeline {
         }
     }
 
-    /// The site's settings.
-    pub fn site(&self) -> &Site {
-        &self.site
-    }
-
     /// The response to `req`, decided by the steps of the module docs.
     pub async fn handle(&self, req: &Request<'_>) -> Plan {
-        let explaining = self.site.dev.explain;
-        if explaining {
-            explain::begin();
-        }
-        let mut plan = match self.respond(req, true) {
+        let trace = Trace::new(self.site.explain);
+        let first = self.respond(req, &trace, true);
+        let mut plan = match first {
             Ok(plan) => plan,
             Err(Deferred { info, coding }) => {
-                // The trace starts again once the copy is made.
-                if explaining {
-                    let _ = explain::finish();
-                }
                 let cache_bytes = self.site.compression.cache_bytes;
                 Box::pin(compress_off_loop(info, coding, cache_bytes)).await;
-                if explaining {
-                    explain::begin();
-                }
-                let ctx = Ctx {
-                    pipeline: self,
-                    req,
-                    defer: false,
-                };
-                self.respond(req, false)
-                    .unwrap_or_else(|_| ctx.fail(500, Vec::new()))
+                // The trace starts again once the copy is made.
+                trace.restart();
+                self.respond(req, &trace, false).unwrap_or_else(|_| {
+                    let ctx = Ctx {
+                        pipeline: self,
+                        req,
+                        trace: &trace,
+                        defer: false,
+                    };
+                    ctx.fail(500, Vec::new())
+                })
             }
         };
-        if let Some(trace) = explaining.then(explain::finish).flatten() {
+        if let Some(trace) = trace.finish() {
             let trace: Arc<str> = Arc::from(trace);
             plan.field(explain::FIELD, trace.clone());
             plan.explain = Some(trace);
@@ -140,32 +136,13 @@ impl Pipeline {
         plan
     }
 
-    /// Steps 1 to 11; with `defer`, a large file to compress on the fly is
+    /// Steps 2 to 11; with `defer`, a large file to compress on the fly is
     /// handed back instead of compressed here.
-    fn respond(&self, req: &Request, defer: bool) -> Result<Plan, Deferred> {
-        // An ACME CA validating a domain (HTTP-01) comes before everything.
-        if let Some(challenges) = &self.site.acme {
-            if let Some(token) = req.path.strip_prefix(HTTP01_PREFIX) {
-                return Ok(acme_answer(challenges.answer(token), req.head_only()));
-            }
-        }
-        // Development mode's own pages, under a dot path no file can have.
-        if req.path.starts_with(b"/.henaserver/") {
-            if let Some(plan) = crate::dev::reserved(&self.site.dev, req) {
-                return Ok(plan);
-            }
-        }
-        // Step 1: the mode.
-        match &self.site.mode {
-            Mode::Files => {}
-            Mode::Echo => return Ok(echo::plan(req)),
-            Mode::Reply(source) => return Ok(source.current().plan(req.head_only())),
-            Mode::RedirectToHttps(port) => return Ok(redirect_to_https(req, *port)),
-            Mode::Admin(admin) => return Ok(admin.plan(req)),
-        }
+    fn respond(&self, req: &Request, trace: &Trace, defer: bool) -> Result<Plan, Deferred> {
         let ctx = Ctx {
             pipeline: self,
             req,
+            trace,
             defer,
         };
         let site = &self.site;
@@ -184,52 +161,57 @@ impl Pipeline {
             Method::Unknown => return Ok(ctx.fail(501, Vec::new())),
         }
 
-        // Step 3: redirects, then rewrites, in the order written.
-        if !site.redirects.is_empty() || !site.rewrites.is_empty() {
-            let path = std::str::from_utf8(req.path).unwrap_or("");
-            let path = if path.is_empty() { "/" } else { path };
-            let query = req.query.and_then(|q| std::str::from_utf8(q).ok());
-            for route in &site.redirects {
-                if let (Some(to), Some(status)) = (route.target(path, query), route.status) {
-                    explain::note(|| format!("{status}: redirect {} to {to}", route.from.as_str()));
-                    return Ok(ctx.fail(status, vec![("Location".into(), to.into())]));
-                }
-            }
-            if let Some((route, to)) = site
-                .rewrites
-                .iter()
-                .find_map(|r| r.target(path, query).map(|to| (r, to)))
-            {
-                explain::note(|| format!("rewrite {} to {to}", route.from.as_str()));
-                // Served from the target as if asked for it; it is resolved
-                // like any path, so it never leaves the root.
-                let (path, query) = match to.split_once('?') {
-                    Some((p, q)) => (p, Some(q.as_bytes())),
-                    None => (to.as_str(), None),
-                };
-                let rewritten = Request {
-                    path: path.as_bytes(),
-                    query,
-                    ..*req
-                };
-                return self.serve(&rewritten, defer);
+        // Step 3: redirects, then rewrites, in the order written, matched
+        // on the path as decoded and normalized (as rules are).
+        if site.redirects.is_empty() && site.rewrites.is_empty() {
+            return self.serve(req, trace, defer);
+        }
+        let Some(path) = normalized(req.path) else {
+            // Refused when resolved, as any such path.
+            return self.serve(req, trace, defer);
+        };
+        let query = req.query.and_then(|q| std::str::from_utf8(q).ok());
+        for route in &site.redirects {
+            if let (Some(to), Some(status)) = (route.target(&path, query), route.status) {
+                trace.note(|| format!("{status}: redirect {} to {to}", route.from.as_str()));
+                return Ok(ctx.fail(status, vec![("Location".into(), to.into())]));
             }
         }
-        self.serve(req, defer)
+        if let Some((route, to)) = site
+            .rewrites
+            .iter()
+            .find_map(|r| r.target(&path, query).map(|to| (r, to)))
+        {
+            trace.note(|| format!("rewrite {} to {to}", route.from.as_str()));
+            // Served from the target as if asked for it; it is resolved
+            // like any path, so it never leaves the root.
+            let (path, query) = match to.split_once('?') {
+                Some((p, q)) => (p, Some(q.as_bytes())),
+                None => (to.as_str(), None),
+            };
+            let rewritten = Request {
+                path: path.as_bytes(),
+                query,
+                ..*req
+            };
+            return self.serve(&rewritten, trace, defer);
+        }
+        self.serve(req, trace, defer)
     }
 
     /// Steps 4 to 11 for `req`.
-    fn serve(&self, req: &Request, defer: bool) -> Result<Plan, Deferred> {
+    fn serve(&self, req: &Request, trace: &Trace, defer: bool) -> Result<Plan, Deferred> {
         let ctx = Ctx {
             pipeline: self,
             req,
+            trace,
             defer,
         };
         let site = &self.site;
 
         // Step 4: authentication.
         if let Some(challenge) = auth::check(&site.users, req) {
-            explain::note(|| "401: no valid Basic credentials".into());
+            trace.note(|| "401: no valid Basic credentials".into());
             let field = ("WWW-Authenticate".into(), challenge.into());
             return Ok(ctx.fail(401, vec![field]));
         }
@@ -237,23 +219,23 @@ impl Pipeline {
         // Step 5: resolve and open.
         let path = req.path;
         if let Some((info, siblings)) = cache::get(&self.root, path) {
-            metrics::file_cache(true);
-            explain::note(|| format!("file {} (open-file cache)", info.rel));
+            stats::file_cache(true);
+            trace.note(|| format!("file {} (open-file cache)", info.rel));
             return ctx.file(info, siblings);
         }
-        metrics::file_cache(false);
+        stats::file_cache(false);
         let resolved = match resolve::resolve(path) {
             Ok(r) => r,
             Err(Refusal::BadRequest(why)) => {
-                explain::note(|| format!("400: {why}"));
+                trace.note(|| format!("400: {why}"));
                 return Ok(ctx.fail(400, Vec::new()));
             }
             Err(Refusal::Hidden) => {
-                explain::note(|| "404: a dot file or directory, never served".into());
+                trace.note(|| "404: a dot file or directory, never served".into());
                 return ctx.not_found();
             }
         };
-        explain::note(|| match resolved.rel.as_str() {
+        trace.note(|| match resolved.rel.as_str() {
             "." => "path /".to_string(),
             rel if resolved.slash => format!("path {rel}/"),
             rel => format!("path {rel}"),
@@ -267,7 +249,7 @@ impl Pipeline {
                 let html = format!("{}.html", resolved.rel);
                 match files::lookup(&self.root, &html, false, &site.index) {
                     Ok(Lookup::File(info)) => {
-                        explain::note(|| format!("clean URL: {html}"));
+                        trace.note(|| format!("clean URL: {html}"));
                         Ok(Lookup::File(info))
                     }
                     _ => Ok(Lookup::NotFound(missing)),
@@ -277,7 +259,7 @@ impl Pipeline {
         };
         match found {
             Ok(Lookup::File(info)) => {
-                explain::note(|| {
+                trace.note(|| {
                     if resolved.slash {
                         format!("index {}", info.rel)
                     } else {
@@ -286,7 +268,7 @@ impl Pipeline {
                 });
                 if site.clean_urls {
                     if let Some(clean) = clean_url(&resolved) {
-                        explain::note(|| format!("301: --clean-urls: {clean}"));
+                        trace.note(|| format!("301: --clean-urls: {clean}"));
                         return Ok(ctx.redirect(&clean));
                     }
                 }
@@ -296,26 +278,24 @@ impl Pipeline {
                 ctx.file(info, siblings)
             }
             Ok(Lookup::AddSlash) => {
-                explain::note(|| "301: a directory, asked for without its slash".into());
+                trace.note(|| "301: a directory, asked for without its slash".into());
                 Ok(ctx.redirect(&resolve::directory_url(&resolved)))
             }
             Ok(Lookup::NoIndex) if site.listing => {
-                explain::note(|| "listing: a directory without an index file".into());
+                trace.note(|| "listing: a directory without an index file".into());
                 Ok(ctx.listing(&resolved))
             }
             Ok(Lookup::NoIndex) => {
-                explain::note(|| {
-                    format!("403: a directory without {} and listing off", site.index)
-                });
+                trace.note(|| format!("403: a directory without {} and listing off", site.index));
                 Ok(ctx.fail(403, Vec::new()))
             }
             Ok(Lookup::Forbidden) => {
-                explain::note(|| "403: the server may not read it".into());
+                trace.note(|| "403: the server may not read it".into());
                 Ok(ctx.fail(403, Vec::new()))
             }
             // Step 6: not found.
             Ok(Lookup::NotFound(missing)) => {
-                explain::note(|| format!("404: {}", missing.reason()));
+                trace.note(|| format!("404: {}", missing.reason()));
                 ctx.not_found()
             }
             Err(e) => {
@@ -327,44 +307,16 @@ impl Pipeline {
     }
 }
 
-/// The answer to an HTTP-01 validation: the key authorization, or 404
-/// for a token not being validated.
-fn acme_answer(key_authorization: Option<String>, head_only: bool) -> Plan {
-    match key_authorization {
-        Some(answer) => {
-            let mut plan = Plan::new(200);
-            plan.field("Content-Type", "application/octet-stream");
-            plan.field("Cache-Control", "no-store");
-            plan.with_bytes(Bytes::from(answer), head_only)
-        }
-        None => pages::error_plan(404, head_only),
-    }
-}
-
-/// `--redirect-http`: 308 to the same host, path and query over HTTPS on
-/// `port` (RFC 9110 §15.4.9); a request naming no host gets 400.
-fn redirect_to_https(req: &Request, port: u16) -> Plan {
-    let head_only = req.head_only();
-    let host = req
-        .authority
-        .and_then(|a| std::str::from_utf8(a).ok())
-        .and_then(hosts::host_part);
-    let Some(host) = host else {
-        return pages::error_plan(400, head_only);
-    };
-    let mut location = format!("https://{host}");
-    if port != 443 {
-        location.push_str(&format!(":{port}"));
-    }
-    let path = String::from_utf8_lossy(req.path);
-    location.push_str(if path.is_empty() { "/" } else { &path });
-    if let Some(q) = req.query {
-        location.push('?');
-        location.push_str(&String::from_utf8_lossy(q));
-    }
-    let mut plan = pages::error_plan(308, head_only);
-    plan.field("Location", location);
-    plan
+/// The request path as the pipeline resolves it, decoded and normalized
+/// (`/` for the root, a trailing `/` kept), for matching redirects and
+/// rewrites; `None` when it would be refused.
+fn normalized(path: &[u8]) -> Option<String> {
+    let resolved = resolve::resolve(path).ok()?;
+    Some(match resolved.rel.as_str() {
+        "." => "/".to_string(),
+        rel if resolved.slash => format!("/{rel}/"),
+        rel => format!("/{rel}"),
+    })
 }
 
 /// Compresses `info` with `coding` into the shared cache, on a thread of
@@ -387,6 +339,8 @@ type FieldVec = Vec<(Text, Text)>;
 struct Ctx<'a, 'r> {
     pipeline: &'a Pipeline,
     req: &'a Request<'r>,
+    /// The trace of `--explain`.
+    trace: &'a Trace,
     /// Whether a large compression may be handed back (see [`Deferred`]).
     defer: bool,
 }
@@ -411,7 +365,7 @@ impl Ctx<'_, '_> {
     /// `page` with the `--live` script, when it is HTML and live reload is
     /// on.
     fn with_live_script(&self, content_type: &str, page: Bytes) -> Bytes {
-        match &self.site().dev.live {
+        match &self.pipeline.live {
             Some(_) if content_type.starts_with("text/html") => live::inject(&page),
             _ => page,
         }
@@ -437,7 +391,7 @@ impl Ctx<'_, '_> {
             });
         let (content_type, page) = match custom {
             Some(found) => {
-                explain::note(|| {
+                self.trace.note(|| {
                     let rel = site.error_pages.iter().find(|(s, _)| *s == status);
                     format!("error page {}", rel.map_or("", |(_, r)| r.as_str()))
                 });
@@ -484,7 +438,8 @@ impl Ctx<'_, '_> {
                 if let Ok(Lookup::File(info)) =
                     files::lookup(&self.pipeline.root, fallback, false, &site.index)
                 {
-                    explain::note(|| format!("fallback {fallback} for a page"));
+                    self.trace
+                        .note(|| format!("fallback {fallback} for a page"));
                     return self.file(info, Siblings::default());
                 }
             }
@@ -524,7 +479,7 @@ impl Ctx<'_, '_> {
 
         // Step 7: the representation. Under --live an HTML page is its own
         // representation, with the script: never compressed.
-        let live = site.dev.live.is_some()
+        let live = self.pipeline.live.is_some()
             && info.content_type.starts_with("text/html")
             && info.size <= live::INJECT_MAX;
         let c = &site.compression;
@@ -554,8 +509,8 @@ impl Ctx<'_, '_> {
                 compressed(site, &info, coding)
             }
         });
-        if explain::on() {
-            explain::note(|| {
+        if self.trace.on() {
+            self.trace.note(|| {
                 representation_note(&info, live, chosen, &coded, siblings, on_the_fly, req)
             });
         }
@@ -579,11 +534,12 @@ impl Ctx<'_, '_> {
         // Step 8: preconditions.
         let precondition = conditional::evaluate(req, &rep.etag, info.modified);
         if precondition == Precondition::Failed {
-            explain::note(|| "412: a precondition failed".into());
+            self.trace.note(|| "412: a precondition failed".into());
             return Ok(self.fail(412, Vec::new()));
         }
         if precondition == Precondition::NotModified {
-            explain::note(|| "304: the client's copy is current".into());
+            self.trace
+                .note(|| "304: the client's copy is current".into());
         }
 
         // Step 9: ranges, of the representation chosen.
@@ -594,7 +550,8 @@ impl Ctx<'_, '_> {
             (Some(_), Some(validator))
                 if !conditional::if_range_allows(validator, &rep.etag, info.modified) =>
             {
-                explain::note(|| "If-Range does not match: the whole representation".into());
+                self.trace
+                    .note(|| "If-Range does not match: the whole representation".into());
                 Ranges::Whole
             }
             (Some(value), _) => range::parse(value, len, site.limits.max_ranges),
@@ -605,7 +562,8 @@ impl Ctx<'_, '_> {
             _ if precondition == Precondition::NotModified => (304, None, None),
             Ranges::Whole => (200, Some(0..len), None),
             Ranges::Unsatisfiable => {
-                explain::note(|| "416: no range within the representation".into());
+                self.trace
+                    .note(|| "416: no range within the representation".into());
                 let extra = vec![
                     ("Content-Range".into(), format!("bytes */{len}").into()),
                     ("Accept-Ranges".into(), "bytes".into()),
@@ -613,11 +571,13 @@ impl Ctx<'_, '_> {
                 return Ok(self.fail(416, extra));
             }
             Ranges::Satisfiable(mut ranges) if ranges.len() == 1 => {
-                explain::note(|| format!("206: bytes {}-{}", ranges[0].start, ranges[0].end - 1));
+                self.trace
+                    .note(|| format!("206: bytes {}-{}", ranges[0].start, ranges[0].end - 1));
                 (206, Some(ranges.swap_remove(0)), None)
             }
             Ranges::Satisfiable(ranges) => {
-                explain::note(|| format!("206: {} ranges, multipart", ranges.len()));
+                self.trace
+                    .note(|| format!("206: {} ranges, multipart", ranges.len()));
                 (206, None, Some(ranges))
             }
         };
@@ -675,7 +635,7 @@ impl Ctx<'_, '_> {
             plan.field("X-Content-Type-Options", "nosniff");
             plan.field("Accept-Ranges", "bytes");
         }
-        rules_fields(site, &info, &mut plan);
+        rules_fields(site, &info, &mut plan, self.trace);
         if status == 304 {
             self.finish(&mut plan);
             return Ok(plan);
@@ -903,7 +863,7 @@ fn compressed(site: &Site, info: &FileInfo, coding: Coding) -> Option<Representa
 
 /// Adds the Cache-Control and header fields the configuration's rules
 /// give a file; with no rule matching, the site's Cache-Control.
-fn rules_fields(site: &Site, info: &FileInfo, plan: &mut Plan) {
+fn rules_fields(site: &Site, info: &FileInfo, plan: &mut Plan, trace: &Trace) {
     if site.rules.is_empty() {
         if let Some(value) = &site.cache_control {
             plan.field("Cache-Control", value.clone());
@@ -918,7 +878,7 @@ fn rules_fields(site: &Site, info: &FileInfo, plan: &mut Plan) {
         .iter()
         .filter(|r| r.matches(&path, info.content_type))
     {
-        explain::note(|| {
+        trace.note(|| {
             let by = rule.glob_text.as_deref().or(rule.content_type.as_deref());
             format!("rule {}", by.unwrap_or(""))
         });

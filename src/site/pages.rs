@@ -1,44 +1,8 @@
-//! Status codes' reason phrases and the short HTML pages of error and
-//! redirect responses.
+//! The short HTML pages of error and redirect responses.
 
 use bytes::Bytes;
 
 use crate::exchange::Plan;
-
-/// The reason phrase for a status code.
-pub fn reason(status: u16) -> &'static str {
-    match status {
-        100 => "Continue",
-        101 => "Switching Protocols",
-        200 => "OK",
-        204 => "No Content",
-        206 => "Partial Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        303 => "See Other",
-        307 => "Temporary Redirect",
-        308 => "Permanent Redirect",
-        401 => "Unauthorized",
-        304 => "Not Modified",
-        400 => "Bad Request",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        412 => "Precondition Failed",
-        413 => "Content Too Large",
-        414 => "URI Too Long",
-        416 => "Range Not Satisfiable",
-        417 => "Expectation Failed",
-        421 => "Misdirected Request",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        503 => "Service Unavailable",
-        505 => "HTTP Version Not Supported",
-        _ => "Unknown",
-    }
-}
 
 macro_rules! page {
     ($title:literal, $text:literal) => {
@@ -148,7 +112,7 @@ mod tests {
         for status in [400, 403, 404, 405, 408, 413, 414, 417, 431, 500, 501, 505] {
             let page = error_page(status);
             assert!(page.contains(&status.to_string()), "{status}");
-            assert!(page.contains(reason(status)), "{status}");
+            assert!(page.contains(crate::wire::reason(status)), "{status}");
         }
     }
 }

@@ -19,7 +19,7 @@ fn site(files: &[(&str, &[u8])], tune: impl FnOnce(&mut Config)) -> (tempfile::T
     let mut config = Config::new(dir.path(), 0).unwrap();
     tune(&mut config);
     let root = Root::open(Path::new(&config.root)).unwrap();
-    (dir, Pipeline::new(root, Site::new(&config)))
+    (dir, Pipeline::new(root, Site::new(&config), None))
 }
 
 /// The plan for `method path` with header `fields` (`Name: value` lines).

@@ -20,8 +20,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 
-/// Files written by default before dumping stops.
-pub const DEFAULT_DUMP_MAX: u64 = 1000;
 /// Exchanges waiting for the writer before new ones are dropped.
 const QUEUED: usize = 1024;
 /// The fields whose values are never written unless asked for.
