@@ -139,3 +139,96 @@ fn a_pattern_that_does_not_compile_is_one_line_and_exit_2() {
     assert!(out.contains("[[redirects]]\nfrom = \"/blog/*\""), "{out}");
     assert!(out.contains("[[rewrites]]\nfrom = \"/app/*\""), "{out}");
 }
+
+/// Redirects and rewrites match the path as the pipeline resolves it:
+/// percent-decoded, with dot segments resolved, as `[[rules]]` do.
+const NORMALIZED: &str = r#"
+quiet = true
+
+[[redirects]]
+from = "/old/*"
+to = "/new/$1"
+status = 301
+
+[[rewrites]]
+from = "/app/*"
+to = "/app/index.html"
+
+[[sites]]
+hosts = ["own.test"]
+root = "own"
+default = true
+
+[[sites.redirects]]
+from = "/was/*"
+to = "/is/$1"
+status = 308
+
+[[sites.rewrites]]
+from = "/spa/*"
+to = "/spa/index.html"
+"#;
+
+fn start_normalized(tree: &Tree, config: &str) -> TestServer {
+    let path = tree.path().join("henaserver.toml");
+    std::fs::write(&path, config).unwrap();
+    TestServer::start(
+        &tree.path().join("www"),
+        &["--config", &path.display().to_string()],
+    )
+}
+
+fn normalized_tree() -> Tree {
+    let tree = Tree::new();
+    tree.file("www/app/index.html", "app\n")
+        .file("www/files/x", "a file\n")
+        .file("www/admin/x", "admin\n")
+        .file("own/spa/index.html", "spa\n")
+        .file("own/files/y", "own file\n");
+    tree
+}
+
+#[test]
+fn redirects_and_rewrites_match_the_decoded_normalized_path() {
+    let tree = normalized_tree();
+    let top = NORMALIZED.split("[[sites]]").next().unwrap();
+    let server = start_normalized(&tree, top);
+    // Dot segments are resolved before matching.
+    let r = server.get("/files/../old/x");
+    assert_eq!((r.status, r.header("Location")), (301, Some("/new/x")));
+    let r = server.get("/old/../files/x");
+    assert_eq!((r.status, r.text().as_str()), (200, "a file\n"));
+    // Percent-encoding is decoded before matching, and a capture is
+    // encoded again in the target.
+    let r = server.get("/%6Fld/a%20b");
+    assert_eq!((r.status, r.header("Location")), (301, Some("/new/a%20b")));
+    // Rewrites alike: what leaves /app/ is not rewritten, and /%61pp is
+    // /app.
+    let r = server.get("/app/../admin/x");
+    assert_eq!((r.status, r.text().as_str()), (200, "admin\n"));
+    let r = server.get("/%61pp/x");
+    assert_eq!((r.status, r.text().as_str()), (200, "app\n"));
+    let r = server.get("/app/deep/link");
+    assert_eq!((r.status, r.text().as_str()), (200, "app\n"));
+}
+
+#[test]
+fn a_sites_own_redirects_and_rewrites_match_the_normalized_path() {
+    let tree = normalized_tree();
+    let server = start_normalized(&tree, NORMALIZED);
+    let get = |path: &str| {
+        server.request(&format!(
+            "GET {path} HTTP/1.1\r\nHost: own.test\r\nConnection: close\r\n\r\n"
+        ))
+    };
+    let r = get("/files/../was/z");
+    assert_eq!((r.status, r.header("Location")), (308, Some("/is/z")));
+    let r = get("/was/../files/y");
+    assert_eq!((r.status, r.text().as_str()), (200, "own file\n"));
+    let r = get("/%77as/z");
+    assert_eq!((r.status, r.header("Location")), (308, Some("/is/z")));
+    let r = get("/%73pa/route");
+    assert_eq!((r.status, r.text().as_str()), (200, "spa\n"));
+    let r = get("/spa/../files/y");
+    assert_eq!((r.status, r.text().as_str()), (200, "own file\n"));
+}
