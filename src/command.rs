@@ -348,9 +348,9 @@ fn health(url: &str) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
-    match crate::window::raw::exchange(addr, request.as_bytes(), HEALTH_TIMEOUT) {
-        Ok(answer) if answer.starts_with(b"HTTP/1.1 200 ") => {
+    let request = crate::http1::client::get(authority, path);
+    match crate::window::raw::exchange(addr, &request, HEALTH_TIMEOUT) {
+        Ok(answer) if crate::http1::client::status(&answer) == Some(200) => {
             println!("henaserver health: {url}: ok");
             ExitCode::SUCCESS
         }

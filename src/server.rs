@@ -1385,8 +1385,10 @@ async fn serve_tls(tls: Tls, stream: tokio::net::TcpStream, peer: SocketAddr, sh
     match accepted {
         Ok(Accepted::Tls(session)) => serve_session(session, peer, shared).await,
         Ok(Accepted::Kernel(session)) => serve_session(session, peer, shared).await,
-        Ok(Accepted::Plain) => {
-            tracing::debug!(%peer, "plain HTTP on the HTTPS port; answered 400")
+        Ok(Accepted::Plain(stream)) => {
+            tracing::debug!(%peer, "plain HTTP on the HTTPS port; answering 400");
+            let within = shared.limits.header_timeout;
+            let _ = tokio::time::timeout(within, crate::http1::plain::refuse(stream)).await;
         }
         Ok(Accepted::Failed(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),

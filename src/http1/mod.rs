@@ -6,9 +6,13 @@
 //! - [`encode`]: response heads from a plan (status line, Date, fields,
 //!   Content-Length, Connection);
 //! - [`connection`]: the connection loop: heads, bodies, keep-alive,
-//!   pipelining, timeouts.
+//!   pipelining, timeouts;
+//! - [`plain`]: the 400 for plain HTTP sent to an HTTPS port;
+//! - [`client`]: the request `henaserver health` sends.
 
 pub(crate) mod body;
+pub(crate) mod client;
 pub(crate) mod connection;
 pub(crate) mod encode;
 pub(crate) mod parse;
+pub(crate) mod plain;

@@ -27,7 +27,6 @@ use std::sync::Arc;
 use rustls::crypto::{ring, CryptoProvider};
 use rustls::server::ServerSessionMemoryCache;
 use rustls::{ServerConfig, ServerConnection};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
@@ -40,22 +39,6 @@ use kernel::KernelTls;
 pub const TLS_SESSION_CACHE: usize = 4096;
 /// The first byte of a TLS handshake record (RFC 8446 §5.1).
 const HANDSHAKE_RECORD: u8 = 0x16;
-/// Most bytes read of a plain HTTP request sent to an HTTPS port before
-/// it is answered.
-const PLAIN_REQUEST_READ: usize = 16 * 1024;
-/// The body of the answer to a plain HTTP request on an HTTPS port.
-const PLAIN_TO_TLS: &str =
-    "This port speaks HTTPS: a plain HTTP request was sent to it. Use https:// instead.\n";
-
-/// The whole answer to a plain HTTP request on an HTTPS port.
-fn plain_answer() -> String {
-    format!(
-        "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{PLAIN_TO_TLS}",
-        PLAIN_TO_TLS.len()
-    )
-}
-
 /// The ring provider restricted to the intermediate profile's suites and
 /// groups.
 pub fn provider() -> CryptoProvider {
@@ -100,8 +83,8 @@ pub enum Accepted {
     Tls(Box<TlsStream<TcpStream>>),
     /// A finished handshake whose session the kernel took over.
     Kernel(Box<KernelTls>),
-    /// Plain HTTP, answered with 400 and closed.
-    Plain,
+    /// Plain HTTP, to be answered with 400 and closed (by `http1`).
+    Plain(TcpStream),
     /// The peer closed, stalled, or sent something else.
     Failed(io::Error),
 }
@@ -154,16 +137,12 @@ impl Tls {
     }
 
     /// Runs the handshake on `stream` (the caller bounds it in time). A
-    /// plain HTTP request is answered with a plain 400 and closed, as
-    /// nginx and Caddy do.
+    /// stream that begins as plain HTTP is handed back.
     pub async fn accept(&self, stream: TcpStream) -> Accepted {
         let mut first = [0u8; 1];
         match stream.peek(&mut first).await {
             Ok(1) if first[0] == HANDSHAKE_RECORD => {}
-            Ok(1) if first[0].is_ascii_uppercase() => {
-                refuse_plain(stream).await;
-                return Accepted::Plain;
-            }
+            Ok(1) if first[0].is_ascii_uppercase() => return Accepted::Plain(stream),
             Ok(_) => {
                 return Accepted::Failed(io::Error::new(
                     io::ErrorKind::InvalidData,
@@ -208,53 +187,9 @@ pub fn session_info(session: &ServerConnection) -> (&'static str, &'static str) 
     (version, alpn)
 }
 
-/// Reads what the client sent of a plain request, answers it with 400,
-/// and closes.
-async fn refuse_plain(mut stream: TcpStream) {
-    let mut buf = vec![0u8; PLAIN_REQUEST_READ];
-    let mut got = 0;
-    while got < buf.len() {
-        match stream.try_read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => {
-                got += n;
-                if buf[..got].windows(4).any(|w| w == b"\r\n\r\n") {
-                    break;
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                if stream.readable().await.is_err() {
-                    return;
-                }
-            }
-            Err(_) => return,
-        }
-    }
-    if stream.write_all(plain_answer().as_bytes()).await.is_ok() {
-        let _ = stream.shutdown().await;
-        // Read what is left, so closing does not reset the connection
-        // under the answer.
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
-            while let Ok(n) = stream.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-            }
-        })
-        .await;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_plain_answer_has_the_length_it_says() {
-        let text = plain_answer();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap();
-        assert!(head.contains(&format!("Content-Length: {}", body.len())));
-    }
 
     #[test]
     fn only_intermediate_suites_and_groups() {
