@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::encoding::Siblings;
+use super::files::Siblings;
 use super::files::{FileInfo, Root};
 
 /// How often a cached file's precompressed siblings are looked for again:

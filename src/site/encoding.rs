@@ -8,29 +8,8 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 
-pub(crate) use crate::exchange::{Coding, DEFAULT_PREFERENCE};
+pub(crate) use crate::exchange::Coding;
 use crate::site::files::Identity;
-
-/// Which precompressed siblings exist beside a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Siblings(u8);
-
-impl Siblings {
-    /// Adds `coding` to the set.
-    pub fn add(&mut self, coding: Coding) {
-        self.0 |= coding.bit();
-    }
-
-    /// Whether the sibling for `coding` exists.
-    pub fn has(self, coding: Coding) -> bool {
-        self.0 & coding.bit() != 0
-    }
-
-    /// Whether there is any sibling.
-    pub fn any(self) -> bool {
-        self.0 != 0
-    }
-}
 
 /// The weights an Accept-Encoding field gives, in thousandths.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -121,25 +100,6 @@ pub fn choose(
         Some(iq) if iq > q => None,
         _ => Some(coding),
     }
-}
-
-/// Whether a Content-Type is worth compressing.
-pub fn compressible(content_type: &str) -> bool {
-    let mime = content_type.split(';').next().unwrap_or("").trim();
-    mime.starts_with("text/")
-        || mime.ends_with("+json")
-        || mime.ends_with("+xml")
-        || matches!(
-            mime,
-            "application/javascript"
-                | "application/json"
-                | "application/xml"
-                | "application/wasm"
-                | "image/svg+xml"
-                | "image/x-icon"
-                | "font/ttf"
-                | "font/otf"
-        )
 }
 
 /// Brotli quality for compression on the fly: fast, and most of the gain.
@@ -248,7 +208,7 @@ mod tests {
     use super::*;
     use std::io::Read;
 
-    const ALL: &[Coding] = &DEFAULT_PREFERENCE;
+    const ALL: &[Coding] = &crate::exchange::DEFAULT_PREFERENCE;
 
     fn pick(ae: &str) -> Option<Coding> {
         choose(ae.as_bytes(), |_| true, ALL)
@@ -325,13 +285,17 @@ mod tests {
 
     #[test]
     fn types_and_tags() {
-        assert!(compressible("text/html; charset=utf-8"));
-        assert!(compressible("text/javascript; charset=utf-8"));
-        assert!(compressible("image/svg+xml; charset=utf-8"));
-        assert!(compressible("application/wasm"));
-        assert!(compressible("application/ld+json"));
-        assert!(!compressible("image/png"));
-        assert!(!compressible("application/octet-stream"));
+        assert!(crate::site::mime::compressible("text/html; charset=utf-8"));
+        assert!(crate::site::mime::compressible(
+            "text/javascript; charset=utf-8"
+        ));
+        assert!(crate::site::mime::compressible(
+            "image/svg+xml; charset=utf-8"
+        ));
+        assert!(crate::site::mime::compressible("application/wasm"));
+        assert!(crate::site::mime::compressible("application/ld+json"));
+        assert!(!crate::site::mime::compressible("image/png"));
+        assert!(!crate::site::mime::compressible("application/octet-stream"));
         assert_eq!(coded_etag("\"a-b\"", Coding::Br), "\"a-b-br\"");
     }
 }

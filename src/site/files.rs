@@ -20,9 +20,30 @@ use std::os::unix::fs::FileExt;
 use bytes::Bytes;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
 
-use super::encoding::{self, Siblings};
 use super::mime;
+use crate::exchange::{Coding, DEFAULT_PREFERENCE};
 use crate::exchange::{SharedFields, Text};
+
+/// Which precompressed siblings exist beside a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Siblings(u8);
+
+impl Siblings {
+    /// Adds `coding` to the set.
+    pub fn add(&mut self, coding: Coding) {
+        self.0 |= coding.bit();
+    }
+
+    /// Whether the sibling for `coding` exists.
+    pub fn has(self, coding: Coding) -> bool {
+        self.0 & coding.bit() != 0
+    }
+
+    /// Whether there is any sibling.
+    pub fn any(self) -> bool {
+        self.0 != 0
+    }
+}
 
 /// The document root: its canonical path and an open descriptor.
 #[derive(Debug)]
@@ -64,7 +85,7 @@ impl Root {
     pub fn siblings(&self, rel: &str) -> Siblings {
         let mut found = Siblings::default();
         let mut name = String::with_capacity(rel.len() + 4);
-        for coding in encoding::DEFAULT_PREFERENCE {
+        for coding in DEFAULT_PREFERENCE {
             name.clear();
             name.push_str(rel);
             name.push_str(coding.suffix());
@@ -93,7 +114,7 @@ impl Root {
         self.id
     }
 
-    /// Opens `rel` (a path from [`super::resolve`]) without leaving the root.
+    /// Opens `rel` (a path `resolve` made) without leaving the root.
     pub fn open_beneath(&self, rel: &str) -> io::Result<OwnedFd> {
         let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
         let beneath = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
@@ -271,7 +292,7 @@ impl FileInfo {
             etag,
             last_modified,
             content_type,
-            compressible: encoding::compressible(content_type),
+            compressible: mime::compressible(content_type),
             body,
             identity: Identity::of(stat),
             stable,

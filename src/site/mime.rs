@@ -59,6 +59,25 @@ pub fn content_type(name: &str) -> &'static str {
     })
 }
 
+/// Whether a Content-Type is worth compressing.
+pub fn compressible(content_type: &str) -> bool {
+    let mime = content_type.split(';').next().unwrap_or("").trim();
+    mime.starts_with("text/")
+        || mime.ends_with("+json")
+        || mime.ends_with("+xml")
+        || matches!(
+            mime,
+            "application/javascript"
+                | "application/json"
+                | "application/xml"
+                | "application/wasm"
+                | "image/svg+xml"
+                | "image/x-icon"
+                | "font/ttf"
+                | "font/otf"
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::content_type;

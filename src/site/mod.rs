@@ -54,8 +54,7 @@ use crate::dev::live::{self, Live};
 use crate::exchange::{Body, Coding, Method, Name, Piece, Plan, Request, Text};
 use crate::stats;
 use conditional::Precondition;
-use encoding::Siblings;
-use files::{FileInfo, Lookup, Root, SMALL_FILE};
+use files::{FileInfo, Lookup, Root, Siblings, SMALL_FILE};
 use range::Ranges;
 use resolve::Refusal;
 

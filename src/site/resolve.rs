@@ -11,7 +11,7 @@
 //! 4. a remaining segment that starts with a dot is hidden.
 //!
 //! What comes out names a path under the root in plain segments; opening it
-//! is [`super::files`]' job, which also keeps symbolic links inside the root.
+//! is the job of `files`, which also keeps symbolic links inside the root.
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 

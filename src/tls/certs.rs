@@ -85,7 +85,7 @@ impl CertStore {
             })
             .collect();
         if settings.self_signed {
-            let made = super::self_signed::load_or_make(&settings.names)?;
+            let made = super::self_signed::load_or_make(&settings.names, certified_key)?;
             sources.push(Source::Made(Arc::new(made)));
         }
         if sources.is_empty() && settings.managed.is_empty() {

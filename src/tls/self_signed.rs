@@ -3,9 +3,7 @@
 //! user's cache directory, so that a browser's exception for it survives
 //! restarts.
 
-use std::path::PathBuf;
-
-use rustls::sign::CertifiedKey;
+use std::path::{Path, PathBuf};
 
 /// The names every self-signed certificate covers.
 pub const LOCAL_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
@@ -21,9 +19,13 @@ pub fn cache_dir() -> PathBuf {
     base.join("henaserver")
 }
 
-/// The self-signed certificate for `extra` names and the local ones: the
-/// one kept from an earlier run if there is one, else a new one, kept.
-pub fn load_or_make(extra: &[String]) -> Result<CertifiedKey, String> {
+/// The self-signed certificate for `extra` names and the local ones, as
+/// `load` reads a chain and key file: the one kept from an earlier run if
+/// `load` can read it, else a new one, kept.
+pub fn load_or_make<T>(
+    extra: &[String],
+    load: impl Fn(&Path, &Path) -> Result<T, String>,
+) -> Result<T, String> {
     let mut names: Vec<String> = LOCAL_NAMES.iter().map(|s| s.to_string()).collect();
     for name in extra {
         let name = name.to_ascii_lowercase();
@@ -39,7 +41,7 @@ pub fn load_or_make(extra: &[String]) -> Result<CertifiedKey, String> {
         .collect();
     let cert_path = dir.join(format!("self-signed-{id}.crt"));
     let key_path = dir.join(format!("self-signed-{id}.key"));
-    if let Ok(kept) = super::certs::certified_key(&cert_path, &key_path) {
+    if let Ok(kept) = load(&cert_path, &key_path) {
         return Ok(kept);
     }
     let made = rcgen::generate_simple_self_signed(names)
@@ -49,10 +51,10 @@ pub fn load_or_make(extra: &[String]) -> Result<CertifiedKey, String> {
         .and_then(|()| write_private(&dir, &key_path, key_pem.as_bytes()));
     if let Err(e) = kept {
         tracing::warn!(dir = %dir.display(), error = %e, "cannot keep the self-signed certificate; a new one is made at each start");
-        let tmp = tempdir_files(&cert_pem, &key_pem)?;
-        return super::certs::certified_key(&tmp.0, &tmp.1);
+        let (cert, key) = tempdir_files(&cert_pem, &key_pem)?;
+        return load(&cert, &key);
     }
-    super::certs::certified_key(&cert_path, &key_path)
+    load(&cert_path, &key_path)
 }
 
 /// Writes `bytes` to `path` in `dir` (mode 0700), readable by the owner
