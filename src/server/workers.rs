@@ -1,0 +1,150 @@
+//! Worker threads, each a single-threaded event loop accepting from every
+//! listener and told of listeners a reload adds or removes; and the admin
+//! listener's own thread, which answers while the site drains.
+
+use super::*;
+
+/// Connections the admin listener serves at once.
+pub(super) const ADMIN_MAX_CONNECTIONS: usize = 64;
+
+/// The admin listener's thread: it keeps answering (readiness 503) while
+/// the site's connections drain, and stops after them.
+pub(super) struct AdminThread {
+    pub(super) stop: watch::Sender<bool>,
+    pub(super) handle: std::thread::JoinHandle<()>,
+}
+
+impl AdminThread {
+    pub(super) fn start(
+        listener: std::net::TcpListener,
+        shared: Arc<Shared>,
+    ) -> Result<AdminThread, Error> {
+        let (stop, mut stopped) = watch::channel(false);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(Error::Io)?;
+        let handle = std::thread::Builder::new()
+            .name("henaserver-admin".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let Ok(listener) = TcpListener::from_std(listener) else {
+                        return;
+                    };
+                    let permits = Arc::new(Semaphore::new(ADMIN_MAX_CONNECTIONS));
+                    let listener = Accepting::Tcp(listener);
+                    let accepting = tokio::spawn(accept_loop(listener, shared, permits));
+                    let _ = stopped.wait_for(|&s| s).await;
+                    stop::stop_worker();
+                    let _ = accepting.await;
+                });
+            })
+            .map_err(Error::Io)?;
+        Ok(AdminThread { stop, handle })
+    }
+
+    pub(super) fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.handle.join();
+    }
+}
+
+/// What a reload asks of each worker.
+#[derive(Debug)]
+pub(super) enum WorkerCommand {
+    /// Accept from another listening socket, for the site.
+    Add(SocketAddr, std::net::TcpListener, Arc<Shared>),
+    /// Stop accepting from the sockets of this configured address; their
+    /// connections finish as they would.
+    Remove(SocketAddr),
+}
+
+pub(super) struct Worker {
+    pub(super) shared: Arc<Shared>,
+    pub(super) commands: tokio::sync::mpsc::UnboundedReceiver<WorkerCommand>,
+    pub(super) stop: watch::Receiver<bool>,
+    pub(super) permits: Arc<Semaphore>,
+    pub(super) max_connections: usize,
+    pub(super) grace: Duration,
+}
+
+impl Worker {
+    pub(super) fn run(
+        mut self,
+        listeners: Vec<(Option<SocketAddr>, Listening, Arc<Shared>)>,
+    ) -> io::Result<()> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async move {
+            // Accept loops by the configured address they serve (None: not
+            // changed by a reload).
+            let mut accepting: Vec<(Option<SocketAddr>, tokio::task::JoinHandle<()>)> = Vec::new();
+            for (key, listener, shared) in listeners {
+                let listener = match listener {
+                    Listening::Tcp(l) => Accepting::Tcp(TcpListener::from_std(l)?),
+                    Listening::Unix(l) => Accepting::Unix(tokio::net::UnixListener::from_std(l)?),
+                };
+                let task = tokio::spawn(accept_loop(listener, shared, self.permits.clone()));
+                accepting.push((key, task));
+            }
+            // The log ticker runs until the server stops; then this
+            // worker's accept loops and idle connections are told.
+            let log = self.shared.observe.log().clone();
+            let mut global = self.stop.clone();
+            let ticker = tokio::spawn(async move {
+                let mut tick = tokio::time::interval(FLUSH_INTERVAL);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    if *global.borrow_and_update() {
+                        break;
+                    }
+                    tokio::select! {
+                        _ = tick.tick() => log.flush(),
+                        changed = global.changed() => if changed.is_err() { break },
+                    }
+                }
+                stop::stop_worker();
+            });
+            let mut stopped = Stopped::default();
+            let mut commanded = true;
+            loop {
+                tokio::select! {
+                    () = &mut stopped => break,
+                    command = self.commands.recv(), if commanded => match command {
+                        Some(WorkerCommand::Add(key, listener, shared)) => match TcpListener::from_std(listener) {
+                            Ok(listener) => {
+                                let listener = Accepting::Tcp(listener);
+                                let task = tokio::spawn(accept_loop(listener, shared, self.permits.clone()));
+                                accepting.push((Some(key), task));
+                            }
+                            Err(e) => tracing::warn!(error = %e, "cannot accept from a new listener"),
+                        },
+                        Some(WorkerCommand::Remove(key)) => {
+                            for (_, task) in accepting.iter().filter(|(k, _)| *k == Some(key)) {
+                                task.abort();
+                            }
+                            accepting.retain(|(k, _)| *k != Some(key));
+                        }
+                        // No reloads will come.
+                        None => commanded = false,
+                    },
+                }
+            }
+            for (_, task) in accepting {
+                let _ = task.await;
+            }
+            // Stopping: wait for the connections in flight, within the grace.
+            let deadline = tokio::time::Instant::now() + self.grace;
+            while self.permits.available_permits() < self.max_connections
+                && tokio::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                self.shared.observe.log().flush();
+            }
+            let _ = ticker.await;
+            self.shared.observe.log().flush();
+            Ok(())
+        })
+    }
+}
