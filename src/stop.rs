@@ -5,10 +5,17 @@
 //! thread-local read and a pointer compare, no lock and no atomic, so a
 //! connection can check it on every wait for a request. [`stop_worker`]
 //! wakes every registered task of the thread it runs on.
+//!
+//! A server embedded in a caller's runtime ([`crate::Server::serve_on`])
+//! has no threads of its own: its tasks run inside a [`Scope`], a signal
+//! they carry as a task-local value ([`spawn`] hands it to the tasks they
+//! start), which [`Stopped`] and [`stopping`] read instead.
 
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 #[derive(Default)]
@@ -22,8 +29,66 @@ thread_local! {
     static REGISTRY: RefCell<Registry> = RefCell::new(Registry::default());
 }
 
-/// True once [`stop_worker`] has run on this thread.
+tokio::task_local! {
+    static SCOPE: Arc<Scope>;
+}
+
+/// The stop signal of a server embedded in a caller's runtime.
+#[derive(Debug, Default)]
+pub struct Scope {
+    stopping: AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Scope {
+    /// Tells every task of the scope that the server is stopping.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    /// Completes once [`Scope::stop`] has run.
+    async fn wait(self: Arc<Self>) {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.stopping.load(Ordering::SeqCst) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Runs `task` on the current runtime inside `scope`.
+    pub fn spawn<F>(scope: Arc<Scope>, task: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        tokio::spawn(SCOPE.scope(scope, task))
+    }
+}
+
+/// Starts `task` on the current runtime, inside the scope of the task
+/// that starts it, if it has one.
+pub fn spawn<F>(task: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    match SCOPE.try_with(Arc::clone) {
+        Ok(scope) => tokio::spawn(SCOPE.scope(scope, task)),
+        Err(_) => tokio::spawn(task),
+    }
+}
+
+/// True once [`stop_worker`] has run on this thread, or the scope of this
+/// task has stopped.
 pub fn stopping() -> bool {
+    if let Ok(stopping) = SCOPE.try_with(|s| s.stopping.load(Ordering::Relaxed)) {
+        return stopping;
+    }
     REGISTRY.with(|r| r.borrow().stopping)
 }
 
@@ -39,16 +104,36 @@ pub fn stop_worker() {
     }
 }
 
-/// Completes when this worker stops. Poll it from one task only.
-#[derive(Debug, Default)]
+/// Completes when this worker (or this task's scope) stops. Poll it from
+/// one task only.
+#[derive(Default)]
 pub struct Stopped {
     slot: Option<usize>,
+    /// The scope's signal, for a task inside one.
+    scoped: Option<Pin<Box<dyn Future<Output = ()> + Send + Sync>>>,
+}
+
+impl std::fmt::Debug for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stopped")
+            .field("slot", &self.slot)
+            .field("scoped", &self.scoped.is_some())
+            .finish()
+    }
 }
 
 impl Future for Stopped {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.slot.is_none() && self.scoped.is_none() {
+            if let Ok(scope) = SCOPE.try_with(Arc::clone) {
+                self.scoped = Some(Box::pin(scope.wait()));
+            }
+        }
+        if let Some(scoped) = &mut self.scoped {
+            return scoped.as_mut().poll(cx);
+        }
         REGISTRY.with(|r| {
             let mut r = r.borrow_mut();
             if r.stopping {

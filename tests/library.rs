@@ -38,3 +38,56 @@ fn a_rust_program_can_embed_the_server() {
         "still listening after stop"
     );
 }
+
+/// Serves inside a multi-threaded runtime of the caller's, on a listener
+/// the caller bound, and stops when the caller's future completes: an idle
+/// keep-alive connection is closed, and `serve_on` returns.
+#[test]
+fn the_server_runs_inside_the_callers_runtime() {
+    let tree = Tree::new();
+    tree.file("hello.txt", "hello from the caller's runtime");
+    let mut config = henaserver::Config::new(tree.path(), 0).unwrap();
+    config.access_log = false;
+    // Only the stop can close the idle connection within PATIENCE.
+    config.limits.keepalive_timeout = std::time::Duration::from_secs(3600);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let serving = runtime.spawn(henaserver::Server::serve_on(
+        config,
+        vec![listener],
+        async {
+            let _ = stop_rx.await;
+        },
+    ));
+    // Two requests on one connection, which then waits idle.
+    let mut idle = TcpStream::connect(addr).unwrap();
+    idle.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut client = Client::over(idle.try_clone().unwrap());
+    for _ in 0..2 {
+        client.send(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+        let r = client.response();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.text(), "hello from the caller's runtime");
+    }
+    stop_tx.send(()).unwrap();
+    // The idle connection is closed at once, not after the keep-alive
+    // timeout.
+    let mut rest = Vec::new();
+    let read = idle.read_to_end(&mut rest);
+    assert!(read.is_ok(), "{read:?}");
+    let result = runtime.block_on(async { tokio::time::timeout(PATIENCE, serving).await });
+    assert!(
+        matches!(result, Ok(Ok(Ok(())))),
+        "serve_on ended with {result:?}"
+    );
+    // Nothing listens any more.
+    assert!(TcpStream::connect(addr).is_err());
+}

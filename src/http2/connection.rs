@@ -132,7 +132,7 @@ pub async fn serve<T>(
             next = connection.accept() => match next {
                 Some(Ok((request, respond))) => {
                     idle_limit = limits.keepalive_timeout;
-                    tokio::spawn(answer(request, respond, conn.clone()));
+                    crate::stop::spawn(answer(request, respond, conn.clone()));
                 }
                 Some(Err(e)) => {
                     tracing::debug!(%peer, error = %e, "HTTP/2 connection ended");

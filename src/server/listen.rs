@@ -170,7 +170,7 @@ pub(super) async fn accept_loop(listener: Accepting, shared: Arc<Shared>, permit
                 tracing::debug!(%peer, "connection accepted");
                 let shared = shared.clone();
                 match shared.tls.clone() {
-                    None => tokio::spawn(async move {
+                    None => stop::spawn(async move {
                         let handover = connection::serve_tcp(stream, peer, shared.clone()).await;
                         if let Some(h) = handover {
                             // The connection opened with the HTTP/2 preface.
@@ -180,7 +180,7 @@ pub(super) async fn accept_loop(listener: Accepting, shared: Arc<Shared>, permit
                         drop(permit);
                     }),
                     // The handshake's state is large: it lives on the heap.
-                    Some(tls) => tokio::spawn(Box::pin(async move {
+                    Some(tls) => stop::spawn(Box::pin(async move {
                         serve_tls(tls, stream, peer, shared).await;
                         drop(permit);
                     })),

@@ -53,6 +53,7 @@ use crate::transport::Transport;
 use crate::window::dump::Dump;
 
 mod dispatch;
+mod embed;
 mod listen;
 mod reload;
 mod upgrade;
@@ -246,21 +247,7 @@ impl Server {
             ),
             None => None,
         };
-        let (log, log_thread) = if config.access_log {
-            let target = match &config.access_log_file {
-                Some(path) => Target::File(path.clone()),
-                None => Target::Stdout,
-            };
-            let shown = config
-                .access_log_file
-                .clone()
-                .unwrap_or_else(|| "stdout".into());
-            let (log, handle) =
-                AccessLog::spawn(target, config.log_format).map_err(|e| Error::Log(shown, e))?;
-            (log, Some(handle))
-        } else {
-            (AccessLog::disabled(), None)
-        };
+        let (log, log_thread) = open_log(&config)?;
         let admin = match admin_listener {
             Some(listener) => {
                 let sources = Sources {
@@ -596,4 +583,22 @@ impl Server {
             tracing::info!("stopping: finishing responses in flight");
         })
     }
+}
+
+/// The access log `config` asks for, and the thread that writes it.
+fn open_log(config: &Config) -> Result<(AccessLog, Option<std::thread::JoinHandle<()>>), Error> {
+    if !config.access_log {
+        return Ok((AccessLog::disabled(), None));
+    }
+    let target = match &config.access_log_file {
+        Some(path) => Target::File(path.clone()),
+        None => Target::Stdout,
+    };
+    let shown = config
+        .access_log_file
+        .clone()
+        .unwrap_or_else(|| "stdout".into());
+    let (log, handle) =
+        AccessLog::spawn(target, config.log_format).map_err(|e| Error::Log(shown, e))?;
+    Ok((log, Some(handle)))
 }
