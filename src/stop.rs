@@ -107,18 +107,30 @@ pub fn stop_worker() {
 /// Completes when this worker (or this task's scope) stops. Poll it from
 /// one task only.
 #[derive(Default)]
-pub struct Stopped {
-    slot: Option<usize>,
-    /// The scope's signal, for a task inside one.
-    scoped: Option<Pin<Box<dyn Future<Output = ()> + Send + Sync>>>,
+pub struct Stopped(Waiting);
+
+/// What a [`Stopped`] waits with: nothing yet, a slot of this thread's
+/// registry, or its scope's signal (boxed twice: every connection holds a
+/// `Stopped`, and a thin pointer keeps it as small as a slot).
+#[derive(Default)]
+enum Waiting {
+    #[default]
+    Unregistered,
+    Slot(usize),
+    Scoped(Box<ScopeWait>),
 }
+
+/// A wait for a scope's stop.
+type ScopeWait = Pin<Box<dyn Future<Output = ()> + Send + Sync>>;
 
 impl std::fmt::Debug for Stopped {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Stopped")
-            .field("slot", &self.slot)
-            .field("scoped", &self.scoped.is_some())
-            .finish()
+        let waiting = match self.0 {
+            Waiting::Unregistered => "unregistered",
+            Waiting::Slot(_) => "slot",
+            Waiting::Scoped(_) => "scoped",
+        };
+        f.debug_tuple("Stopped").field(&waiting).finish()
     }
 }
 
@@ -126,25 +138,25 @@ impl Future for Stopped {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.slot.is_none() && self.scoped.is_none() {
+        if let Waiting::Unregistered = self.0 {
             if let Ok(scope) = SCOPE.try_with(Arc::clone) {
-                self.scoped = Some(Box::pin(scope.wait()));
+                self.0 = Waiting::Scoped(Box::new(Box::pin(scope.wait())));
             }
         }
-        if let Some(scoped) = &mut self.scoped {
-            return scoped.as_mut().poll(cx);
+        if let Waiting::Scoped(scoped) = &mut self.0 {
+            return scoped.as_mut().as_mut().poll(cx);
         }
         REGISTRY.with(|r| {
             let mut r = r.borrow_mut();
             if r.stopping {
                 return Poll::Ready(());
             }
-            match self.slot {
-                Some(i) => match &mut r.wakers[i] {
+            match self.0 {
+                Waiting::Slot(i) => match &mut r.wakers[i] {
                     Some(w) if w.will_wake(cx.waker()) => {}
                     other => *other = Some(cx.waker().clone()),
                 },
-                None => {
+                _ => {
                     let waker = Some(cx.waker().clone());
                     let i = match r.free.pop() {
                         Some(i) => {
@@ -156,7 +168,7 @@ impl Future for Stopped {
                             r.wakers.len() - 1
                         }
                     };
-                    self.slot = Some(i);
+                    self.0 = Waiting::Slot(i);
                 }
             }
             Poll::Pending
@@ -166,7 +178,7 @@ impl Future for Stopped {
 
 impl Drop for Stopped {
     fn drop(&mut self) {
-        if let Some(i) = self.slot {
+        if let Waiting::Slot(i) = self.0 {
             let _ = REGISTRY.try_with(|r| {
                 let mut r = r.borrow_mut();
                 r.wakers[i] = None;
