@@ -1,32 +1,44 @@
-//! henaserver: a static-file web server speaking HTTP/1.1 as RFC 9110 and
-//! RFC 9112 say, safe by default, with file bodies sent by `sendfile(2)`.
+//! henaserver: a static-file web server speaking HTTP/1.1 and HTTP/2 (RFC
+//! 9110, 9112, 9113), over TLS with rustls or kernel TLS, with ACME
+//! certificates, several sites, an admin listener and a development mode;
+//! safe by default, with file bodies sent by `sendfile(2)`.
+//!
+//! # The map
+//! - `server`: listeners (bound or inherited), worker threads and accept,
+//!   dispatch by transport and ALPN, reload, upgrade; it builds every
+//!   runtime object from the [`Config`]. [`Server::serve_on`] runs inside
+//!   a caller's runtime instead.
+//! - `transport`: the byte stream (TCP, TLS in user space or the kernel
+//!   via `tls`, Unix sockets), one timer per wait, file ranges in one call.
+//! - `http1` and `http2`: the protocols. Each reads a request into a
+//!   protocol-neutral `exchange::Request`, asks its listener's
+//!   `respond::Responder` for an `exchange::Plan`, encodes it, and hands
+//!   one `observe::Record` of the finished exchange to `observe`.
+//! - `respond`: one responder per listener: the sites' files (with `acme`'s
+//!   HTTP-01 challenges and `dev`'s `/.henaserver/` paths in front), echo
+//!   and reply (`window`), the HTTPS redirect, the `admin` endpoints.
+//! - `site`: the file pipeline in numbered steps, request view in, plan
+//!   out; it knows no protocol, socket or observer.
+//! - `observe`: the access log (`log`), `--dump` (`window`), the inspector
+//!   (`dev`) and the metrics (`stats`, shown by `admin`), fed from one
+//!   place.
+//! - `config`: `config::cli` and `config::settings` (the file, the
+//!   environment, the flags) make a [`Config`], plain data;
+//!   [`config::Site`] is what the pipeline's steps read of it.
 //!
 //! # A request's way, from accept to the last byte
-//! 1. `server` binds the listeners, starts one single-threaded event loop
-//!    per worker thread, takes a connection permit, then accepts.
-//! 2. `transport` wraps the accepted socket: reads and writes without
-//!    waiting, one timer for every wait, and file ranges sent in one call
-//!    (`sendfile(2)`, or a reused buffer where it cannot be used).
-//! 3. `http1::connection` reads until `http1::parse` has a whole head
-//!    (400, 414, 431, 505 or 408 otherwise), and drains any body
-//!    (`http1::body`).
-//! 4. It hands the site a protocol-neutral `exchange::Request`: method,
-//!    path, query, authority, peer, and fields looked up by name.
-//! 5. `site::Pipeline::handle` runs the numbered steps of `site` (mode,
-//!    method, authentication, resolve and open, representation,
-//!    preconditions, ranges, fields, body) and returns an `exchange::Plan`:
-//!    status, fields, and a body that is empty, bytes, or file pieces.
-//! 6. `http1::encode` writes the plan's head with Date, Content-Length and
-//!    Connection; small bodies join the output buffer, file pieces go out
-//!    through the transport.
-//! 7. Observers see the exchange: `window::dump` (`--dump`) and `log`
-//!    (the access log). The connection then waits for the next request,
-//!    or lingers and closes.
-//!
-//! Configuration flows one way: `config::cli` and `config::settings` (the
-//! file, the environment, the flags) make a [`Config`]; [`config::Site`]
-//! is what the pipeline's steps read of it. `window` holds the rest of the
-//! window into HTTP: `--reply`, `--echo` and the `henaserver raw` client.
+//! 1. `server` takes a connection permit, accepts, and dispatches the
+//!    socket: TLS first if the listener speaks it, then HTTP/2 by ALPN or
+//!    preface, else HTTP/1.1.
+//! 2. The protocol reads a whole head (HTTP/1: 400, 414, 431, 505 or 408
+//!    otherwise) and the body, and builds the request view.
+//! 3. The responder answers: for files, `site::Sites` picks the site by
+//!    host and `site::Pipeline::handle` runs its steps.
+//! 4. The protocol sends the plan: HTTP/1 heads with Date, Content-Length
+//!    and Connection, file pieces through the transport; HTTP/2 HEADERS
+//!    and DATA within the peer's window.
+//! 5. The record goes to the observers; the connection waits for the next
+//!    request, or lingers and closes.
 //!
 //! # Example
 //! ```no_run
