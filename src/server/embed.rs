@@ -33,22 +33,14 @@ impl Server {
         listeners: Vec<TcpListener>,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), Error> {
-        let reply = match &config.mode {
-            Mode::Reply(path) => Some(Arc::new(ReplySource::load(path).map_err(Error::Reply)?)),
-            Mode::Files | Mode::Echo => None,
-        };
+        let reply = open_reply(&config)?;
         let dev = start_dev(&config);
         let sites = open_sites(&config, &dev.live).map_err(|(path, e)| Error::Root(path, e))?;
         let tls = match &config.tls {
             Some(settings) => Some(Tls::new(settings, config.http2).map_err(Error::Tls)?),
             None => None,
         };
-        let dump = match &config.dump {
-            Some(d) => Some(
-                Dump::start(&d.dir, d.max, d.secrets).map_err(|e| Error::Dump(d.dir.clone(), e))?,
-            ),
-            None => None,
-        };
+        let dump = open_dump(&config)?;
         let (log, log_thread) = open_log(&config)?;
         let observe = Observers::new(log, dump, dev.inspect.clone(), true);
         let responder = site_responder(&config, sites, &dev, &None, &reply);

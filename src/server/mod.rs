@@ -167,10 +167,7 @@ impl Server {
             }
         }
         let dev = start_dev(&config);
-        let reply = match &config.mode {
-            Mode::Reply(path) => Some(Arc::new(ReplySource::load(path).map_err(Error::Reply)?)),
-            Mode::Files | Mode::Echo => None,
-        };
+        let reply = open_reply(&config)?;
         let sites = open_sites(&config, &dev.live).map_err(|(path, e)| Error::Root(path, e))?;
         let Inherited {
             mut listeners,
@@ -241,12 +238,7 @@ impl Server {
             )),
             _ => None,
         };
-        let dump = match &config.dump {
-            Some(d) => Some(
-                Dump::start(&d.dir, d.max, d.secrets).map_err(|e| Error::Dump(d.dir.clone(), e))?,
-            ),
-            None => None,
-        };
+        let dump = open_dump(&config)?;
         let (log, log_thread) = open_log(&config)?;
         let admin = match admin_listener {
             Some(listener) => {
@@ -601,4 +593,24 @@ fn open_log(config: &Config) -> Result<(AccessLog, Option<std::thread::JoinHandl
     let (log, handle) =
         AccessLog::spawn(target, config.log_format).map_err(|e| Error::Log(shown, e))?;
     Ok((log, Some(handle)))
+}
+
+/// The dump `config` asks for (`--dump`), its directory created.
+fn open_dump(config: &Config) -> Result<Option<Arc<Dump>>, Error> {
+    match &config.dump {
+        Some(d) => Dump::start(&d.dir, d.max, d.secrets)
+            .map(Some)
+            .map_err(|e| Error::Dump(d.dir.clone(), e)),
+        None => Ok(None),
+    }
+}
+
+/// The response of `--reply`, read and checked, when the mode asks for it.
+fn open_reply(config: &Config) -> Result<Option<Arc<ReplySource>>, Error> {
+    match &config.mode {
+        Mode::Reply(path) => Ok(Some(Arc::new(
+            ReplySource::load(path).map_err(Error::Reply)?,
+        ))),
+        Mode::Files | Mode::Echo => Ok(None),
+    }
 }
