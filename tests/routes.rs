@@ -35,11 +35,16 @@ to = "/../$1"
 "#;
 
 fn start(tree: &Tree) -> TestServer {
-    let config = tree.path().join("henaserver.toml");
-    std::fs::write(&config, ROUTES).unwrap();
+    start_with(tree, ROUTES)
+}
+
+/// Serves `www` below `tree` with the configuration file `config`.
+fn start_with(tree: &Tree, config: &str) -> TestServer {
+    let path = tree.path().join("henaserver.toml");
+    std::fs::write(&path, config).unwrap();
     TestServer::start(
         &tree.path().join("www"),
-        &["--config", &config.display().to_string()],
+        &["--config", &path.display().to_string()],
     )
 }
 
@@ -169,15 +174,6 @@ from = "/spa/*"
 to = "/spa/index.html"
 "#;
 
-fn start_normalized(tree: &Tree, config: &str) -> TestServer {
-    let path = tree.path().join("henaserver.toml");
-    std::fs::write(&path, config).unwrap();
-    TestServer::start(
-        &tree.path().join("www"),
-        &["--config", &path.display().to_string()],
-    )
-}
-
 fn normalized_tree() -> Tree {
     let tree = Tree::new();
     tree.file("www/app/index.html", "app\n")
@@ -192,7 +188,7 @@ fn normalized_tree() -> Tree {
 fn redirects_and_rewrites_match_the_decoded_normalized_path() {
     let tree = normalized_tree();
     let top = NORMALIZED.split("[[sites]]").next().unwrap();
-    let server = start_normalized(&tree, top);
+    let server = start_with(&tree, top);
     // Dot segments are resolved before matching.
     let r = server.get("/files/../old/x");
     assert_eq!((r.status, r.header("Location")), (301, Some("/new/x")));
@@ -215,7 +211,7 @@ fn redirects_and_rewrites_match_the_decoded_normalized_path() {
 #[test]
 fn a_sites_own_redirects_and_rewrites_match_the_normalized_path() {
     let tree = normalized_tree();
-    let server = start_normalized(&tree, NORMALIZED);
+    let server = start_with(&tree, NORMALIZED);
     let get = |path: &str| {
         server.request(&format!(
             "GET {path} HTTP/1.1\r\nHost: own.test\r\nConnection: close\r\n\r\n"
