@@ -28,6 +28,8 @@ HENA = os.path.join(REPO, "target", "release", "henaserver")
 SINK = os.path.join(REPO, "target", "release", "examples", "sink")
 HENA_PORT = 18480
 HENA_ARGS = []
+# With --baseline, another henaserver build stands where nginx would.
+BASELINE = None
 NGINX_PORT = 18481
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -193,14 +195,15 @@ class Server:
         self.tls = tls
         self.h2c = h2 and not tls
         pin = ["taskset", "-c", cores] if cores else []
-        if name == "henaserver":
+        if name in ("henaserver", "baseline"):
+            binary, self.port = (HENA, HENA_PORT) if name == "henaserver" \
+                else (BASELINE, NGINX_PORT)
             threads = [] if workers is None else ["--threads", str(workers)]
-            cmd = pin + [HENA, ROOT, "--port", str(HENA_PORT), "--quiet",
+            cmd = pin + [binary, ROOT, "--port", str(self.port), "--quiet",
                          "--max-connections", "8192"] + threads
             if tls:
                 cmd += ["--tls-cert", CERT, "--tls-key", KEY]
             cmd += HENA_ARGS
-            self.port = HENA_PORT
         else:
             cmd = pin + ["nginx", "-c", nginx_conf(workers or 2, tls, h2)]
             self.port = NGINX_PORT
@@ -239,7 +242,7 @@ class Server:
         raise RuntimeError(f"{self.name} did not start")
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM if self.name == "henaserver" else signal.SIGQUIT)
+        self.proc.send_signal(signal.SIGQUIT if self.name == "nginx" else signal.SIGTERM)
         try:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
@@ -357,9 +360,15 @@ def main():
                     help="more henaserver options, as one string (\"--admin 127.0.0.1:0\")")
     ap.add_argument("--binary", default=None,
                     help="henaserver executable to measure (another build, to compare two)")
+    ap.add_argument("--baseline", default=None,
+                    help="another henaserver executable to measure instead of nginx, "
+                         "in the same alternating rounds (a build before a change)")
     opts = ap.parse_args()
     if opts.binary:
         HENA = os.path.abspath(opts.binary)
+    global BASELINE
+    if opts.baseline:
+        BASELINE = os.path.abspath(opts.baseline)
     global HENA_ARGS
     HENA_ARGS = opts.hena_args.split()
     scenarios = [s for s in opts.scenarios.split(",") if s]
@@ -373,7 +382,8 @@ def main():
     make_root()
     if TLS_SCENARIOS & set(scenarios):
         make_cert()
-    names = ["henaserver", "nginx"]
+    names = ["henaserver", "baseline" if BASELINE else "nginx"]
+    other = names[1]
     results = {(s, n): [] for s in scenarios for n in names}
     starts = {n: [] for n in names}
     idles = {n: [] for n in names}
@@ -396,11 +406,12 @@ def main():
     print(f"Medians of {opts.rounds} alternating rounds, {opts.duration:g} s each; "
           f"server on core 0, client on core 1.")
     print()
-    print("| scenario | henaserver | nginx | ratio | henaserver req per CPU-s | nginx req per CPU-s "
-          "| p99 ms (h / n) | peak RSS MiB (h / n) | errors (h / n) | non-2xx (h / n) |")
+    print(f"| scenario | henaserver | {other} | ratio | henaserver req per CPU-s "
+          f"| {other} req per CPU-s | p99 ms (h / o) | peak RSS MiB (h / o) | errors (h / o) "
+          f"| non-2xx (h / o) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for s in scenarios:
-        h, g = results[(s, "henaserver")], results[(s, "nginx")]
+        h, g = results[(s, "henaserver")], results[(s, other)]
         hv, gv = median([r["value"] for r in h]), median([r["value"] for r in g])
         ratio = median([a["value"] / b["value"] for a, b in zip(h, g) if b["value"]]) or 0.0
         unit = h[0]["unit"]
@@ -414,9 +425,9 @@ def main():
               f"{fmt(median([r['per_cpu_s'] for r in g]), 0)} | {p99} | {rss} | {err} | {non} |")
     print()
     print(f"| idle RSS MiB | henaserver {median(idles['henaserver']) / 1024:.1f} | "
-          f"nginx {median(idles['nginx']) / 1024:.1f} (master + worker) |")
+          f"{other} {median(idles[other]) / 1024:.1f} |")
     print(f"| start-up to first response, ms | henaserver {median(starts['henaserver']):.1f} | "
-          f"nginx {median(starts['nginx']):.1f} |")
+          f"{other} {median(starts[other]):.1f} |")
     if "tls_64m" in scenarios:
         gcm = aes_gcm_one_core()
         if gcm:
@@ -436,7 +447,7 @@ def main():
                     one.append(run_load(srv, "ka_1k", opts.duration, "1")["value"])
                 finally:
                     srv.stop()
-                srv = Server(n, None, None if n == "henaserver" else 2)
+                srv = Server(n, None, 2 if n == "nginx" else None)
                 try:
                     two.append(run_load(srv, "ka_1k", opts.duration, None, wrk_threads=2)["value"])
                 finally:
@@ -446,6 +457,6 @@ def main():
 
 
 if __name__ == "__main__":
-    if shutil.which("wrk") is None or shutil.which("nginx") is None:
+    if shutil.which("wrk") is None or shutil.which("nginx") is None and "--baseline" not in sys.argv:
         sys.exit("wrk and nginx are needed: run bench/compare.sh, which installs them")
     main()
