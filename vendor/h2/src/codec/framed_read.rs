@@ -38,6 +38,10 @@ struct FrameDecoder {
     max_continuation_frames: usize,
 
     partial: Option<Partial>,
+
+    /// No frame has been received yet: the first must be SETTINGS, the
+    /// peer's connection preface (RFC 9113 §3.4).
+    awaiting_preface: bool,
 }
 
 /// Partially loaded headers frame
@@ -123,6 +127,7 @@ impl FrameDecoder {
                 max_frame_size,
             ),
             partial: None,
+            awaiting_preface: true,
         }
     }
 
@@ -142,6 +147,27 @@ impl FrameDecoder {
 
     fn decode(&mut self, bytes: BytesMut) -> Result<Option<Frame>, Error> {
         decode_frame(self, bytes)
+    }
+}
+
+/// The code of the connection error for a frame that does not load or a
+/// field block that does not decode.
+///
+/// - RFC 9113 §4.2 and the section of each frame type: a frame whose length
+///   is wrong for its type is a FRAME_SIZE_ERROR;
+/// - RFC 9113 §6.5.2: SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1 is a
+///   FLOW_CONTROL_ERROR;
+/// - RFC 9113 §4.3: a field block that cannot be decoded (RFC 7541) is a
+///   COMPRESSION_ERROR;
+/// - anything else is a PROTOCOL_ERROR.
+fn connection_reason(e: &frame::Error) -> Reason {
+    match e {
+        frame::Error::BadFrameSize
+        | frame::Error::InvalidPayloadLength
+        | frame::Error::InvalidPayloadAckSettings => Reason::FRAME_SIZE_ERROR,
+        frame::Error::InvalidInitialWindowSize => Reason::FLOW_CONTROL_ERROR,
+        frame::Error::Hpack(e) if e.is_compression_error() => Reason::COMPRESSION_ERROR,
+        _ => Reason::PROTOCOL_ERROR,
     }
 }
 
@@ -166,6 +192,17 @@ fn decode_frame(decoder: &mut FrameDecoder, mut bytes: BytesMut) -> Result<Optio
 
     tracing::trace!(frame.kind = ?kind);
 
+    if decoder.awaiting_preface {
+        // RFC 9113 §3.4: the preface's SETTINGS frame MUST be the first
+        // frame sent; anything else is a connection error of type
+        // PROTOCOL_ERROR.
+        if kind != Kind::Settings || head.flag() & 0x1 == 0x1 {
+            proto_err!(conn: "expected SETTINGS as the first frame, got {:?}", kind);
+            return Err(Error::library_go_away(Reason::PROTOCOL_ERROR));
+        }
+        decoder.awaiting_preface = false;
+    }
+
     macro_rules! header_block {
         ($frame:ident, $head:ident, $bytes:ident) => ({
             // Drop the frame header
@@ -183,7 +220,7 @@ fn decode_frame(decoder: &mut FrameDecoder, mut bytes: BytesMut) -> Result<Optio
                 },
                 Err(e) => {
                     proto_err!(conn: "failed to load frame; err={:?}", e);
-                    return Err(Error::library_go_away(Reason::PROTOCOL_ERROR));
+                    return Err(Error::library_go_away(connection_reason(&e)));
                 }
             };
 
@@ -207,7 +244,7 @@ fn decode_frame(decoder: &mut FrameDecoder, mut bytes: BytesMut) -> Result<Optio
                 },
                 Err(e) => {
                     proto_err!(conn: "failed HPACK decoding; err={:?}", e);
-                    return Err(Error::library_go_away(Reason::PROTOCOL_ERROR));
+                    return Err(Error::library_go_away(connection_reason(&e)));
                 }
             }
 
@@ -233,7 +270,7 @@ fn decode_frame(decoder: &mut FrameDecoder, mut bytes: BytesMut) -> Result<Optio
 
             res.map_err(|e| {
                 proto_err!(conn: "failed to load SETTINGS frame; err={:?}", e);
-                Error::library_go_away(Reason::PROTOCOL_ERROR)
+                Error::library_go_away(connection_reason(&e))
             })?
             .into()
         }
@@ -242,7 +279,7 @@ fn decode_frame(decoder: &mut FrameDecoder, mut bytes: BytesMut) -> Result<Optio
 
             res.map_err(|e| {
                 proto_err!(conn: "failed to load PING frame; err={:?}", e);
-                Error::library_go_away(Reason::PROTOCOL_ERROR)
+                Error::library_go_away(connection_reason(&e))
             })?
             .into()
         }
@@ -251,7 +288,7 @@ fn decode_frame(decoder: &mut FrameDecoder, mut bytes: BytesMut) -> Result<Optio
 
             res.map_err(|e| {
                 proto_err!(conn: "failed to load WINDOW_UPDATE frame; err={:?}", e);
-                Error::library_go_away(Reason::PROTOCOL_ERROR)
+                Error::library_go_away(connection_reason(&e))
             })?
             .into()
         }
@@ -271,7 +308,7 @@ fn decode_frame(decoder: &mut FrameDecoder, mut bytes: BytesMut) -> Result<Optio
             let res = frame::Reset::load(head, &bytes[frame::HEADER_LEN..]);
             res.map_err(|e| {
                 proto_err!(conn: "failed to load RESET frame; err={:?}", e);
-                Error::library_go_away(Reason::PROTOCOL_ERROR)
+                Error::library_go_away(connection_reason(&e))
             })?
             .into()
         }
@@ -279,7 +316,7 @@ fn decode_frame(decoder: &mut FrameDecoder, mut bytes: BytesMut) -> Result<Optio
             let res = frame::GoAway::load(head, &bytes[frame::HEADER_LEN..]);
             res.map_err(|e| {
                 proto_err!(conn: "failed to load GO_AWAY frame; err={:?}", e);
-                Error::library_go_away(Reason::PROTOCOL_ERROR)
+                Error::library_go_away(connection_reason(&e))
             })?
             .into()
         }
@@ -300,6 +337,14 @@ fn decode_frame(decoder: &mut FrameDecoder, mut bytes: BytesMut) -> Result<Optio
                     let id = head.stream_id();
                     proto_err!(stream: "PRIORITY invalid dependency ID; stream={:?}", id);
                     return Err(Error::library_reset(id, Reason::PROTOCOL_ERROR));
+                }
+                Err(frame::Error::InvalidPayloadLength) => {
+                    // RFC 9113 §6.3: a PRIORITY frame with a length other
+                    // than 5 octets is a stream error of type
+                    // FRAME_SIZE_ERROR.
+                    let id = head.stream_id();
+                    proto_err!(stream: "PRIORITY of the wrong length; stream={:?}", id);
+                    return Err(Error::library_reset(id, Reason::FRAME_SIZE_ERROR));
                 }
                 Err(e) => {
                     proto_err!(conn: "failed to load PRIORITY frame; err={:?};", e);
@@ -390,7 +435,7 @@ fn decode_frame(decoder: &mut FrameDecoder, mut bytes: BytesMut) -> Result<Optio
                 }
                 Err(e) => {
                     proto_err!(conn: "failed HPACK decoding; err={:?}", e);
-                    return Err(Error::library_go_away(Reason::PROTOCOL_ERROR));
+                    return Err(Error::library_go_away(connection_reason(&e)));
                 }
             }
 
@@ -489,5 +534,89 @@ impl<T> From<Continuable> for Frame<T> {
                 push.into()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> BytesMut {
+        let len = payload.len() as u32;
+        let mut f = BytesMut::new();
+        f.extend_from_slice(&[(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags]);
+        f.extend_from_slice(&stream.to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    }
+
+    /// A decoder that has had the peer's preface SETTINGS.
+    fn decoder() -> FrameDecoder {
+        let mut decoder = FrameDecoder::new(DEFAULT_MAX_FRAME_SIZE as usize);
+        decoder.decode(frame(0x4, 0, 0, &[])).unwrap();
+        decoder
+    }
+
+    fn go_away_reason(res: Result<Option<Frame>, Error>) -> Reason {
+        match res {
+            Err(Error::GoAway(_, reason, _)) => reason,
+            other => panic!("expected a connection error, got {:?}", other),
+        }
+    }
+
+    #[test]
+    fn the_first_frame_must_be_settings() {
+        // RFC 9113 §3.4
+        for (kind, flags, payload) in [
+            (0x6, 0, &[0u8; 8][..]),
+            (0x8, 0, &[0, 0, 1, 0]),
+            (0x4, 1, &[]),
+        ] {
+            let mut decoder = FrameDecoder::new(DEFAULT_MAX_FRAME_SIZE as usize);
+            let res = decoder.decode(frame(kind, flags, 0, payload));
+            assert_eq!(go_away_reason(res), Reason::PROTOCOL_ERROR);
+        }
+        let mut decoder = decoder();
+        assert!(decoder.decode(frame(0x6, 0, 0, &[0; 8])).unwrap().is_some());
+    }
+
+    #[test]
+    fn frames_of_the_wrong_length_are_frame_size_errors() {
+        // RFC 9113 §4.2 and the section of each frame type.
+        let cases: [(u8, u8, u32, &[u8]); 6] = [
+            (0x6, 0, 0, &[0; 7]), // PING
+            (0x4, 0, 0, &[0; 5]), // SETTINGS
+            (0x4, 1, 0, &[0; 6]), // SETTINGS ACK
+            (0x8, 0, 0, &[0; 3]), // WINDOW_UPDATE
+            (0x3, 0, 1, &[0; 3]), // RST_STREAM
+            (0x7, 0, 0, &[0; 7]), // GOAWAY
+        ];
+        for (kind, flags, stream, payload) in cases {
+            let res = decoder().decode(frame(kind, flags, stream, payload));
+            assert_eq!(
+                go_away_reason(res),
+                Reason::FRAME_SIZE_ERROR,
+                "type {}",
+                kind
+            );
+        }
+        // PRIORITY: a stream error.
+        match decoder().decode(frame(0x2, 0, 3, &[0; 4])) {
+            Err(Error::Reset(id, Reason::FRAME_SIZE_ERROR, _)) => assert_eq!(id, 3u32),
+            other => panic!("expected a stream error, got {:?}", other),
+        }
+    }
+
+    #[test]
+    fn an_initial_window_over_the_maximum_is_a_flow_control_error() {
+        let res = decoder().decode(frame(0x4, 0, 0, &[0, 4, 0x80, 0, 0, 0]));
+        assert_eq!(go_away_reason(res), Reason::FLOW_CONTROL_ERROR);
+    }
+
+    #[test]
+    fn a_block_that_does_not_decode_is_a_compression_error() {
+        // HEADERS, END_STREAM | END_HEADERS, :method GET then index 0.
+        let res = decoder().decode(frame(0x1, 0x5, 1, &[0x82, 0x80]));
+        assert_eq!(go_away_reason(res), Reason::COMPRESSION_ERROR);
     }
 }

@@ -174,7 +174,7 @@ impl Settings {
                 }
                 Some(InitialWindowSize(val)) => {
                     if val as usize > MAX_INITIAL_WINDOW_SIZE {
-                        return Err(Error::InvalidSettingValue);
+                        return Err(Error::InvalidInitialWindowSize);
                     } else {
                         settings.initial_window_size = Some(val);
                     }
@@ -385,5 +385,36 @@ impl fmt::Debug for SettingsFlags {
         util::debug_flags(f, self.0)
             .flag_if(self.is_ack(), "ACK")
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use crate::frame::{Head, Kind, StreamId};
+
+    fn load(flags: u8, payload: &[u8]) -> Result<Settings, Error> {
+        Settings::load(Head::new(Kind::Settings, flags, StreamId::zero()), payload)
+    }
+
+    #[test]
+    fn initial_window_size_over_the_maximum() {
+        // RFC 9113 §6.5.2: above 2^31-1 is a FLOW_CONTROL_ERROR.
+        let err = load(0, &[0, 4, 0x80, 0, 0, 0]).unwrap_err();
+        assert!(matches!(err, Error::InvalidInitialWindowSize));
+        let ok = load(0, &[0, 4, 0x7f, 0xff, 0xff, 0xff]).unwrap();
+        assert_eq!(ok.initial_window_size(), Some(0x7fff_ffff));
+    }
+
+    #[test]
+    fn lengths() {
+        assert!(matches!(
+            load(0, &[0, 4, 0, 0, 1]).unwrap_err(),
+            Error::InvalidPayloadAckSettings
+        ));
+        assert!(matches!(
+            load(1, &[0, 4, 0, 0, 0, 1]).unwrap_err(),
+            Error::InvalidPayloadLength
+        ));
     }
 }

@@ -41,6 +41,25 @@ pub enum DecoderError {
     NeedMore(NeedMore),
 }
 
+impl DecoderError {
+    /// Whether the field block itself cannot be decoded (RFC 7541), as
+    /// opposed to a decoded field that HTTP does not allow: the former is
+    /// a connection error of type COMPRESSION_ERROR (RFC 9113 §4.3).
+    pub fn is_compression_error(&self) -> bool {
+        use DecoderError::*;
+        matches!(
+            self,
+            InvalidRepresentation
+                | InvalidIntegerPrefix
+                | InvalidTableIndex
+                | InvalidHuffmanCode
+                | InvalidMaxDynamicSize
+                | IntegerOverflow
+                | NeedMore(_)
+        )
+    }
+}
+
 #[derive(Debug, Copy, Clone, PartialEq, Eq)]
 pub enum NeedMore {
     UnexpectedEndOfStream,
@@ -287,9 +306,11 @@ impl Decoder {
         Ok(())
     }
 
-    fn decode_indexed(&self, buf: &mut Cursor<&mut BytesMut>) -> Result<Header, DecoderError> {
+    fn decode_indexed(&mut self, buf: &mut Cursor<&mut BytesMut>) -> Result<Header, DecoderError> {
         let index = decode_int(buf, 7)?;
-        self.table.get(index)
+        let header = self.table.get(index)?;
+        self.malformed |= header.is_malformed_field();
+        Ok(header)
     }
 
     fn decode_literal(
@@ -318,6 +339,11 @@ impl Decoder {
             let e = self.table.get(table_idx)?;
             let value = self.decode_string(buf)?;
 
+            if let Header::Field { name, .. } = e {
+                let (value, malformed) = super::header::field_value(&value)?;
+                self.malformed |= malformed;
+                return Ok(Header::Field { name, value });
+            }
             e.name().into_entry(value)
         }
     }
@@ -906,6 +932,86 @@ mod test {
             }
             _ => panic!(),
         }
+    }
+
+    fn decode_all(de: &mut Decoder, bytes: &[u8]) -> Result<Vec<Header>, DecoderError> {
+        let mut buf = BytesMut::from(bytes);
+        let mut res = vec![];
+        de.decode(&mut Cursor::new(&mut buf), |h| {
+            res.push(h);
+            ControlFlow::Continue(())
+        })?;
+        Ok(res)
+    }
+
+    #[test]
+    fn test_decode_field_values_http_forbids_are_malformed() {
+        // RFC 9113 §8.2.1
+        for value in [
+            &b" a"[..],
+            b"\ta",
+            b"a ",
+            b"a\t",
+            b"a\0b",
+            b"a\rb",
+            b"a\nb",
+            b"\x01",
+        ] {
+            let mut de = Decoder::new(4096);
+            let mut block = vec![0, 3, b'x', b'-', b'v', value.len() as u8];
+            block.extend_from_slice(value);
+            let res = decode_all(&mut de, &block).unwrap();
+            assert!(de.take_malformed(), "{:?}", value);
+            assert_eq!(res[0].value_slice().len(), value.len());
+        }
+        let mut de = Decoder::new(4096);
+        decode_all(
+            &mut de,
+            &[0, 3, b'x', b'-', b'v', 5, b'a', b' ', b'b', b'\t', b'c'],
+        )
+        .unwrap();
+        assert!(!de.take_malformed(), "inner whitespace is allowed");
+    }
+
+    #[test]
+    fn test_decode_malformed_value_indexed_stays_malformed() {
+        let mut de = Decoder::new(4096);
+        // Literal with incremental indexing, new name.
+        let block = [0x40, 3, b'x', b'-', b'v', 3, b'a', 0, b'b'];
+        decode_all(&mut de, &block).unwrap();
+        assert!(de.take_malformed());
+        // The table counts the value as sent.
+        assert_eq!(de.table.size(), 32 + 3 + 3);
+        // Referring to the entry is malformed too.
+        decode_all(&mut de, &[0x80 | 62]).unwrap();
+        assert!(de.take_malformed());
+        // An indexed name with a bad literal value.
+        decode_all(&mut de, &[0x0f, 58 - 15, 2, b'a', b'\n']).unwrap();
+        assert!(de.take_malformed());
+        decode_all(&mut de, &[0x0f, 58 - 15, 2, b'a', b'b']).unwrap();
+        assert!(!de.take_malformed());
+    }
+
+    #[test]
+    fn test_decode_errors_that_are_compression_errors() {
+        // RFC 9113 §4.3: a field block that cannot be decoded.
+        let cases: &[&[u8]] = &[
+            &[0x80],                                        // index 0
+            &[0x80 | 70],                                   // beyond both tables
+            &[0x00, 5, b'a', b'b'],                         // ends inside a literal
+            &[0xff],                                        // ends inside an integer
+            &[0x00, 1, b'x', 0x81, 0b0001_1000],            // Huffman padding of zeros
+            &[0x00, 1, b'x', 0x84, 0xff, 0xff, 0xff, 0xff], // Huffman EOS
+            &[0x3f, 0xe2, 0x1f],                            // size update above the limit
+            &[0x82, 0x20],                                  // size update after a field
+        ];
+        for block in cases {
+            let mut de = Decoder::new(4096);
+            let e = decode_all(&mut de, block).unwrap_err();
+            assert!(e.is_compression_error(), "{:?}: {:?}", block, e);
+        }
+        assert!(!DecoderError::InvalidPseudoheader.is_compression_error());
+        assert!(!DecoderError::InvalidUtf8.is_compression_error());
     }
 
     fn huff_encode(src: &[u8]) -> BytesMut {

@@ -108,16 +108,22 @@ impl Header {
     /// (RFC 9113 §8.1.1), a stream error, while the HPACK state, which
     /// the connection shares, stays in step with the peer's.
     pub fn new_lenient(name: Bytes, value: Bytes) -> Result<(Header, bool), DecoderError> {
-        let known_pseudo = name.first() == Some(&b':')
-            && matches!(
-                &name[1..],
-                b"authority" | b"method" | b"scheme" | b"path" | b"protocol" | b"status"
-            );
-        let allowed = name.is_empty()
-            || known_pseudo
-            || (name[0] != b':' && HeaderName::from_lowercase(&name).is_ok());
-        if allowed {
-            return Header::new(name, value).map(|header| (header, false));
+        match name.first() {
+            None => return Header::new(name, value).map(|header| (header, false)),
+            Some(b':') => {
+                if matches!(
+                    &name[1..],
+                    b"authority" | b"method" | b"scheme" | b"path" | b"protocol" | b"status"
+                ) {
+                    return Header::new(name, value).map(|header| (header, false));
+                }
+            }
+            Some(_) => {
+                if let Ok(name) = HeaderName::from_lowercase(&name) {
+                    let (value, malformed) = field_value(&value)?;
+                    return Ok((Header::Field { name, value }, malformed));
+                }
+            }
         }
         let stand_in: Vec<u8> = name
             .iter()
@@ -131,8 +137,17 @@ impl Header {
             })
             .collect();
         let name = HeaderName::from_lowercase(&stand_in)?;
-        let value = HeaderValue::from_bytes(&value)?;
+        let (value, _) = field_value(&value)?;
         Ok((Header::Field { name, value }, true))
+    }
+
+    /// Whether a field from the dynamic table is a stand-in for a value
+    /// that made its message malformed (see [`field_value`]).
+    pub fn is_malformed_field(&self) -> bool {
+        match self {
+            Header::Field { value, .. } => edge_whitespace(value.as_bytes()),
+            _ => false,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -338,4 +353,37 @@ impl fmt::Debug for BytesStr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
     }
+}
+
+/// Decodes a field value. RFC 9113 §8.2.1: a value with NUL, CR or LF in
+/// it, or with space or tab at either end, makes the message malformed, a
+/// stream error; so does any other byte `HeaderValue` refuses. Such a value
+/// is decoded, with `true`, into a stand-in of the same length (HPACK's
+/// dynamic table counts lengths) that is malformed itself, a space first,
+/// so a later reference to it in the table is malformed too.
+pub fn field_value(value: &[u8]) -> Result<(HeaderValue, bool), DecoderError> {
+    if !edge_whitespace(value) {
+        if let Ok(value) = HeaderValue::from_bytes(value) {
+            return Ok((value, false));
+        }
+    }
+    let mut stand_in: Vec<u8> = value
+        .iter()
+        .map(|&b| {
+            if b == b'\t' || (b >= 0x20 && b != 0x7f) {
+                b
+            } else {
+                b' '
+            }
+        })
+        .collect();
+    if let Some(first) = stand_in.first_mut() {
+        *first = b' ';
+    }
+    Ok((HeaderValue::from_bytes(&stand_in)?, true))
+}
+
+/// Space or tab at either end of a field value (RFC 9113 §8.2.1).
+fn edge_whitespace(value: &[u8]) -> bool {
+    matches!(value.first(), Some(b' ' | b'\t')) || matches!(value.last(), Some(b' ' | b'\t'))
 }

@@ -411,6 +411,12 @@ impl State {
         )
     }
 
+    /// Whether the peer has ended its side of the stream (END_STREAM
+    /// received) while this side is still open.
+    pub fn is_half_closed_remote(&self) -> bool {
+        matches!(self.inner, HalfClosedRemote(..))
+    }
+
     pub fn is_recv_streaming(&self) -> bool {
         matches!(
             self.inner,

@@ -582,6 +582,11 @@ impl Inner {
                     },
                     Err(RecvHeaderBlockError::State(err)) => Err(err),
                 }
+            } else if stream.state.is_half_closed_remote() {
+                // RFC 9113 §5.1: HEADERS on a half-closed (remote) stream is
+                // a stream error of type STREAM_CLOSED.
+                proto_err!(stream: "recv_headers: HEADERS after END_STREAM; stream={:?}", stream.id);
+                Err(Error::library_reset(stream.id, Reason::STREAM_CLOSED))
             } else {
                 if !frame.is_end_stream() {
                     // Receiving trailers that don't set EOS is a "malformed"
