@@ -25,6 +25,7 @@ use http::header::{HeaderName, HeaderValue};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::fields::H2Fields;
+use super::linger::Linger;
 use crate::exchange::{Body, Method, Name, Piece, Plan, Request};
 use crate::observe::{Protocol, Record};
 use crate::shared::Shared;
@@ -98,6 +99,7 @@ pub async fn serve<T>(
         .max_send_buffer_size(SEND_BUFFER)
         .initial_window_size(INITIAL_WINDOW)
         .max_frame_size(MAX_FRAME);
+    let io = Linger::new(io, limits.linger_timeout);
     let handshake = builder.handshake::<_, Bytes>(io);
     let mut connection = match tokio::time::timeout(limits.header_timeout, handshake).await {
         Ok(Ok(c)) => c,
@@ -125,28 +127,34 @@ pub async fn serve<T>(
     });
     let mut stop = Stopped::default();
     let mut going_away = false;
-    let mut idle_limit = limits.header_timeout;
+    let mut served = false;
     loop {
-        let idle = tokio::time::sleep(idle_limit);
+        let idle = tokio::time::sleep(if served {
+            limits.keepalive_timeout
+        } else {
+            limits.header_timeout
+        });
         tokio::select! {
             next = connection.accept() => match next {
                 Some(Ok((request, respond))) => {
-                    idle_limit = limits.keepalive_timeout;
+                    served = true;
                     crate::stop::spawn(answer(request, respond, conn.clone()));
                 }
                 Some(Err(e)) => {
                     tracing::debug!(%peer, error = %e, "HTTP/2 connection ended");
-                    break;
+                    return;
                 }
-                None => break,
+                None => return,
             },
             () = idle => {
                 if connection.has_streams() {
                     continue;
                 }
-                if going_away {
-                    // A peer that does not answer the shutdown's PING
-                    // does not hold the connection open.
+                // Before its first request, a connection is closed at the
+                // header timeout, as an HTTP/1 one that sends no request
+                // head is; a peer that does not answer the shutdown's
+                // PING does not hold the connection open either.
+                if going_away || !served {
                     connection.abrupt_shutdown(Reason::NO_ERROR);
                     break;
                 }
@@ -159,6 +167,10 @@ pub async fn serve<T>(
             }
         }
     }
+    // GOAWAY goes out, then the shutdown lingers (see `Linger`).
+    let closed = std::future::poll_fn(|cx| connection.poll_closed(cx));
+    let bound = limits.send_timeout + limits.linger_timeout;
+    let _ = tokio::time::timeout(bound, closed).await;
 }
 
 /// Answers one stream.
