@@ -3,11 +3,12 @@
 //! with frames built by hand.
 
 mod common;
+use common::frames::*;
 use common::tls::Ca;
 use common::*;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Read;
+use std::net::SocketAddr;
 
 use bytes::Bytes;
 use h2::client::SendRequest;
@@ -316,135 +317,6 @@ fn the_access_log_and_the_dump_name_http2() {
     );
     assert!(request.contains(":path: /data.txt?x=1\r\n"), "{request:?}");
     assert!(response.starts_with(":status: 200\r\n"), "{response:?}");
-}
-
-// ---- Frames by hand -------------------------------------------------------
-
-const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-const DATA: u8 = 0x0;
-const HEADERS: u8 = 0x1;
-const RST_STREAM: u8 = 0x3;
-const SETTINGS: u8 = 0x4;
-const PING: u8 = 0x6;
-const GOAWAY: u8 = 0x7;
-const WINDOW_UPDATE: u8 = 0x8;
-const CONTINUATION: u8 = 0x9;
-const END_STREAM: u8 = 0x1;
-const END_HEADERS: u8 = 0x4;
-
-fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-    let len = payload.len() as u32;
-    let mut f = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
-    f.extend_from_slice(&stream.to_be_bytes());
-    f.extend_from_slice(payload);
-    f
-}
-
-/// An HPACK literal field without indexing, new name, no Huffman.
-fn literal(name: &str, value: &str) -> Vec<u8> {
-    let mut out = vec![0x00, name.len() as u8];
-    out.extend_from_slice(name.as_bytes());
-    out.push(value.len() as u8);
-    out.extend_from_slice(value.as_bytes());
-    out
-}
-
-/// A GET of `path` as an HPACK block: :method GET, :scheme http,
-/// :authority localhost, :path, then `extra`.
-fn get_block(path: &str, extra: &[u8]) -> Vec<u8> {
-    let mut b = vec![0x82, 0x86]; // :method GET, :scheme http (static table)
-    b.push(0x01); // :authority, literal value
-    b.push(9);
-    b.extend_from_slice(b"localhost");
-    b.push(0x04); // :path, literal value
-    b.push(path.len() as u8);
-    b.extend_from_slice(path.as_bytes());
-    b.extend_from_slice(extra);
-    b
-}
-
-/// A connection that has sent the preface and empty SETTINGS.
-struct Raw {
-    stream: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Raw {
-    fn open(addr: SocketAddr) -> Raw {
-        let mut stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(PATIENCE)).unwrap();
-        stream.write_all(PREFACE).unwrap();
-        stream.write_all(&frame(SETTINGS, 0, 0, &[])).unwrap();
-        Raw {
-            stream,
-            buf: Vec::new(),
-        }
-    }
-
-    fn send(&mut self, bytes: &[u8]) -> bool {
-        self.stream.write_all(bytes).is_ok()
-    }
-
-    /// The next frame: (type, flags, stream, payload); `None` at the end.
-    fn next(&mut self) -> Option<(u8, u8, u32, Vec<u8>)> {
-        loop {
-            if self.buf.len() >= 9 {
-                let len = (usize::from(self.buf[0]) << 16)
-                    | (usize::from(self.buf[1]) << 8)
-                    | usize::from(self.buf[2]);
-                if self.buf.len() >= 9 + len {
-                    let head: Vec<u8> = self.buf.drain(..9 + len).collect();
-                    let stream =
-                        u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
-                    return Some((head[3], head[4], stream, head[9..].to_vec()));
-                }
-            }
-            let mut chunk = [0u8; 16384];
-            match self.stream.read(&mut chunk) {
-                Ok(0) | Err(_) => return None,
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-            }
-        }
-    }
-
-    /// Reads frames until one of `kind` on `stream` (or any stream for a
-    /// GOAWAY), answering PINGs as a client does; `None` when the
-    /// connection ends first.
-    fn until(&mut self, kind: u8, stream: u32) -> Option<(u8, u32, Vec<u8>)> {
-        while let Some((k, flags, s, payload)) = self.next() {
-            if k == kind && (kind == GOAWAY || s == stream) {
-                return Some((flags, s, payload));
-            }
-            if k == PING && flags & 0x1 == 0 {
-                self.send(&frame(PING, 0x1, 0, &payload));
-            }
-        }
-        None
-    }
-}
-
-fn error_code(payload: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([
-        payload[at],
-        payload[at + 1],
-        payload[at + 2],
-        payload[at + 3],
-    ])
-}
-
-/// The server still answers a fresh connection normally.
-fn still_serves(addr: SocketAddr) {
-    let mut raw = Raw::open(addr);
-    raw.send(&frame(
-        HEADERS,
-        END_STREAM | END_HEADERS,
-        1,
-        &get_block("/data.txt", &[]),
-    ));
-    let (flags, _, _) = raw
-        .until(DATA, 1)
-        .expect("a DATA frame on a fresh connection");
-    let _ = flags;
 }
 
 #[test]

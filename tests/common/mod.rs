@@ -2,6 +2,7 @@
 //! over TCP.
 #![allow(dead_code)]
 
+pub mod frames;
 pub mod tls;
 
 use std::io::{BufRead, BufReader, Read, Write};
