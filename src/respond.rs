@@ -19,7 +19,7 @@ use crate::acme::challenges::{Challenges, HTTP01_PREFIX};
 use crate::admin::Admin;
 use crate::dev::Dev;
 use crate::exchange::{Plan, Request};
-use crate::site::{hosts, pages, Sites};
+use crate::site::{hosts, pages, Pipeline, Sites};
 use crate::window::echo;
 use crate::window::reply::ReplySource;
 
@@ -60,15 +60,12 @@ pub struct Redirect {
 }
 
 impl Responder {
-    /// The response to `req`.
+    /// The response to `req`. Only a site's file pipeline waits; every
+    /// other answer is made at once.
     pub async fn respond(&self, req: &Request<'_>) -> Plan {
-        match self {
-            Responder::Files(files) => files.respond(req).await,
-            Responder::Echo => echo::plan(req),
-            Responder::Reply(source) => source.current().plan(req.head_only()),
-            Responder::Redirect(redirect) => challenge(&redirect.challenges, req)
-                .unwrap_or_else(|| redirect_to_https(req, redirect.port)),
-            Responder::Admin(admin) => admin.plan(req),
+        match self.route(req) {
+            Route::Now(plan) => plan,
+            Route::Files(pipeline) => pipeline.handle(req).await,
         }
     }
 
@@ -77,31 +74,52 @@ impl Responder {
     pub fn reads_requests(&self) -> bool {
         matches!(self, Responder::Echo)
     }
+
+    /// Who answers `req`: an answer made at once, or a site's pipeline.
+    fn route<'a>(&'a self, req: &Request<'_>) -> Route<'a> {
+        match self {
+            Responder::Files(files) => files.route(req),
+            Responder::Echo => Route::Now(echo::plan(req)),
+            Responder::Reply(source) => Route::Now(source.current().plan(req.head_only())),
+            Responder::Redirect(redirect) => Route::Now(
+                challenge(&redirect.challenges, req)
+                    .unwrap_or_else(|| redirect_to_https(req, redirect.port)),
+            ),
+            Responder::Admin(admin) => Route::Now(admin.plan(req)),
+        }
+    }
+}
+
+/// Who answers a request.
+enum Route<'a> {
+    Now(Plan),
+    Files(&'a Pipeline),
 }
 
 impl Files {
-    async fn respond(&self, req: &Request<'_>) -> Plan {
+    fn route(&self, req: &Request<'_>) -> Route<'_> {
         if let Some(plan) = challenge(&self.challenges, req) {
-            return plan;
+            return Route::Now(plan);
         }
         let Some(pipeline) = self.sites.pipeline_for(req) else {
-            return hosts::misdirected(req);
+            return Route::Now(hosts::misdirected(req));
         };
         // Development mode's own pages, under a dot path no file can have.
         if req.path.starts_with(b"/.henaserver/") {
             if let Some(plan) = crate::dev::reserved(&self.dev, req) {
-                return plan;
+                return Route::Now(plan);
             }
         }
-        pipeline.handle(req).await
+        Route::Files(pipeline)
     }
 }
 
 /// The answer to an HTTP-01 validation (the key authorization, or 404 for
 /// a token not being validated), when `req` is one.
+#[inline]
 fn challenge(challenges: &Option<Arc<Challenges>>, req: &Request) -> Option<Plan> {
-    let token = req.path.strip_prefix(HTTP01_PREFIX)?;
     let challenges = challenges.as_ref()?;
+    let token = req.path.strip_prefix(HTTP01_PREFIX)?;
     Some(match challenges.answer(token) {
         Some(answer) => {
             let mut plan = Plan::new(200);
