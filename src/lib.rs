@@ -92,4 +92,22 @@ pub mod internals {
     pub use crate::site::encoding::choose as choose_coding;
     pub use crate::site::range::{parse as parse_range, Ranges};
     pub use crate::site::resolve::{directory_url, resolve as resolve_path, Refusal, Resolved};
+
+    /// Serves one HTTP/2 connection on `io` (the client's preface comes
+    /// first) with `config`'s limits and the echo responder, until it
+    /// ends: the HTTP/2 layer alone, in memory, for the fuzz target.
+    pub async fn serve_http2_echo<T>(io: T, config: &crate::Config)
+    where
+        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let shared = std::sync::Arc::new(crate::shared::Shared::new(
+            config,
+            crate::respond::Responder::Echo,
+            crate::observe::Observers::none(),
+            None,
+            true,
+        ));
+        let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 1));
+        crate::http2::connection::serve(io, peer, shared, None).await;
+    }
 }

@@ -13,9 +13,12 @@
 //!
 //! h2 refuses malformed requests itself (RFC 9113 §8.1.1: uppercase or
 //! connection-specific fields, `TE` other than `trailers`, wrong pseudo-
-//! header fields, a `content-length` that disagrees with the DATA) with a
-//! stream error, and bounds the floods named in its changelog; the limits
-//! it is given here are explicit, never its defaults.
+//! header fields, field values with NUL, CR, LF or whitespace at an end,
+//! a `content-length` that disagrees with the DATA) with a stream error,
+//! answers every protocol error with the code RFC 9113 and RFC 7541 name
+//! (patched under `vendor/h2`, see its `PATCH.md`), and bounds the floods
+//! named in its changelog; the limits it is given here are explicit,
+//! never its defaults.
 
 pub(crate) mod connection;
 pub(crate) mod fields;
