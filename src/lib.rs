@@ -61,6 +61,7 @@ mod forwarded;
 mod http1;
 mod http2;
 mod log;
+mod message;
 mod observe;
 mod private_file;
 mod privileges;

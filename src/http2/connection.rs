@@ -21,17 +21,16 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use h2::server::SendResponse;
 use h2::{Reason, RecvStream, SendStream};
-use http::header::{HeaderName, HeaderValue};
+use http::header::HeaderValue;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::fields::H2Fields;
 use super::linger::Linger;
-use crate::exchange::{Body, Method, Name, Piece, Plan, Request};
+use crate::exchange::{Body, Method, Name, Piece, Request};
+use crate::message::{request_text, response_head, response_text, MapFields};
 use crate::observe::{Protocol, Record};
 use crate::shared::Shared;
 use crate::site::pages;
 use crate::stop::Stopped;
-use crate::wire;
 
 /// Streams the peer may reset before they are accepted, before the
 /// connection is ended with ENHANCE_YOUR_CALM (rapid reset,
@@ -51,15 +50,6 @@ pub const FILE_CHUNK: usize = 64 * 1024;
 pub const INITIAL_WINDOW: u32 = 1024 * 1024;
 /// The largest frame the server accepts (the protocol's minimum maximum).
 pub const MAX_FRAME: u32 = 16 * 1024;
-
-/// Fields RFC 9113 §8.2.2 forbids in HTTP/2.
-const CONNECTION_SPECIFIC: [&str; 5] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "upgrade",
-];
 
 /// What the streams of one connection share.
 struct Conn {
@@ -215,7 +205,7 @@ async fn answer(
     } else {
         Vec::new()
     };
-    let fields = H2Fields::new(&parts.headers);
+    let fields = MapFields::new(&parts.headers);
     let authority = parts
         .uri
         .authority()
@@ -300,39 +290,6 @@ async fn answer(
         site: plan.site.as_deref(),
         explain: plan.explain.as_deref(),
     });
-}
-
-/// The HTTP/2 response head of a plan: its status, Date and Server (unless
-/// the plan is bare), its fields without the connection-specific ones, and
-/// content-length.
-fn response_head(plan: &Plan) -> http::Response<()> {
-    let mut response = http::Response::new(());
-    *response.status_mut() =
-        http::StatusCode::from_u16(plan.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    let headers = response.headers_mut();
-    if !plan.bare {
-        let mut date = Vec::with_capacity(29);
-        wire::push_date(&mut date);
-        if let Ok(date) = HeaderValue::from_bytes(&date) {
-            headers.insert(http::header::DATE, date);
-        }
-        headers.insert(http::header::SERVER, HeaderValue::from_static("henaserver"));
-    }
-    for (name, value) in plan.all_fields() {
-        let Ok(name) = HeaderName::from_bytes(name.as_bytes()) else {
-            continue;
-        };
-        if CONNECTION_SPECIFIC.contains(&name.as_str()) {
-            continue;
-        }
-        if let Ok(value) = HeaderValue::from_str(value) {
-            headers.append(name, value);
-        }
-    }
-    if let Some(n) = plan.content_length {
-        headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(n));
-    }
-    response
 }
 
 /// Sends a plan's body; the error is the reason to reset the stream with.
@@ -437,73 +394,4 @@ async fn send_file(
             .map_err(|_| Reason::CANCEL)?;
     }
     Ok(())
-}
-
-/// A request head in readable text, pseudo-header fields first (for
-/// `--echo` and `--dump`).
-fn request_text(parts: &http::request::Parts, secure: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256);
-    let mut line = |name: &str, value: &[u8]| {
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value);
-        out.extend_from_slice(b"\r\n");
-    };
-    line(":method", parts.method.as_str().as_bytes());
-    let scheme = parts
-        .uri
-        .scheme_str()
-        .unwrap_or(if secure { "https" } else { "http" });
-    line(":scheme", scheme.as_bytes());
-    if let Some(authority) = parts.uri.authority() {
-        line(":authority", authority.as_str().as_bytes());
-    }
-    let path = parts
-        .uri
-        .path_and_query()
-        .map_or(parts.uri.path(), |pq| pq.as_str());
-    line(":path", path.as_bytes());
-    for (name, value) in &parts.headers {
-        line(name.as_str(), value.as_bytes());
-    }
-    out.extend_from_slice(b"\r\n");
-    out
-}
-
-/// A response head in readable text, `:status` first (for `--dump`).
-fn response_text(response: &http::Response<()>) -> Vec<u8> {
-    let mut out = format!(":status: {}\r\n", response.status().as_u16()).into_bytes();
-    for (name, value) in response.headers() {
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b"\r\n");
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn connection_specific_fields_never_go_out() {
-        let mut plan = Plan::new(200);
-        plan.field("Connection", "close");
-        plan.field("Transfer-Encoding", "chunked");
-        plan.field("Keep-Alive", "timeout=5");
-        plan.field("Upgrade", "h2c");
-        plan.field("ETag", "\"x\"");
-        plan.content_length = Some(3);
-        let head = response_head(&plan);
-        for name in CONNECTION_SPECIFIC {
-            assert!(head.headers().get(name).is_none(), "{name}");
-        }
-        assert_eq!(head.headers()["etag"], "\"x\"");
-        assert_eq!(head.headers()["content-length"], "3");
-        assert!(head.headers().contains_key("date"));
-        let text = String::from_utf8(response_text(&head)).unwrap();
-        assert!(text.starts_with(":status: 200\r\n"), "{text}");
-    }
 }

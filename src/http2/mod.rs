@@ -5,7 +5,6 @@
 //! - [`connection`]: the connection (settings, limits, keep-alive,
 //!   graceful shutdown) and each stream: the request view in, the plan
 //!   out, its body sent in chunks the peer's flow-control window allows;
-//! - [`fields`]: a stream's header fields, looked up by name;
 //! - [`linger`]: the connection's end read out, so that closing it does
 //!   not reset it under the last frames;
 //! - [`rewind`]: bytes already read put back in front of a stream, for a
@@ -21,6 +20,5 @@
 //! never its defaults.
 
 pub(crate) mod connection;
-pub(crate) mod fields;
 pub(crate) mod linger;
 pub(crate) mod rewind;

@@ -1,0 +1,187 @@
+//! HTTP semantics in the `http` crate's types, which HTTP/2 (`h2`) and
+//! HTTP/3 (`h3`) both speak: the request fields the pipeline reads, a
+//! plan's response head, and both heads as readable text for `--dump` and
+//! `--echo`. Several field lines of one name are combined as RFC 9110 §5.3
+//! says; HTTP/2 and HTTP/3 send each `cookie` crumb apart, but the
+//! pipeline reads none.
+
+use std::borrow::Cow;
+
+use http::header::{HeaderName, HeaderValue};
+use http::HeaderMap;
+
+use crate::exchange::{Fields, Name, Plan};
+use crate::wire;
+
+/// The fields the pipeline reads, found in one pass over the map.
+pub struct MapFields<'a> {
+    values: [Option<Cow<'a, [u8]>>; Name::ALL.len()],
+}
+
+impl<'a> MapFields<'a> {
+    /// The fields of `map`.
+    pub fn new(map: &'a HeaderMap) -> MapFields<'a> {
+        let mut values: [Option<Cow<'a, [u8]>>; Name::ALL.len()] = Default::default();
+        for (name, value) in map {
+            let Some(known) = Name::from_lowercase(name.as_str()) else {
+                continue;
+            };
+            let value = value.as_bytes();
+            let slot = &mut values[known.index()];
+            *slot = Some(match slot.take() {
+                None => Cow::Borrowed(value),
+                Some(first) if value.is_empty() => first,
+                Some(first) if first.is_empty() => Cow::Borrowed(value),
+                Some(first) => {
+                    let mut joined = first.into_owned();
+                    joined.extend_from_slice(b", ");
+                    joined.extend_from_slice(value);
+                    Cow::Owned(joined)
+                }
+            });
+        }
+        MapFields { values }
+    }
+}
+
+impl MapFields<'_> {
+    /// The value of `name`, empty when absent.
+    pub fn get_bytes(&self, name: Name) -> &[u8] {
+        self.get(name).unwrap_or_default()
+    }
+}
+
+impl Fields for MapFields<'_> {
+    fn get(&self, name: Name) -> Option<&[u8]> {
+        self.values[name.index()].as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_of_one_name_are_combined() {
+        let mut map = HeaderMap::new();
+        map.append("if-none-match", "\"a\"".parse().unwrap());
+        map.append("if-none-match", "\"b\"".parse().unwrap());
+        map.append("range", "bytes=0-1".parse().unwrap());
+        map.append("x-other", "ignored".parse().unwrap());
+        let f = MapFields::new(&map);
+        assert_eq!(f.get(Name::IfNoneMatch), Some(&b"\"a\", \"b\""[..]));
+        assert_eq!(f.get(Name::Range), Some(&b"bytes=0-1"[..]));
+        assert_eq!(f.get(Name::Accept), None);
+    }
+}
+
+/// Fields RFC 9113 §8.2.2 and RFC 9114 §4.2 forbid in HTTP/2 and HTTP/3.
+const CONNECTION_SPECIFIC: [&str; 5] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// The response head of a plan, as HTTP/2 and HTTP/3 send it: its status, Date and Server (unless
+/// the plan is bare), its fields without the connection-specific ones, and
+/// content-length.
+pub fn response_head(plan: &Plan) -> http::Response<()> {
+    let mut response = http::Response::new(());
+    *response.status_mut() =
+        http::StatusCode::from_u16(plan.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    if !plan.bare {
+        let mut date = Vec::with_capacity(29);
+        wire::push_date(&mut date);
+        if let Ok(date) = HeaderValue::from_bytes(&date) {
+            headers.insert(http::header::DATE, date);
+        }
+        headers.insert(http::header::SERVER, HeaderValue::from_static("henaserver"));
+    }
+    for (name, value) in plan.all_fields() {
+        let Ok(name) = HeaderName::from_bytes(name.as_bytes()) else {
+            continue;
+        };
+        if CONNECTION_SPECIFIC.contains(&name.as_str()) {
+            continue;
+        }
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.append(name, value);
+        }
+    }
+    if let Some(n) = plan.content_length {
+        headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(n));
+    }
+    response
+}
+
+/// A request head in readable text, pseudo-header fields first (for
+/// `--echo` and `--dump`).
+pub fn request_text(parts: &http::request::Parts, secure: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    let mut line = |name: &str, value: &[u8]| {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
+    };
+    line(":method", parts.method.as_str().as_bytes());
+    let scheme = parts
+        .uri
+        .scheme_str()
+        .unwrap_or(if secure { "https" } else { "http" });
+    line(":scheme", scheme.as_bytes());
+    if let Some(authority) = parts.uri.authority() {
+        line(":authority", authority.as_str().as_bytes());
+    }
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or(parts.uri.path(), |pq| pq.as_str());
+    line(":path", path.as_bytes());
+    for (name, value) in &parts.headers {
+        line(name.as_str(), value.as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// A response head in readable text, `:status` first (for `--dump`).
+pub fn response_text(response: &http::Response<()>) -> Vec<u8> {
+    let mut out = format!(":status: {}\r\n", response.status().as_u16()).into_bytes();
+    for (name, value) in response.headers() {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+#[cfg(test)]
+mod heads {
+    use super::*;
+
+    #[test]
+    fn connection_specific_fields_never_go_out() {
+        let mut plan = Plan::new(200);
+        plan.field("Connection", "close");
+        plan.field("Transfer-Encoding", "chunked");
+        plan.field("Keep-Alive", "timeout=5");
+        plan.field("Upgrade", "h2c");
+        plan.field("ETag", "\"x\"");
+        plan.content_length = Some(3);
+        let head = response_head(&plan);
+        for name in CONNECTION_SPECIFIC {
+            assert!(head.headers().get(name).is_none(), "{name}");
+        }
+        assert_eq!(head.headers()["etag"], "\"x\"");
+        assert_eq!(head.headers()["content-length"], "3");
+        assert!(head.headers().contains_key("date"));
+        let text = String::from_utf8(response_text(&head)).unwrap();
+        assert!(text.starts_with(":status: 200\r\n"), "{text}");
+    }
+}
