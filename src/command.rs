@@ -304,6 +304,14 @@ fn start_line(server: &Server) -> String {
             redirects.join(" and ")
         ));
     }
+    let quic: Vec<String> = server
+        .quic_addrs()
+        .iter()
+        .map(|a| format!("udp {a}"))
+        .collect();
+    if !quic.is_empty() {
+        line.push_str(&format!("; HTTP/3 on {}", quic.join(" and ")));
+    }
     if let Some(admin) = server.admin_addr() {
         line.push_str(&format!("; admin at http://{admin}/"));
     }

@@ -60,6 +60,7 @@ mod exchange;
 mod forwarded;
 mod http1;
 mod http2;
+mod http3;
 mod log;
 mod message;
 mod observe;

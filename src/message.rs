@@ -6,12 +6,160 @@
 //! pipeline reads none.
 
 use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
 
 use http::header::{HeaderName, HeaderValue};
 use http::HeaderMap;
 
-use crate::exchange::{Fields, Name, Plan};
+use crate::exchange::{Fields, Method, Name, Plan, Request};
+use crate::observe::{Protocol, Record};
+use crate::shared::Shared;
+use crate::site::pages;
 use crate::wire;
+
+/// The TLS version and ALPN protocol of a connection.
+pub type TlsInfo = (&'static str, &'static str);
+
+/// One HTTP/2 or HTTP/3 connection, as its streams see it: where its
+/// requests come from and what answers and records them.
+pub struct Origin {
+    pub shared: Arc<Shared>,
+    pub protocol: Protocol,
+    pub peer: SocketAddr,
+    /// The TLS version and ALPN protocol, over TLS.
+    pub tls: Option<TlsInfo>,
+    /// The server name the client asked for in its handshake (SNI).
+    pub server_name: Option<Box<str>>,
+    /// This connection's number in the dump, and its exchanges so far.
+    connection: u64,
+    exchanges: AtomicU64,
+}
+
+/// A request read whole: its head, and its body when it is kept (for
+/// `--echo` and `--dump`).
+pub struct Asked {
+    pub parts: http::request::Parts,
+    pub kept: Vec<u8>,
+    /// The body was larger than `--max-body`.
+    pub too_large: bool,
+    /// When the request head was complete.
+    pub started: Instant,
+}
+
+impl Origin {
+    pub fn new(
+        shared: Arc<Shared>,
+        protocol: Protocol,
+        peer: SocketAddr,
+        tls: Option<TlsInfo>,
+        server_name: Option<Box<str>>,
+    ) -> Origin {
+        Origin {
+            connection: shared.observe.connection_number(),
+            shared,
+            protocol,
+            peer,
+            tls,
+            server_name,
+            exchanges: AtomicU64::new(0),
+        }
+    }
+
+    /// The plan that answers `asked`, and the request head as text when
+    /// the exchange is kept.
+    pub async fn plan(&self, asked: &Asked) -> (Plan, Vec<u8>) {
+        let shared = &self.shared;
+        let parts = &asked.parts;
+        let raw = if shared.keeps_bodies() {
+            request_text(parts, self.tls.is_some())
+        } else {
+            Vec::new()
+        };
+        let fields = MapFields::new(&parts.headers);
+        let authority = parts
+            .uri
+            .authority()
+            .map(|a| a.as_str().as_bytes())
+            .or_else(|| parts.headers.get("host").map(HeaderValue::as_bytes));
+        let mut plan = match Method::classify(parts.method.as_str().as_bytes()) {
+            _ if asked.too_large => pages::error_plan(413, false),
+            Err(_) => pages::error_plan(400, false),
+            Ok(method) => {
+                let req = Request {
+                    method,
+                    path: parts.uri.path().as_bytes(),
+                    query: parts.uri.query().map(str::as_bytes),
+                    authority,
+                    peer: self.peer,
+                    secure: self.tls.is_some()
+                        || crate::forwarded::https(&shared.trusted, self.peer.ip(), &fields),
+                    server_name: self.server_name.as_deref(),
+                    fields: &fields,
+                    raw: &raw,
+                    body: &asked.kept,
+                };
+                let responder = shared.responder.load_full();
+                responder.respond(&req).await
+            }
+        };
+        if self.protocol != Protocol::Http3 {
+            shared.advertise(&mut plan);
+        }
+        (plan, raw)
+    }
+
+    /// Hands a finished exchange to the observers: `plan` as answered
+    /// (its body taken, `bytes` long), `raw` the request head as text and
+    /// `head` the response head as text, when kept.
+    pub fn finish(
+        &self,
+        asked: &Asked,
+        raw: Vec<u8>,
+        plan: &Plan,
+        bytes: u64,
+        head: Option<Vec<u8>>,
+    ) {
+        let observe = &self.shared.observe;
+        if !observe.active() {
+            return;
+        }
+        let parts = &asked.parts;
+        let fields = MapFields::new(&parts.headers);
+        let mut request = raw;
+        request.extend_from_slice(&asked.kept);
+        // The request line HTTP/1 would have, for the log and the inspector.
+        let line = observe.wants_line().then(|| {
+            let target = parts
+                .uri
+                .path_and_query()
+                .map_or(parts.uri.path(), |pq| pq.as_str());
+            format!("{} {target} {}", parts.method, self.protocol.as_str())
+        });
+        observe.finish(&Record {
+            protocol: self.protocol,
+            connection: self.connection,
+            number: self.exchanges.fetch_add(1, Ordering::Relaxed) + 1,
+            peer: self.peer,
+            client: crate::forwarded::client(&self.shared.trusted, self.peer.ip(), &fields),
+            tls: self.tls,
+            method: Method::classify(parts.method.as_str().as_bytes()).unwrap_or(Method::Unknown),
+            line: line.as_deref().unwrap_or_default().as_bytes(),
+            referer: fields.get_bytes(Name::Referer),
+            user_agent: fields.get_bytes(Name::UserAgent),
+            exchange: head.as_deref().map(|head| (&request[..], head)),
+            status: plan.status,
+            bytes,
+            elapsed: asked.started.elapsed(),
+            encoding: plan.encoding,
+            range: plan.range.as_deref().unwrap_or(""),
+            site: plan.site.as_deref(),
+            explain: plan.explain.as_deref(),
+        });
+    }
+}
 
 /// The fields the pipeline reads, found in one pass over the map.
 pub struct MapFields<'a> {

@@ -26,6 +26,8 @@ pub enum Protocol {
     Http11,
     /// HTTP/2.
     Http2,
+    /// HTTP/3.
+    Http3,
 }
 
 impl Protocol {
@@ -35,6 +37,7 @@ impl Protocol {
             Protocol::Http10 => "HTTP/1.0",
             Protocol::Http11 => "HTTP/1.1",
             Protocol::Http2 => "HTTP/2.0",
+            Protocol::Http3 => "HTTP/3.0",
         }
     }
 
@@ -43,6 +46,7 @@ impl Protocol {
         match self {
             Protocol::Http10 | Protocol::Http11 => 0,
             Protocol::Http2 => 1,
+            Protocol::Http3 => 2,
         }
     }
 }

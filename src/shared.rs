@@ -3,6 +3,7 @@
 use arc_swap::ArcSwap;
 
 use crate::config::{Config, Limits};
+use crate::exchange::Plan;
 use crate::observe::Observers;
 use crate::respond::Responder;
 use crate::tls::Tls;
@@ -28,6 +29,9 @@ pub struct Shared {
     pub http2: bool,
     /// Peers whose forwarding fields are believed (`--trusted-proxy`).
     pub trusted: Vec<ipnet::IpNet>,
+    /// The `Alt-Svc` value HTTP/1.1 and HTTP/2 responses carry when
+    /// HTTP/3 is spoken beside them (`h3=":PORT"; ma=...`).
+    pub alt_svc: Option<String>,
 }
 
 impl Shared {
@@ -48,6 +52,16 @@ impl Shared {
             tls,
             http2,
             trusted: config.trusted_proxies.clone(),
+            alt_svc: None,
+        }
+    }
+
+    /// Adds what every response of this listener carries beside the
+    /// plan's own fields: `Alt-Svc`, when HTTP/3 is offered.
+    #[inline]
+    pub fn advertise(&self, plan: &mut Plan) {
+        if let Some(alt_svc) = &self.alt_svc {
+            plan.field("Alt-Svc", alt_svc.clone());
         }
     }
 

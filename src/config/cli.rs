@@ -56,6 +56,12 @@ pub struct Args {
     #[arg(long, help_heading = "Listening")]
     pub no_http2: bool,
 
+    /// Speak HTTP/3 over QUIC too, on UDP at the address and port of each
+    /// HTTPS listener, and offer it to HTTP/1.1 and HTTP/2 clients with
+    /// Alt-Svc (needs HTTPS)
+    #[arg(long, help_heading = "HTTPS")]
+    pub http3: bool,
+
     /// Certificate chain in PEM; with --tls-key, the listeners speak HTTPS
     /// (repeatable, paired with --tls-key in order; chosen by SNI, the
     /// first is the default)
@@ -295,9 +301,30 @@ pub struct Args {
     #[arg(long, value_name = "TIME", default_value = "10s", value_parser = duration, help_heading = "Limits and timeouts")]
     pub shutdown_grace: Duration,
 
-    /// Streams one HTTP/2 connection may have open at once
+    /// Streams one HTTP/2 or HTTP/3 connection may have open at once
     #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_MAX_CONCURRENT_STREAMS, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Limits and timeouts")]
     pub max_concurrent_streams: u32,
+
+    /// Time an HTTP/3 (QUIC) connection may be silent before it is closed
+    #[arg(long, value_name = "TIME", default_value = "30s", value_parser = duration, help_heading = "Limits and timeouts")]
+    pub quic_idle_timeout: Duration,
+
+    /// Bytes a client may send on one HTTP/3 stream ahead of the server
+    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_QUIC_STREAM_WINDOW, value_parser = clap::value_parser!(u32).range(1024..), help_heading = "Limits and timeouts")]
+    pub quic_stream_window: u32,
+
+    /// Bytes a client may send on one HTTP/3 connection ahead of the server
+    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_QUIC_CONNECTION_WINDOW, value_parser = clap::value_parser!(u32).range(1024..), help_heading = "Limits and timeouts")]
+    pub quic_connection_window: u32,
+
+    /// Largest UDP payload the HTTP/3 endpoint accepts (1200 to 65527)
+    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_QUIC_MAX_UDP_PAYLOAD, value_parser = clap::value_parser!(u16).range(1200..=65527), help_heading = "Limits and timeouts")]
+    pub quic_max_udp_payload: u16,
+
+    /// QUIC handshakes in progress above which new clients must first
+    /// prove their address with a Retry
+    #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_QUIC_RETRY_ABOVE, help_heading = "Limits and timeouts")]
+    pub quic_retry_above: usize,
 
     /// Time a client has to finish the TLS handshake
     #[arg(long, value_name = "TIME", default_value = "10s", value_parser = duration, help_heading = "Limits and timeouts")]
@@ -552,6 +579,11 @@ impl Args {
             linger_timeout: self.linger_timeout,
             tls_handshake_timeout: self.tls_handshake_timeout,
             max_concurrent_streams: self.max_concurrent_streams,
+            quic_idle_timeout: self.quic_idle_timeout,
+            quic_stream_window: self.quic_stream_window,
+            quic_connection_window: self.quic_connection_window,
+            quic_max_udp_payload: self.quic_max_udp_payload,
+            quic_retry_above: self.quic_retry_above,
             shutdown_grace: self.shutdown_grace,
             max_connections: self.max_connections,
             max_ranges: self.max_ranges,
@@ -679,6 +711,7 @@ impl Args {
             ("--redirect-http", self.redirect_http.is_some()),
             ("--hsts", self.hsts.is_some()),
             ("--tls-keylog", self.tls_keylog.is_some()),
+            ("--http3", self.http3),
         ] {
             if given && !https {
                 return Err(ConfigError(format!(
@@ -747,6 +780,7 @@ impl Args {
                 None => None,
             },
             http2: !self.no_http2,
+            http3: self.http3,
             tls,
             redirect_http,
             hsts,

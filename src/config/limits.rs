@@ -54,6 +54,22 @@ pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 128;
 /// Most connections served at once; more wait in the listen backlog.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// Time a QUIC connection (HTTP/3) may be silent before it is closed; the
+/// client's keep-alive PINGs count, so only a vanished peer meets it.
+pub const DEFAULT_QUIC_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bytes a client may send on one HTTP/3 request stream ahead of the
+/// server reading them.
+pub const DEFAULT_QUIC_STREAM_WINDOW: u32 = 1024 * 1024;
+/// Bytes a client may send on one QUIC connection, all its streams
+/// together, ahead of the server reading them.
+pub const DEFAULT_QUIC_CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
+/// Largest UDP payload the QUIC endpoint accepts and advertises
+/// (`max_udp_payload_size`): an Ethernet MTU less the IPv4 and UDP headers.
+pub const DEFAULT_QUIC_MAX_UDP_PAYLOAD: u16 = 1472;
+/// QUIC handshakes in progress at once above which new clients must first
+/// prove their address (a Retry, RFC 9000 §8.1): a handshake flood from
+/// spoofed addresses then costs one packet each, not a handshake.
+pub const DEFAULT_QUIC_RETRY_ABOVE: usize = 64;
 
 /// The limits and timeouts of one server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +100,16 @@ pub struct Limits {
     pub max_connections: usize,
     /// See [`DEFAULT_MAX_CONCURRENT_STREAMS`].
     pub max_concurrent_streams: u32,
+    /// See [`DEFAULT_QUIC_IDLE_TIMEOUT`].
+    pub quic_idle_timeout: Duration,
+    /// See [`DEFAULT_QUIC_STREAM_WINDOW`].
+    pub quic_stream_window: u32,
+    /// See [`DEFAULT_QUIC_CONNECTION_WINDOW`].
+    pub quic_connection_window: u32,
+    /// See [`DEFAULT_QUIC_MAX_UDP_PAYLOAD`].
+    pub quic_max_udp_payload: u16,
+    /// See [`DEFAULT_QUIC_RETRY_ABOVE`].
+    pub quic_retry_above: usize,
     /// See [`DEFAULT_MAX_RANGES`].
     pub max_ranges: usize,
     /// See [`DEFAULT_CACHE_ENTRIES`].
@@ -108,6 +134,11 @@ impl Default for Limits {
             tls_handshake_timeout: DEFAULT_TLS_HANDSHAKE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
+            quic_idle_timeout: DEFAULT_QUIC_IDLE_TIMEOUT,
+            quic_stream_window: DEFAULT_QUIC_STREAM_WINDOW,
+            quic_connection_window: DEFAULT_QUIC_CONNECTION_WINDOW,
+            quic_max_udp_payload: DEFAULT_QUIC_MAX_UDP_PAYLOAD,
+            quic_retry_above: DEFAULT_QUIC_RETRY_ABOVE,
             max_ranges: DEFAULT_MAX_RANGES,
             cache_entries: DEFAULT_CACHE_ENTRIES,
             cache_bytes: DEFAULT_CACHE_BYTES,

@@ -229,6 +229,8 @@ pub struct Config {
     /// Whether HTTP/2 is spoken (by ALPN over TLS, by prior knowledge in
     /// cleartext).
     pub http2: bool,
+    /// Whether HTTP/3 is spoken, over QUIC beside each HTTPS listener.
+    pub http3: bool,
     /// Where the admin listener (health, readiness, metrics) listens.
     pub admin: Option<SocketAddr>,
     /// Where the process id is written.
@@ -362,6 +364,7 @@ impl Config {
             clean_urls: false,
             sendfile: true,
             http2: true,
+            http3: false,
             admin: None,
             pid_file: None,
             trusted_proxies: Vec::new(),

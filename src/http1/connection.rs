@@ -297,7 +297,8 @@ impl Connection {
                     .head
                     .request(raw, &fields, self.peer, self.io.tls_names(), &[]);
                 let responder = self.shared.responder.load_full();
-                let plan = responder.respond(&req).await;
+                let mut plan = responder.respond(&req).await;
+                self.shared.advertise(&mut plan);
                 let mark = self.out.len();
                 encode::head(&mut self.out, &plan, keep_alive);
                 self.exchange.inspected = self.record(&self.buf[..len], mark);
@@ -336,7 +337,7 @@ impl Connection {
         let drained = self
             .drain_body(self.head.framing, self.head.expect_continue, &mut body)
             .await?;
-        let (plan, keep_alive) = match drained {
+        let (mut plan, keep_alive) = match drained {
             Err(e) => (pages::error_plan(e.status, false), false),
             Ok(()) => {
                 let fields = HeadFields::new(&self.head, &raw);
@@ -347,6 +348,7 @@ impl Connection {
                 (responder.respond(&req).await, keep_alive)
             }
         };
+        self.shared.advertise(&mut plan);
         let mark = self.out.len();
         encode::head(&mut self.out, &plan, keep_alive);
         if self.shared.observe.records_exchanges() {

@@ -14,22 +14,19 @@
 //! stops, GOAWAY names the last stream and the streams in flight finish.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use h2::server::SendResponse;
 use h2::{Reason, RecvStream, SendStream};
-use http::header::HeaderValue;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::linger::Linger;
-use crate::exchange::{Body, Method, Name, Piece, Request};
-use crate::message::{request_text, response_head, response_text, MapFields};
-use crate::observe::{Protocol, Record};
+use crate::exchange::{Body, Piece};
+use crate::message::{response_head, response_text, Asked, Origin, TlsInfo};
+use crate::observe::Protocol;
 use crate::shared::Shared;
-use crate::site::pages;
 use crate::stop::Stopped;
 
 /// Streams the peer may reset before they are accepted, before the
@@ -50,22 +47,6 @@ pub const FILE_CHUNK: usize = 64 * 1024;
 pub const INITIAL_WINDOW: u32 = 1024 * 1024;
 /// The largest frame the server accepts (the protocol's minimum maximum).
 pub const MAX_FRAME: u32 = 16 * 1024;
-
-/// What the streams of one connection share.
-struct Conn {
-    shared: Arc<Shared>,
-    peer: SocketAddr,
-    /// The TLS version and ALPN protocol, over TLS.
-    tls: Option<(&'static str, &'static str)>,
-    /// The server name the client asked for in its TLS handshake (SNI).
-    server_name: Option<Box<str>>,
-    /// This connection's number in the dump, and its streams so far.
-    dump_id: u64,
-    exchanges: AtomicU64,
-}
-
-/// The TLS version and ALPN protocol of a connection.
-pub type TlsInfo = (&'static str, &'static str);
 
 /// Serves HTTP/2 on `io` until the connection ends. `tls` names the TLS
 /// version and ALPN protocol when `io` is encrypted, and the server name
@@ -107,14 +88,13 @@ pub async fn serve<T>(
         Some((info, name)) => (Some(info), name),
         None => (None, None),
     };
-    let conn = Arc::new(Conn {
-        server_name,
-        dump_id: shared.observe.connection_number(),
-        shared: shared.clone(),
+    let conn = Arc::new(Origin::new(
+        shared.clone(),
+        Protocol::Http2,
         peer,
         tls,
-        exchanges: AtomicU64::new(0),
-    });
+        server_name,
+    ));
     let mut stop = Stopped::default();
     let mut going_away = false;
     let mut served = false;
@@ -167,13 +147,12 @@ pub async fn serve<T>(
 async fn answer(
     request: http::Request<RecvStream>,
     mut respond: SendResponse<Bytes>,
-    conn: Arc<Conn>,
+    conn: Arc<Origin>,
 ) {
     let started = Instant::now();
-    let shared = &conn.shared;
-    let limits = &shared.limits;
+    let limits = &conn.shared.limits;
     let (parts, mut body) = request.into_parts();
-    let keep = shared.keeps_bodies();
+    let keep = conn.shared.keeps_bodies();
     let mut kept = Vec::new();
     let mut received: u64 = 0;
     let mut too_large = false;
@@ -197,54 +176,27 @@ async fn answer(
             }
         }
     }
-
-    let method = Method::classify(parts.method.as_str().as_bytes());
-    let responder = shared.responder.load_full();
-    let raw = if keep {
-        request_text(&parts, conn.tls.is_some())
-    } else {
-        Vec::new()
+    let asked = Asked {
+        parts,
+        kept,
+        too_large,
+        started,
     };
-    let fields = MapFields::new(&parts.headers);
-    let authority = parts
-        .uri
-        .authority()
-        .map(|a| a.as_str().as_bytes())
-        .or_else(|| parts.headers.get("host").map(HeaderValue::as_bytes));
-    let plan = match method {
-        _ if too_large => pages::error_plan(413, false),
-        Err(_) => pages::error_plan(400, false),
-        Ok(method) => {
-            let req = Request {
-                method,
-                path: parts.uri.path().as_bytes(),
-                query: parts.uri.query().map(str::as_bytes),
-                authority,
-                peer: conn.peer,
-                secure: conn.tls.is_some()
-                    || crate::forwarded::https(&shared.trusted, conn.peer.ip(), &fields),
-                server_name: conn.server_name.as_deref(),
-                fields: &fields,
-                raw: &raw,
-                body: &kept,
-            };
-            responder.respond(&req).await
-        }
-    };
-
+    let (mut plan, raw) = conn.plan(&asked).await;
     let response = response_head(&plan);
-    let status = plan.status;
-    let bytes = plan.body.len();
-    let end = plan.body.is_empty();
+    let body = std::mem::replace(&mut plan.body, Body::Empty);
+    let bytes = body.len();
+    let end = body.is_empty();
     // The head as sent, for --dump and the inspector only: no copy of the
     // fields otherwise.
-    let dumped_head = shared
+    let head = conn
+        .shared
         .observe
         .records_exchanges()
         .then(|| response_text(&response));
     let sent = match respond.send_response(response, end) {
         Ok(mut stream) if !end => {
-            let sent = send_body(&mut stream, plan.body, limits.send_timeout).await;
+            let sent = send_body(&mut stream, body, limits.send_timeout).await;
             if let Err(reason) = sent {
                 stream.send_reset(reason);
             }
@@ -256,40 +208,7 @@ async fn answer(
     if !sent {
         tracing::debug!(peer = %conn.peer, "HTTP/2 stream ended before its response");
     }
-    let observe = &shared.observe;
-    if !observe.active() {
-        return;
-    }
-    let mut request = raw;
-    request.extend_from_slice(&kept);
-    // The request line HTTP/1 would have, for the log and the inspector.
-    let line = observe.wants_line().then(|| {
-        let target = parts
-            .uri
-            .path_and_query()
-            .map_or(parts.uri.path(), |pq| pq.as_str());
-        format!("{} {target} HTTP/2.0", parts.method)
-    });
-    observe.finish(&Record {
-        protocol: Protocol::Http2,
-        connection: conn.dump_id,
-        number: conn.exchanges.fetch_add(1, Ordering::Relaxed) + 1,
-        peer: conn.peer,
-        client: crate::forwarded::client(&shared.trusted, conn.peer.ip(), &fields),
-        tls: conn.tls,
-        method: method.unwrap_or(Method::Unknown),
-        line: line.as_deref().unwrap_or_default().as_bytes(),
-        referer: fields.get_bytes(Name::Referer),
-        user_agent: fields.get_bytes(Name::UserAgent),
-        exchange: dumped_head.as_deref().map(|head| (&request[..], head)),
-        status,
-        bytes,
-        elapsed: started.elapsed(),
-        encoding: plan.encoding,
-        range: plan.range.as_deref().unwrap_or(""),
-        site: plan.site.as_deref(),
-        explain: plan.explain.as_deref(),
-    });
+    conn.finish(&asked, raw, &plan, bytes, head);
 }
 
 /// Sends a plan's body; the error is the reason to reset the stream with.

@@ -42,6 +42,7 @@ use crate::exchange::UNIX_PEER;
 use crate::http1::connection::{self, Shared};
 use crate::http2::connection as http2;
 use crate::http2::rewind::Rewind;
+use crate::http3::endpoint::QuicThread;
 use crate::log::{AccessLog, Target, FLUSH_INTERVAL};
 use crate::observe::Observers;
 use crate::respond::{Files, Redirect, Responder};
@@ -67,6 +68,10 @@ use workers::*;
 
 use crate::window::reply::ReplySource;
 pub use reload::Reloader;
+
+/// How long a client may remember that HTTP/3 is offered (`Alt-Svc`'s
+/// `ma`, in seconds): a day, as Caddy and nginx's examples advertise.
+pub const ALT_SVC_MAX_AGE: u32 = 86_400;
 
 /// Why a server could not start.
 #[derive(Debug)]
@@ -143,6 +148,8 @@ pub struct Server {
     /// Requests from the signal handlers to the running server.
     control: Option<Control>,
     tls: Option<Tls>,
+    /// UDP sockets for HTTP/3, beside the HTTPS listeners (`--http3`).
+    quic: Vec<std::net::UdpSocket>,
     dump: Option<Arc<Dump>>,
     log: AccessLog,
     log_thread: Option<std::thread::JoinHandle<()>>,
@@ -213,6 +220,21 @@ impl Server {
             Some(settings) => Some(Tls::new(settings, config.http2).map_err(Error::Tls)?),
             None => None,
         };
+        // HTTP/3 on UDP at the address and port each HTTPS listener
+        // really has (an ephemeral port and inherited sockets included).
+        let quic = if config.http3 && tls.is_some() {
+            let addrs = listeners
+                .iter()
+                .map(|l| l.local_addr())
+                .collect::<io::Result<Vec<_>>>()
+                .map_err(Error::Io)?;
+            crate::http3::endpoint::bind(&addrs).map_err(|e| match addrs.first() {
+                Some(&addr) => Error::Bind(addr, e),
+                None => Error::Io(e),
+            })?
+        } else {
+            Vec::new()
+        };
         let admin_listener = match (config.admin, inherited_admin) {
             (Some(_), Some(listener)) => Some(listener),
             (Some(addr), None) => Some(listen(addr).map_err(|e| Error::Bind(addr, e))?),
@@ -266,10 +288,19 @@ impl Server {
             reloader: None,
             control: None,
             tls,
+            quic,
             dump,
             log,
             log_thread,
         })
+    }
+
+    /// The UDP addresses HTTP/3 is served on.
+    pub fn quic_addrs(&self) -> Vec<SocketAddr> {
+        self.quic
+            .iter()
+            .filter_map(|s| s.local_addr().ok())
+            .collect()
     }
 
     /// The addresses listened on, with the real ports.
@@ -348,6 +379,7 @@ impl Server {
             reloader,
             control,
             tls,
+            quic,
             dump,
             log,
             log_thread,
@@ -393,13 +425,21 @@ impl Server {
             .map_or(443, |a| a.port());
         let observe = Observers::new(log, dump, dev.inspect.clone(), true);
         let responder = site_responder(&config, sites, &dev, &challenges, &reply);
-        let shared = Arc::new(Shared::new(
+        let mut shared = Shared::new(
             &config,
             responder,
             observe.clone(),
             tls.clone(),
             config.http2,
-        ));
+        );
+        if let Some(port) = quic
+            .first()
+            .and_then(|s| s.local_addr().ok())
+            .map(|a| a.port())
+        {
+            shared.alt_svc = Some(format!("h3=\":{port}\"; ma={ALT_SVC_MAX_AGE}"));
+        }
+        let shared = Arc::new(shared);
         let redirect = Responder::Redirect(Redirect {
             port: https_port,
             challenges: challenges.clone(),
@@ -446,6 +486,12 @@ impl Server {
             workers.push(handle);
         }
         drop(roles);
+        let quic = if quic.is_empty() {
+            None
+        } else {
+            let started = QuicThread::start(quic, shared.clone(), permits.clone(), stop_rx.clone());
+            Some(started.map_err(|e| Error::Io(io::Error::other(e)))?)
+        };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -493,6 +539,9 @@ impl Server {
             admin.set_ready(false);
         }
         let _ = stop_tx.send(true);
+        if let Some(quic) = quic {
+            quic.join();
+        }
         for worker in workers {
             if let Ok(Err(e)) = worker.join() {
                 tracing::error!(error = %e, "worker failed");

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod frames;
+pub mod h3;
 pub mod tls;
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -1,0 +1,20 @@
+//! HTTP/3 (RFC 9114) over QUIC (RFC 9000), with `quinn` as the transport
+//! (the same rustls and ring as TLS over TCP) and `h3` as the framing
+//! layer. Both are used here alone, so that another QUIC stack would
+//! change this folder only.
+//!
+//! - [`endpoint`]: the UDP sockets beside the HTTPS listeners, the QUIC
+//!   and TLS settings (TLS 1.3, ALPN `h3`, the HTTPS listeners'
+//!   certificates and SNI choice), and the thread whose event loop drives
+//!   every QUIC connection: admission against `--max-connections`, Retry
+//!   under a handshake flood, a graceful stop;
+//! - [`connection`]: one connection and its request streams: the request
+//!   in, the responder's plan out through the same `message::Origin` as
+//!   HTTP/2, the body streamed from the open file as QUIC's flow control
+//!   allows, one record per exchange.
+//!
+//! 0-RTT is not offered: early data can be replayed, and a static file
+//! gains little from it.
+
+pub(crate) mod connection;
+pub(crate) mod endpoint;

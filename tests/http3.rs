@@ -1,0 +1,297 @@
+//! HTTP/3 over QUIC with a real client (`h3` over `quinn`, trusting a
+//! test CA): the pipeline's semantics, many streams, a large body, Alt-Svc
+//! over HTTP/1.1 and HTTP/2 only with `--http3`, the access log, a stream
+//! reset mid-body, and a graceful stop mid-download.
+
+mod common;
+use common::h3::*;
+use common::tls::Ca;
+use common::*;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Buf;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+struct H3Server {
+    tree: Tree,
+    ca: Ca,
+    server: TestServer,
+    quic: SocketAddr,
+}
+
+fn start(options: &[&str]) -> H3Server {
+    let tree = Tree::new();
+    tree.dir("www");
+    tree.file("www/index.html", "<h1>over QUIC</h1>\n")
+        .file("www/data.txt", "0123456789abcdefghij")
+        .file("www/app.js", "let x = 1;\n".repeat(300))
+        .file("www/app.js.gz", gzip(&"let x = 1;\n".repeat(300)));
+    let ca = Ca::new();
+    let (cert, key) = ca.leaf(&["localhost"]).write(tree.path(), "localhost");
+    let (cert, key) = (cert.display().to_string(), key.display().to_string());
+    let mut args = vec!["--http3", "--tls-cert", &cert, "--tls-key", &key];
+    args.extend_from_slice(options);
+    let server = TestServer::start(&tree.path().join("www"), &args);
+    let line = server.stdout.lock().unwrap()[0].clone();
+    let quic = quic_addr(&line).unwrap_or_else(|| panic!("no HTTP/3 address in {line:?}"));
+    assert_eq!(quic.port(), server.addr.port(), "UDP on the HTTPS port");
+    H3Server {
+        tree,
+        ca,
+        server,
+        quic,
+    }
+}
+
+fn gzip(text: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut enc = flate2::write::GzEncoder::new(&mut out, flate2::Compression::default());
+    enc.write_all(text.as_bytes()).unwrap();
+    enc.finish().unwrap();
+    out
+}
+
+#[test]
+fn semantics_over_http3() {
+    let s = start(&["--quiet"]);
+    runtime().block_on(async {
+        let (_endpoint, client) = connect(s.quic, &s.ca.client_config(&[])).await;
+        let r = send(&client, "GET", "/data.txt", &[]).await;
+        assert_eq!((r.status, &r.body[..]), (200, &b"0123456789abcdefghij"[..]));
+        assert_eq!(r.header("content-length"), Some("20"));
+        assert!(
+            r.header("alt-svc").is_none(),
+            "no Alt-Svc over HTTP/3 itself"
+        );
+        let etag = r.header("etag").expect("an ETag").to_string();
+
+        let r = send(&client, "HEAD", "/data.txt", &[]).await;
+        assert_eq!((r.status, r.body.len()), (200, 0));
+        assert_eq!(r.header("content-length"), Some("20"));
+
+        let r = send(&client, "GET", "/missing", &[]).await;
+        assert_eq!(r.status, 404);
+
+        let r = send(&client, "GET", "/data.txt", &[("range", "bytes=2-5")]).await;
+        assert_eq!((r.status, &r.body[..]), (206, &b"2345"[..]));
+        assert_eq!(r.header("content-range"), Some("bytes 2-5/20"));
+
+        let r = send(&client, "GET", "/data.txt", &[("if-none-match", &etag)]).await;
+        assert_eq!((r.status, r.body.len()), (304, 0));
+
+        let r = send(&client, "GET", "/app.js", &[("accept-encoding", "gzip")]).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("content-encoding"), Some("gzip"));
+        assert_eq!(r.body, gzip(&"let x = 1;\n".repeat(300)));
+
+        let r = send(&client, "GET", "/", &[]).await;
+        assert_eq!((r.status, &r.body[..]), (200, &b"<h1>over QUIC</h1>\n"[..]));
+    });
+}
+
+#[test]
+fn fifty_concurrent_streams_and_a_large_body_arrive_intact() {
+    let s = start(&["--quiet"]);
+    let big: Vec<u8> = (0..5 * 1024 * 1024u32).map(|i| (i % 253) as u8).collect();
+    s.tree.file("www/big.bin", &big);
+    runtime().block_on(async {
+        let (_endpoint, client) = connect(s.quic, &s.ca.client_config(&[])).await;
+        let mut tasks = Vec::new();
+        for i in 0..50 {
+            let client = client.clone();
+            tasks.push(tokio::spawn(async move {
+                let path = if i % 2 == 0 { "/data.txt" } else { "/app.js" };
+                (i, send(&client, "GET", path, &[]).await)
+            }));
+        }
+        for task in tasks {
+            let (i, r) = task.await.unwrap();
+            assert_eq!(r.status, 200, "stream {i}");
+            let want = if i % 2 == 0 {
+                b"0123456789abcdefghij".to_vec()
+            } else {
+                "let x = 1;\n".repeat(300).into_bytes()
+            };
+            assert!(r.body == want, "stream {i} intact");
+        }
+        let r = send(&client, "GET", "/big.bin", &[]).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body.len(), big.len());
+        assert!(r.body == big, "5 MiB intact");
+    });
+}
+
+/// Reads the head of an HTTPS/1.1 response to `path`.
+fn https1_head(addr: SocketAddr, ca: &Ca, path: &str) -> String {
+    let mut client = common::tls::connect(addr, "localhost", ca.client_config(&[b"http/1.1"]));
+    client.send(
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
+    client.raw_head()
+}
+
+#[test]
+fn alt_svc_is_offered_over_http1_and_http2_only_with_http3() {
+    let s = start(&["--quiet"]);
+    let want = format!("h3=\":{}\"; ma=86400", s.quic.port());
+    let head = https1_head(s.server.addr, &s.ca, "/data.txt");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains(&format!("alt-svc: {want}").to_ascii_lowercase()),
+        "{head}"
+    );
+    runtime().block_on(async {
+        let tcp = tokio::net::TcpStream::connect(s.server.addr).await.unwrap();
+        let connector = tokio_rustls::TlsConnector::from(s.ca.client_config(&[b"h2"]));
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let tls = connector.connect(name, tcp).await.unwrap();
+        let (client, connection) = h2::client::handshake(tls).await.unwrap();
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let mut client = client.ready().await.unwrap();
+        let request = http::Request::builder()
+            .uri("https://localhost/data.txt")
+            .body(())
+            .unwrap();
+        let (response, _) = client.send_request(request, true).unwrap();
+        let response = response.await.unwrap();
+        assert_eq!(
+            response
+                .headers()
+                .get("alt-svc")
+                .and_then(|v| v.to_str().ok()),
+            Some(want.as_str())
+        );
+    });
+    // Without --http3: no UDP socket and no Alt-Svc.
+    let tree = Tree::new();
+    tree.file("data.txt", "x");
+    let ca = Ca::new();
+    let (cert, key) = ca.leaf(&["localhost"]).write(tree.path(), "localhost");
+    let plain = TestServer::start(
+        tree.path(),
+        &[
+            "--quiet",
+            "--tls-cert",
+            &cert.display().to_string(),
+            "--tls-key",
+            &key.display().to_string(),
+        ],
+    );
+    let line = plain.stdout.lock().unwrap()[0].clone();
+    assert!(quic_addr(&line).is_none(), "{line}");
+    let head = https1_head(plain.addr, &ca, "/data.txt");
+    assert!(!head.to_ascii_lowercase().contains("alt-svc"), "{head}");
+}
+
+#[test]
+fn http3_needs_https() {
+    let tree = Tree::new();
+    let (code, _, err) = run_bin(&[&tree.path().display().to_string(), "--http3"], &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--http3 needs HTTPS"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn the_access_log_names_http3() {
+    let s = start(&[]);
+    runtime().block_on(async {
+        let (_endpoint, client) = connect(s.quic, &s.ca.client_config(&[])).await;
+        let r = send(
+            &client,
+            "GET",
+            "/data.txt?q=1",
+            &[("user-agent", "h3-test")],
+        )
+        .await;
+        assert_eq!(r.status, 200);
+    });
+    let line = s
+        .server
+        .wait_stdout(|l| l.contains("/data.txt?q=1"))
+        .expect("an access log line");
+    assert!(
+        line.contains("\"GET /data.txt?q=1 HTTP/3.0\" 200 20"),
+        "{line}"
+    );
+    assert!(line.contains("h3-test"), "{line}");
+}
+
+#[test]
+fn a_stream_reset_mid_body_leaves_the_connection_serving() {
+    let s = start(&["--quiet"]);
+    s.tree.file("www/big.bin", vec![b'q'; 4 * 1024 * 1024]);
+    runtime().block_on(async {
+        let (_endpoint, client) = connect(s.quic, &s.ca.client_config(&[])).await;
+        let mut sender = client.clone();
+        let request = http::Request::builder()
+            .uri("https://localhost/big.bin")
+            .body(())
+            .unwrap();
+        let mut stream = sender.send_request(request).await.unwrap();
+        stream.finish().await.unwrap();
+        let response = stream.recv_response().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let first = stream.recv_data().await.unwrap().expect("some body");
+        assert!(first.remaining() > 0);
+        stream.stop_sending(::h3::error::Code::H3_REQUEST_CANCELLED);
+        drop(stream);
+        for _ in 0..3 {
+            let r = send(&client, "GET", "/data.txt", &[]).await;
+            assert_eq!((r.status, &r.body[..]), (200, &b"0123456789abcdefghij"[..]));
+        }
+    });
+}
+
+#[test]
+fn a_download_in_flight_finishes_through_a_graceful_stop() {
+    let mut s = start(&["--quiet", "--shutdown-grace", "60s"]);
+    let big: Vec<u8> = (0..5 * 1024 * 1024u32).map(|i| (i % 241) as u8).collect();
+    s.tree.file("www/big.bin", &big);
+    let got = runtime().block_on(async {
+        let (endpoint, client) = connect(s.quic, &s.ca.client_config(&[])).await;
+        let mut sender = client.clone();
+        let request = http::Request::builder()
+            .uri("https://localhost/big.bin")
+            .body(())
+            .unwrap();
+        let mut stream = sender.send_request(request).await.unwrap();
+        stream.finish().await.unwrap();
+        let response = stream.recv_response().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let mut got = Vec::new();
+        let mut told = false;
+        while let Some(mut chunk) = stream.recv_data().await.expect("the body") {
+            while chunk.has_remaining() {
+                let piece = chunk.chunk();
+                got.extend_from_slice(piece);
+                let n = piece.len();
+                chunk.advance(n);
+            }
+            if !told {
+                s.server.signal("TERM");
+                told = true;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // The client closes, as one told GOAWAY does once done.
+        drop(stream);
+        endpoint.close(0u32.into(), b"");
+        endpoint.wait_idle().await;
+        got
+    });
+    assert_eq!(got.len(), big.len(), "bytes received");
+    assert!(got == big, "the download arrived whole");
+    assert_eq!(s.server.wait_exit(PATIENCE), Some(0));
+}
