@@ -19,11 +19,12 @@ enum Way {
     H2c,
     Http1OverTls,
     H2OverTls,
+    H3,
 }
 
 impl Way {
     fn tls(self) -> bool {
-        matches!(self, Way::Http1OverTls | Way::H2OverTls)
+        matches!(self, Way::Http1OverTls | Way::H2OverTls | Way::H3)
     }
 
     fn http2(self) -> bool {
@@ -91,6 +92,15 @@ fn request(way: Way, addr: SocketAddr, ca: &Ca, path: &str) -> (u16, Vec<u8>) {
             assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
             h2_get(tls, path).await
         }),
+        // UDP at the HTTPS listener's address and port.
+        Way::H3 => runtime().block_on(async {
+            let (endpoint, client) = common::h3::connect(addr, &ca.client_config(&[])).await;
+            let r = common::h3::send(&client, "GET", path, &[]).await;
+            drop(client);
+            endpoint.close(0u32.into(), b"");
+            endpoint.wait_idle().await;
+            (r.status, r.body)
+        }),
     }
 }
 
@@ -149,6 +159,9 @@ fn observed_once(way: Way) {
     if way.tls() {
         args.extend_from_slice(&["--tls-cert", &cert, "--tls-key", &key]);
     }
+    if way == Way::H3 {
+        args.push("--http3");
+    }
     let server = TestServer::start(&root, &args);
     let line = server.stdout.lock().unwrap()[0].clone();
     let admin = *start_line_addrs(&line).last().unwrap();
@@ -160,7 +173,11 @@ fn observed_once(way: Way) {
     server
         .wait_stdout(|l| l.contains("/data.txt"))
         .expect("an access log line");
-    let protocol = if way.http2() { "HTTP/2.0" } else { "HTTP/1.1" };
+    let protocol = match way {
+        Way::H3 => "HTTP/3.0",
+        _ if way.http2() => "HTTP/2.0",
+        _ => "HTTP/1.1",
+    };
     std::thread::sleep(Duration::from_millis(200));
     let lines: Vec<String> = server
         .stdout
@@ -189,7 +206,11 @@ fn observed_once(way: Way) {
     let metrics = Client::connect(admin)
         .send_and_read(b"GET /metrics HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n");
     assert_eq!(metrics.status, 200);
-    let label = if way.http2() { "h2" } else { "http/1.1" };
+    let label = match way {
+        Way::H3 => "h3",
+        _ if way.http2() => "h2",
+        _ => "http/1.1",
+    };
     let key =
         format!("henaserver_requests_total{{protocol=\"{label}\",method=\"GET\",status=\"2xx\"}}");
     let all = samples(&metrics.text());
@@ -230,4 +251,9 @@ fn http1_over_tls_makes_one_record_for_every_observer() {
 #[test]
 fn h2_over_tls_makes_one_record_for_every_observer() {
     observed_once(Way::H2OverTls);
+}
+
+#[test]
+fn h3_makes_one_record_for_every_observer() {
+    observed_once(Way::H3);
 }
