@@ -1,5 +1,6 @@
-//! henaserver: a static-file web server speaking HTTP/1.1 and HTTP/2 (RFC
-//! 9110, 9112, 9113), over TLS with rustls or kernel TLS, with ACME
+//! henaserver: a static-file web server speaking HTTP/1.1, HTTP/2 and
+//! HTTP/3 (RFC 9110, 9112, 9113, 9114), over TLS with rustls or kernel TLS
+//! and over QUIC with quinn, with ACME
 //! certificates, several sites, an admin listener and a development mode;
 //! safe by default, with file bodies sent by `sendfile(2)`.
 //!
@@ -10,10 +11,13 @@
 //!   a caller's runtime instead.
 //! - `transport`: the byte stream (TCP, TLS in user space or the kernel
 //!   via `tls`, Unix sockets), one timer per wait, file ranges in one call.
-//! - `http1` and `http2`: the protocols. Each reads a request into a
-//!   protocol-neutral `exchange::Request`, asks its listener's
+//! - `http1`, `http2` and `http3`: the protocols. Each reads a request
+//!   into a protocol-neutral `exchange::Request`, asks its listener's
 //!   `respond::Responder` for an `exchange::Plan`, encodes it, and hands
-//!   one `observe::Record` of the finished exchange to `observe`.
+//!   one `observe::Record` of the finished exchange to `observe`. HTTP/2
+//!   and HTTP/3 share `message`: the `http` crate's heads, and the one
+//!   place that builds their request view and record. `http3` holds every
+//!   use of `quinn` and `h3`, and the QUIC endpoint's own thread.
 //! - `respond`: one responder per listener: the sites' files (with `acme`'s
 //!   HTTP-01 challenges and `dev`'s `/.henaserver/` paths in front), echo
 //!   and reply (`window`), the HTTPS redirect, the `admin` endpoints.
