@@ -295,3 +295,204 @@ fn a_download_in_flight_finishes_through_a_graceful_stop() {
     assert!(got == big, "the download arrived whole");
     assert_eq!(s.server.wait_exit(PATIENCE), Some(0));
 }
+
+// ---- Requests built by hand ------------------------------------------------
+
+/// A QUIC variable-length integer (RFC 9000 §16).
+fn varint(n: u64, out: &mut Vec<u8>) {
+    match n {
+        0..=63 => out.push(n as u8),
+        64..=16383 => out.extend_from_slice(&(0x4000 | n as u16).to_be_bytes()),
+        _ => out.extend_from_slice(&(0x8000_0000 | n as u32).to_be_bytes()),
+    }
+}
+
+/// An HTTP/3 frame.
+fn h3_frame(kind: u64, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    varint(kind, &mut out);
+    varint(payload.len() as u64, &mut out);
+    out.extend_from_slice(payload);
+    out
+}
+
+/// A QPACK field line with a literal name and value (RFC 9204 §4.5.6):
+/// the name's length in a 3-bit prefix, the value's in a 7-bit one.
+fn qpack_literal(name: &str, value: &str) -> Vec<u8> {
+    assert!(name.len() < 7 + 128 && value.len() < 127);
+    let mut out = if name.len() < 7 {
+        vec![0x20 | name.len() as u8]
+    } else {
+        vec![0x20 | 0x07, (name.len() - 7) as u8]
+    };
+    out.extend_from_slice(name.as_bytes());
+    out.push(value.len() as u8);
+    out.extend_from_slice(value.as_bytes());
+    out
+}
+
+const GET: u8 = 0xc0 | 17;
+const HTTPS: u8 = 0xc0 | 23;
+const PATH_ROOT: u8 = 0xc0 | 1;
+
+/// A field section: the QPACK prefix (no dynamic table), then `lines`.
+fn section(lines: &[&[u8]]) -> Vec<u8> {
+    let mut out = vec![0x00, 0x00];
+    for line in lines {
+        out.extend_from_slice(line);
+    }
+    out
+}
+
+/// :authority localhost, by reference to the static table's name.
+fn authority() -> Vec<u8> {
+    let mut out = vec![0x50, 9];
+    out.extend_from_slice(b"localhost");
+    out
+}
+
+/// A raw QUIC connection speaking HTTP/3 with a control stream of its own.
+async fn raw_connection(
+    addr: SocketAddr,
+    ca: &Ca,
+) -> (quinn::Endpoint, quinn::Connection, quinn::SendStream) {
+    let mut tls = (*ca.client_config(&[])).clone();
+    tls.alpn_protocols = vec![b"h3".to_vec()];
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
+    let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    endpoint.set_default_client_config(quinn::ClientConfig::new(std::sync::Arc::new(crypto)));
+    let conn = endpoint.connect(addr, "localhost").unwrap().await.unwrap();
+    let mut control = conn.open_uni().await.unwrap();
+    let mut settings = vec![0x00];
+    settings.extend(h3_frame(0x04, &[]));
+    control.write_all(&settings).await.unwrap();
+    (endpoint, conn, control)
+}
+
+/// Sends `bytes` on a new request stream and reads the answer: the bytes,
+/// or the code the stream was reset with.
+async fn raw_exchange(conn: &quinn::Connection, bytes: &[u8]) -> Result<Vec<u8>, u64> {
+    let (mut send, mut recv) = conn.open_bi().await.unwrap();
+    let _ = send.write_all(bytes).await;
+    let _ = send.finish();
+    match recv.read_to_end(1 << 20).await {
+        Ok(answer) => Ok(answer),
+        Err(quinn::ReadToEndError::Read(quinn::ReadError::Reset(code))) => Err(code.into_inner()),
+        Err(e) => panic!("the stream failed otherwise: {e}"),
+    }
+}
+
+#[test]
+fn malformed_requests_get_h3_message_error_and_the_connection_serves_on() {
+    const H3_MESSAGE_ERROR: u64 = 0x10e;
+    let s = start(&["--quiet"]);
+    let auth = authority();
+    let good = h3_frame(0x01, &section(&[&[GET], &[HTTPS], &auth, &[PATH_ROOT]]));
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "upper-case field name",
+            h3_frame(
+                0x01,
+                &section(&[
+                    &[GET],
+                    &[HTTPS],
+                    &auth,
+                    &[PATH_ROOT],
+                    &qpack_literal("X-Up", "1"),
+                ]),
+            ),
+        ),
+        (
+            "connection-specific field",
+            h3_frame(
+                0x01,
+                &section(&[
+                    &[GET],
+                    &[HTTPS],
+                    &auth,
+                    &[PATH_ROOT],
+                    &qpack_literal("connection", "close")[..],
+                ]),
+            ),
+        ),
+        (
+            "TE other than trailers",
+            h3_frame(
+                0x01,
+                &section(&[
+                    &[GET],
+                    &[HTTPS],
+                    &auth,
+                    &[PATH_ROOT],
+                    &qpack_literal("te", "gzip"),
+                ]),
+            ),
+        ),
+        (
+            "missing :path",
+            h3_frame(0x01, &section(&[&[GET], &[HTTPS], &auth])),
+        ),
+        (
+            "repeated :method",
+            h3_frame(
+                0x01,
+                &section(&[&[GET], &[GET], &[HTTPS], &auth, &[PATH_ROOT]]),
+            ),
+        ),
+        (
+            "pseudo-header after a field",
+            h3_frame(
+                0x01,
+                &section(&[
+                    &[GET],
+                    &[HTTPS],
+                    &auth,
+                    &qpack_literal("x-a", "1"),
+                    &[PATH_ROOT],
+                ]),
+            ),
+        ),
+        (
+            "unknown pseudo-header",
+            h3_frame(
+                0x01,
+                &section(&[
+                    &[GET],
+                    &[HTTPS],
+                    &auth,
+                    &[PATH_ROOT],
+                    &qpack_literal(":bogus", "1"),
+                ]),
+            ),
+        ),
+        ("content-length the DATA contradicts", {
+            let mut b = h3_frame(
+                0x01,
+                &section(&[
+                    &[0xc0 | 20],
+                    &[HTTPS],
+                    &auth,
+                    &[PATH_ROOT],
+                    &qpack_literal("content-length", "10")[..],
+                ]),
+            );
+            b.extend(h3_frame(0x00, b"abc"));
+            b
+        }),
+    ];
+    runtime().block_on(async {
+        let (_endpoint, conn, _control) = raw_connection(s.quic, &s.ca).await;
+        let answer = raw_exchange(&conn, &good)
+            .await
+            .expect("a good request is answered");
+        assert_eq!(answer.first(), Some(&0x01), "a HEADERS frame first");
+        for (what, bytes) in cases {
+            let got = raw_exchange(&conn, &bytes).await;
+            assert_eq!(got.err(), Some(H3_MESSAGE_ERROR), "{what}");
+            let answer = raw_exchange(&conn, &good)
+                .await
+                .unwrap_or_else(|code| panic!("{what}: the next request was reset ({code:#x})"));
+            assert_eq!(answer.first(), Some(&0x01), "{what}: served on");
+        }
+    });
+}

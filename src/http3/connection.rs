@@ -111,6 +111,15 @@ async fn answer(resolver: RequestResolver<h3_quinn::Connection, Bytes>, origin: 
             return;
         }
     };
+    // RFC 9114 §4.1.2: a content-length the DATA frames do not add up to
+    // makes the request malformed, as does one that is not a number.
+    let declared = match request.headers().get(http::header::CONTENT_LENGTH) {
+        None => None,
+        Some(value) => match value.to_str().ok().and_then(|v| v.parse::<u64>().ok()) {
+            Some(n) => Some(n),
+            None => return malformed(&mut stream),
+        },
+    };
     let keep = origin.shared.keeps_bodies();
     let mut kept = Vec::new();
     let mut received: u64 = 0;
@@ -119,6 +128,9 @@ async fn answer(resolver: RequestResolver<h3_quinn::Connection, Bytes>, origin: 
         match tokio::time::timeout(limits.body_timeout, stream.recv_data()).await {
             Ok(Ok(Some(mut chunk))) => {
                 received += chunk.remaining() as u64;
+                if declared.is_some_and(|n| received > n) {
+                    return malformed(&mut stream);
+                }
                 if received > limits.max_body {
                     too_large = true;
                     stream.stop_sending(Code::H3_NO_ERROR);
@@ -132,6 +144,9 @@ async fn answer(resolver: RequestResolver<h3_quinn::Connection, Bytes>, origin: 
                     let n = piece.len();
                     chunk.advance(n);
                 }
+            }
+            Ok(Ok(None)) if declared.is_some_and(|n| received != n) => {
+                return malformed(&mut stream);
             }
             Ok(Ok(None)) => break,
             Ok(Err(e)) => {
@@ -166,6 +181,13 @@ async fn answer(resolver: RequestResolver<h3_quinn::Connection, Bytes>, origin: 
         stream.stop_stream(Code::H3_REQUEST_CANCELLED);
     }
     origin.finish(&asked, raw, &plan, bytes, head);
+}
+
+/// Refuses a malformed request: a stream error H3_MESSAGE_ERROR (RFC 9114
+/// §4.1.2), both ways; the connection serves on.
+fn malformed(stream: &mut Stream) {
+    stream.stop_sending(Code::H3_MESSAGE_ERROR);
+    stream.stop_stream(Code::H3_MESSAGE_ERROR);
 }
 
 /// Sends the response head, the body, and the end of the stream.
