@@ -496,3 +496,84 @@ fn malformed_requests_get_h3_message_error_and_the_connection_serves_on() {
         }
     });
 }
+
+/// Opens a raw connection, lets `act` open streams on it (kept open until
+/// the end) and returns the code the server closes the connection with.
+async fn closed_with(
+    addr: SocketAddr,
+    ca: &Ca,
+    act: impl AsyncFnOnce(&quinn::Connection) -> Vec<quinn::SendStream>,
+) -> Option<u64> {
+    let mut tls = (*ca.client_config(&[])).clone();
+    tls.alpn_protocols = vec![b"h3".to_vec()];
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
+    let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    endpoint.set_default_client_config(quinn::ClientConfig::new(std::sync::Arc::new(crypto)));
+    let conn = endpoint.connect(addr, "localhost").unwrap().await.unwrap();
+    let _open = act(&conn).await;
+    match tokio::time::timeout(PATIENCE, conn.closed()).await {
+        Ok(quinn::ConnectionError::ApplicationClosed(close)) => Some(close.error_code.into_inner()),
+        _ => None,
+    }
+}
+
+#[test]
+fn control_stream_errors_close_the_connection_with_their_code() {
+    let s = start(&["--quiet"]);
+    let settings = h3_frame(0x04, &[]);
+    runtime().block_on(async {
+        // H3_CLOSED_CRITICAL_STREAM: the client's control stream ends.
+        let code = closed_with(s.quic, &s.ca, async |conn| {
+            let mut control = conn.open_uni().await.unwrap();
+            let mut bytes = vec![0x00];
+            bytes.extend(h3_frame(0x04, &[]));
+            control.write_all(&bytes).await.unwrap();
+            control.finish().unwrap();
+            vec![control]
+        })
+        .await;
+        assert_eq!(code, Some(0x104), "H3_CLOSED_CRITICAL_STREAM");
+        // H3_MISSING_SETTINGS: a control stream that does not begin with
+        // SETTINGS.
+        let code = closed_with(s.quic, &s.ca, async |conn| {
+            let mut control = conn.open_uni().await.unwrap();
+            let mut bytes = vec![0x00];
+            bytes.extend(h3_frame(0x07, &[0x00]));
+            control.write_all(&bytes).await.unwrap();
+            vec![control]
+        })
+        .await;
+        assert_eq!(code, Some(0x10a), "H3_MISSING_SETTINGS");
+        // H3_FRAME_UNEXPECTED: DATA on the control stream.
+        let code = closed_with(s.quic, &s.ca, async |conn| {
+            let mut control = conn.open_uni().await.unwrap();
+            let mut bytes = vec![0x00];
+            bytes.extend(settings.clone());
+            bytes.extend(h3_frame(0x00, b"x"));
+            control.write_all(&bytes).await.unwrap();
+            vec![control]
+        })
+        .await;
+        assert_eq!(code, Some(0x105), "H3_FRAME_UNEXPECTED");
+        // H3_STREAM_CREATION_ERROR: a second control stream.
+        let code = closed_with(s.quic, &s.ca, async |conn| {
+            let mut open = Vec::new();
+            for _ in 0..2 {
+                let mut control = conn.open_uni().await.unwrap();
+                let mut bytes = vec![0x00];
+                bytes.extend(h3_frame(0x04, &[]));
+                control.write_all(&bytes).await.unwrap();
+                open.push(control);
+            }
+            open
+        })
+        .await;
+        assert_eq!(code, Some(0x103), "H3_STREAM_CREATION_ERROR");
+    });
+    // And the server serves a fresh connection.
+    runtime().block_on(async {
+        let (_endpoint, client) = connect(s.quic, &s.ca.client_config(&[])).await;
+        let r = send(&client, "GET", "/data.txt", &[]).await;
+        assert_eq!(r.status, 200);
+    });
+}
