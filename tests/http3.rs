@@ -577,3 +577,44 @@ fn control_stream_errors_close_the_connection_with_their_code() {
         assert_eq!(r.status, 200);
     });
 }
+
+/// The certificate a fresh QUIC connection is shown.
+async fn quic_peer_cert(addr: SocketAddr, ca: &Ca) -> Vec<u8> {
+    let (endpoint, conn, _control) = raw_connection(addr, ca).await;
+    let certs = conn
+        .peer_identity()
+        .unwrap()
+        .downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
+        .unwrap();
+    let der = certs[0].to_vec();
+    conn.close(0u32.into(), b"");
+    endpoint.wait_idle().await;
+    der
+}
+
+#[test]
+fn sighup_reloads_certificates_for_new_quic_handshakes() {
+    let s = start(&["--quiet"]);
+    runtime().block_on(async {
+        let (_endpoint, kept) = connect(s.quic, &s.ca.client_config(&[])).await;
+        let before = quic_peer_cert(s.quic, &s.ca).await;
+        let fresh = s.ca.leaf(&["localhost"]);
+        let dir = s.tree.path();
+        std::fs::write(dir.join("new.crt"), &fresh.cert_pem).unwrap();
+        std::fs::write(dir.join("new.key"), &fresh.key_pem).unwrap();
+        std::fs::rename(dir.join("new.key"), dir.join("localhost.key")).unwrap();
+        std::fs::rename(dir.join("new.crt"), dir.join("localhost.crt")).unwrap();
+        s.server.signal("HUP");
+        let until = std::time::Instant::now() + PATIENCE;
+        let mut now = before.clone();
+        while now != fresh.der && std::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            now = quic_peer_cert(s.quic, &s.ca).await;
+        }
+        assert!(now == fresh.der, "the new certificate is shown over QUIC");
+        assert!(before != fresh.der);
+        // A connection open before the reload carries on.
+        let r = send(&kept, "GET", "/data.txt", &[]).await;
+        assert_eq!(r.status, 200);
+    });
+}
