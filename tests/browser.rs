@@ -3,8 +3,9 @@
 //! NUL on descriptors 3 and 4), loads a copy of the demo site served with
 //! `--live --inspect`; an edited stylesheet changes the colour without a
 //! reload, an edited page reloads, and the inspector lists the page's own
-//! requests. `.ci/run` installs Chromium; without it the test says so and
-//! is skipped.
+//! requests. And the demo page over HTTP/3: Chromium forced onto QUIC for
+//! the test origin. `.ci/run` installs Chromium; without it the tests say
+//! so and are skipped.
 
 mod common;
 use common::*;
@@ -44,6 +45,11 @@ impl Drop for Browser {
 
 impl Browser {
     fn start(path: &Path) -> Browser {
+        Browser::start_with(path, &[])
+    }
+
+    /// A browser started with `extra` flags too.
+    fn start_with(path: &Path, extra: &[String]) -> Browser {
         use command_fds::{CommandFdExt, FdMapping};
         let cloexec = rustix::pipe::PipeFlags::CLOEXEC;
         let (their_in, to) = rustix::pipe::pipe_with(cloexec).unwrap();
@@ -62,6 +68,7 @@ impl Browser {
                 "--remote-debugging-pipe",
             ])
             .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(extra)
             .arg("about:blank")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -232,5 +239,68 @@ fn live_reload_and_the_inspector_in_chromium() {
     browser.wait_for(
         "document.querySelectorAll('#lanes .bar').length > 0",
         json!(true),
+    );
+}
+
+/// The base64 of the SHA-256 of a certificate's SubjectPublicKeyInfo, as
+/// `--ignore-certificate-errors-spki-list` takes it.
+fn spki_hash(der: &[u8]) -> String {
+    use base64::Engine;
+    let (_, cert) = x509_parser::parse_x509_certificate(der).unwrap();
+    let digest = ring::digest::digest(&ring::digest::SHA256, cert.public_key().raw);
+    base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
+}
+
+#[test]
+fn the_demo_page_over_http3_in_chromium() {
+    let Some(chromium) = chromium() else {
+        eprintln!("SKIPPED: the_demo_page_over_http3_in_chromium needs Chromium (apt-get install chromium)");
+        return;
+    };
+    let tree = Tree::new();
+    let site = tree.path().join("static");
+    copy_dir(&demo_root(), &site);
+    let ca = common::tls::Ca::new();
+    let leaf = ca.leaf(&["henaserver.test"]);
+    let (cert, key) = leaf.write(tree.path(), "test");
+    let server = TestServer::start(
+        &site,
+        &[
+            "--quiet",
+            "--http3",
+            "--tls-cert",
+            &cert.display().to_string(),
+            "--tls-key",
+            &key.display().to_string(),
+        ],
+    );
+    let port = server.addr.port();
+    let origin = format!("henaserver.test:{port}");
+    let mut browser = Browser::start_with(
+        &chromium,
+        &[
+            "--enable-quic".to_string(),
+            format!("--origin-to-force-quic-on={origin}"),
+            "--host-resolver-rules=MAP henaserver.test 127.0.0.1".to_string(),
+            format!(
+                "--ignore-certificate-errors-spki-list={}",
+                spki_hash(&leaf.der)
+            ),
+        ],
+    );
+    browser.call("Page.enable", json!({}));
+    browser.call(
+        "Page.navigate",
+        json!({"url": format!("https://{origin}/")}),
+    );
+    browser.wait_for("document.readyState", json!("complete"));
+    browser.wait_for(
+        "performance.getEntriesByType('navigation')[0].nextHopProtocol",
+        json!("h3"),
+    );
+    assert_eq!(
+        browser.eval("document.querySelector('h1') !== null"),
+        json!(true),
+        "the demo page loaded"
     );
 }
