@@ -26,6 +26,8 @@ OUT = os.path.join(HERE, "out")
 ROOT = os.path.join(OUT, "root")
 HENA = os.path.join(REPO, "target", "release", "henaserver")
 SINK = os.path.join(REPO, "target", "release", "examples", "sink")
+# With --other caddy, Caddy stands where nginx would (h1, h2 and h3).
+OTHER = "nginx"
 HENA_PORT = 18480
 HENA_ARGS = []
 # With --baseline, another henaserver build stands where nginx would.
@@ -53,10 +55,16 @@ SCENARIOS = {
     "h2_1k": ("h2 over TLS: 1 KB, 10 conns x 100 streams", "h2load", ["-c10", "-m100"],
               "/1k.bin"),
     "h2_64m": ("h2 over TLS: 64 MiB, 4 conns", "h2load", ["-c4", "-m1"], "/64m.bin"),
+    "h3_1k": ("h3: 1 KB, 10 conns x 50 streams", "h3load", ["-c10", "-m50"], "/1k.bin"),
+    "h3_64m": ("h3: 64 MiB, 4 conns", "h3load", ["-c4", "-m1"], "/64m.bin"),
 }
 
 # Scenarios served over HTTPS, with the same certificate for both servers.
-TLS_SCENARIOS = {"tls_ka_1k", "tls_close_1k", "tls_64m", "h2_1k", "h2_64m"}
+TLS_SCENARIOS = {"tls_ka_1k", "tls_close_1k", "tls_64m", "h2_1k", "h2_64m", "h3_1k", "h3_64m"}
+# Scenarios spoken in HTTP/3 (henaserver gets --http3; nginx 1.22 has no
+# HTTP/3, so these run against Caddy: --other caddy).
+H3_SCENARIOS = {"h3_1k", "h3_64m"}
+H3LOAD = os.path.join(REPO, "target", "release", "examples", "h3load")
 # Scenarios spoken in HTTP/2 (nginx's listener gets the http2 parameter).
 H2_SCENARIOS = {"h2c_1k", "h2_1k", "h2_64m"}
 CERT = os.path.join(OUT, "cert.pem")
@@ -152,6 +160,26 @@ http {{
     return path
 
 
+def caddy_conf():
+    path = os.path.join(OUT, "Caddyfile")
+    with open(path, "w") as f:
+        f.write(f"""{{
+\tadmin off
+\tauto_https off
+\tdefault_sni localhost
+\tservers {{
+\t\tprotocols h1 h2 h3
+\t}}
+}}
+https://127.0.0.1:{NGINX_PORT}, https://localhost:{NGINX_PORT} {{
+\ttls {CERT} {KEY}
+\troot * {ROOT}
+\tfile_server
+}}
+""")
+    return path
+
+
 def tree_pids(pid):
     """pid and all its descendants."""
     pids = [pid]
@@ -190,12 +218,17 @@ def status_kib(pids, key):
 
 
 class Server:
-    def __init__(self, name, cores, workers=1, tls=False, h2=False):
+    def __init__(self, name, cores, workers=1, tls=False, h2=False, h3=False):
         self.name = name
         self.tls = tls
         self.h2c = h2 and not tls
         pin = ["taskset", "-c", cores] if cores else []
-        if name in ("henaserver", "baseline"):
+        env = None
+        if name == "caddy":
+            cmd = pin + ["caddy", "run", "--adapter", "caddyfile", "--config", caddy_conf()]
+            env = dict(os.environ, GOMAXPROCS=str(workers or 2))
+            self.port = NGINX_PORT
+        elif name in ("henaserver", "baseline"):
             binary, self.port = (HENA, HENA_PORT) if name == "henaserver" \
                 else (BASELINE, NGINX_PORT)
             threads = [] if workers is None else ["--threads", str(workers)]
@@ -203,12 +236,15 @@ class Server:
                          "--max-connections", "8192"] + threads
             if tls:
                 cmd += ["--tls-cert", CERT, "--tls-key", KEY]
+            if h3:
+                cmd += ["--http3"]
             cmd += HENA_ARGS
         else:
             cmd = pin + ["nginx", "-c", nginx_conf(workers or 2, tls, h2)]
             self.port = NGINX_PORT
         started = time.perf_counter()
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     env=env)
         try:
             self.startup_ms = self.wait_ready(started)
         except RuntimeError:
@@ -313,6 +349,15 @@ def run_load(server, scenario, duration, client_cores, wrk_threads=1):
         if path == "/64m.bin":
             r["value"] = r.get("bytes_per_s", 0.0) / 1e9
             r["unit"] = "GB/s"
+    elif kind == "h3load":
+        cmd = pin + [H3LOAD, "-D", f"{duration:g}", "-t1"] + args + \
+            [f"https://{url_host}{path}"]
+        out = subprocess.run(cmd, capture_output=True, text=True).stdout
+        r = parse_h2load(out)
+        r["unit"] = "req/s"
+        if path == "/64m.bin":
+            r["value"] = r["bytes_per_s"] / 1e9
+            r["unit"] = "GB/s"
     elif kind == "h2load":
         scheme = "https" if server.tls else "http"
         cmd = pin + ["h2load", "-D", f"{duration:g}", "-t1"] + args + \
@@ -360,6 +405,8 @@ def main():
                     help="more henaserver options, as one string (\"--admin 127.0.0.1:0\")")
     ap.add_argument("--binary", default=None,
                     help="henaserver executable to measure (another build, to compare two)")
+    ap.add_argument("--other", choices=["nginx", "caddy"], default="nginx",
+                    help="the server henaserver is measured against (caddy speaks HTTP/3)")
     ap.add_argument("--baseline", default=None,
                     help="another henaserver executable to measure instead of nginx, "
                          "in the same alternating rounds (a build before a change)")
@@ -382,7 +429,7 @@ def main():
     make_root()
     if TLS_SCENARIOS & set(scenarios):
         make_cert()
-    names = ["henaserver", "baseline" if BASELINE else "nginx"]
+    names = ["henaserver", "baseline" if BASELINE else opts.other]
     other = names[1]
     results = {(s, n): [] for s in scenarios for n in names}
     starts = {n: [] for n in names}
@@ -391,7 +438,8 @@ def main():
         for s in scenarios:
             order = names if (rnd % 2 == 0) else names[::-1]
             for n in order:
-                srv = Server(n, "0", 1, tls=s in TLS_SCENARIOS, h2=s in H2_SCENARIOS)
+                srv = Server(n, "0", 1, tls=s in TLS_SCENARIOS, h2=s in H2_SCENARIOS,
+                             h3=s in H3_SCENARIOS)
                 try:
                     starts[n].append(srv.startup_ms)
                     idles[n].append(srv.idle_rss)
@@ -457,6 +505,7 @@ def main():
 
 
 if __name__ == "__main__":
-    if shutil.which("wrk") is None or shutil.which("nginx") is None and "--baseline" not in sys.argv:
+    if shutil.which("wrk") is None or shutil.which("nginx") is None and "--baseline" not in sys.argv \
+            and "caddy" not in sys.argv:
         sys.exit("wrk and nginx are needed: run bench/compare.sh, which installs them")
     main()

@@ -14,6 +14,7 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light
 command -v taskset >/dev/null 2>&1 || need+=(util-linux)
 command -v h2load >/dev/null 2>&1 || need+=(nghttp2-client)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v caddy >/dev/null 2>&1 || need+=(caddy)
 if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
@@ -25,5 +26,5 @@ if [ "$(nproc)" -lt 2 ]; then
 fi
 ulimit -n "$(ulimit -Hn)"
 
-cargo build --release --bin henaserver --example sink
+cargo build --release --bin henaserver --example sink --example h3load
 exec python3 bench/compare.py "$@"
