@@ -102,3 +102,57 @@ fn a_new_binary_that_cannot_start_leaves_the_old_one_serving() {
     let r = server.get("/index.html");
     assert_eq!(r.status, 200, "the old process still serves");
 }
+
+#[test]
+fn sigusr2_hands_the_quic_socket_over_too() {
+    let tree = Tree::new();
+    tree.file("www/index.html", "hello\n");
+    let ca = common::tls::Ca::new();
+    let (cert, key) = ca.leaf(&["localhost"]).write(tree.path(), "localhost");
+    let pid_file = tree.path().join("henaserver.pid");
+    let mut server = TestServer::start(
+        &tree.path().join("www"),
+        &[
+            "--quiet",
+            "--http3",
+            "--tls-cert",
+            &cert.display().to_string(),
+            "--tls-key",
+            &key.display().to_string(),
+            "--pid-file",
+            &pid_file.display().to_string(),
+        ],
+    );
+    let old = server.child.id();
+    let quic = server.addr;
+    let get = |ca: &common::tls::Ca| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (endpoint, client) = common::h3::connect(quic, &ca.client_config(&[])).await;
+            let r = common::h3::send(&client, "GET", "/index.html", &[]).await;
+            drop(client);
+            endpoint.close(0u32.into(), b"");
+            endpoint.wait_idle().await;
+            r.status
+        })
+    };
+    assert_eq!(get(&ca), 200);
+    server.signal("USR2");
+    assert_eq!(
+        server.wait_exit(PATIENCE),
+        Some(0),
+        "the old process drains and exits"
+    );
+    let new: u32 = std::fs::read_to_string(&pid_file)
+        .expect("the new process's pid file")
+        .trim()
+        .parse()
+        .unwrap();
+    let _kill = Kill(Some(new));
+    assert_ne!(new, old);
+    // The new process serves HTTP/3 on the same UDP socket.
+    assert_eq!(get(&ca), 200);
+}

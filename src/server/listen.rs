@@ -211,6 +211,8 @@ pub(super) struct Inherited {
     pub(super) redirects: Vec<std::net::TcpListener>,
     /// The admin listener.
     pub(super) admin: Option<std::net::TcpListener>,
+    /// UDP sockets HTTP/3 was served on.
+    pub(super) quic: Vec<std::net::UdpSocket>,
 }
 
 impl Inherited {
@@ -227,8 +229,19 @@ impl Inherited {
             unix: Vec::new(),
             redirects: Vec::new(),
             admin: None,
+            quic: Vec::new(),
         };
         for i in 0..inherited.len() {
+            if names.get(i).map(String::as_str) == Some(QUIC_NAME) {
+                match inherited.take_udp_socket(i) {
+                    Ok(Some(socket)) => found.quic.push(socket),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(fd = i + 3, error = %e, "ignoring an inherited socket that is not UDP")
+                    }
+                }
+                continue;
+            }
             if let Ok(Some(listener)) = inherited.take_unix_listener(i) {
                 listener.set_nonblocking(true)?;
                 let path = listener

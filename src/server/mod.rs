@@ -181,6 +181,7 @@ impl Server {
             mut unix,
             redirects: inherited_redirects,
             admin: inherited_admin,
+            quic: inherited_quic,
         } = Inherited::from_env().map_err(Error::Io)?;
         let inheriting = !listeners.is_empty() || !unix.is_empty();
         let addresses = if inheriting {
@@ -222,7 +223,9 @@ impl Server {
         };
         // HTTP/3 on UDP at the address and port each HTTPS listener
         // really has (an ephemeral port and inherited sockets included).
-        let quic = if config.http3 && tls.is_some() {
+        let quic = if config.http3 && tls.is_some() && !inherited_quic.is_empty() {
+            inherited_quic
+        } else if config.http3 && tls.is_some() {
             let addrs = listeners
                 .iter()
                 .map(|l| l.local_addr())
@@ -395,6 +398,14 @@ impl Server {
         {
             let fd = std::os::fd::OwnedFd::from(listener.try_clone().map_err(Error::Io)?);
             handover.push(Handed { key, fd, name });
+        }
+        for socket in &quic {
+            let fd = std::os::fd::OwnedFd::from(socket.try_clone().map_err(Error::Io)?);
+            handover.push(Handed {
+                key: None,
+                fd,
+                name: QUIC_NAME,
+            });
         }
         for (_, listener) in &unix {
             let fd = std::os::fd::OwnedFd::from(listener.try_clone().map_err(Error::Io)?);

@@ -11,6 +11,9 @@ pub(super) const REDIRECT_NAME: &str = "redirect";
 
 pub(super) const ADMIN_NAME: &str = "admin";
 
+/// A UDP socket HTTP/3 is served on.
+pub(super) const QUIC_NAME: &str = "quic";
+
 /// The variable that names the descriptor a new binary writes `ready` to
 /// (not HENASERVER_*: those are options).
 pub(super) const NOTIFY_VARIABLE: &str = "HENA_UPGRADE_READY_FD";
