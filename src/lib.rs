@@ -116,4 +116,73 @@ pub mod internals {
         let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 1));
         crate::http2::connection::serve(io, peer, shared, None).await;
     }
+
+    /// An HTTP/3 endpoint answering with the echo responder, for the fuzz
+    /// target: it serves until dropped.
+    pub struct Http3Echo {
+        _stop: tokio::sync::watch::Sender<bool>,
+        _certificate: scratch::Dir,
+    }
+
+    /// Serves HTTP/3 on `socket` with the default limits, the echo
+    /// responder and a certificate made for `localhost`, on a thread of
+    /// its own.
+    pub fn serve_http3_echo(socket: std::net::UdpSocket) -> Result<Http3Echo, String> {
+        let dir = scratch::Dir::new()?;
+        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])
+            .map_err(|e| e.to_string())?;
+        let (cert, key) = (dir.0.join("cert.pem"), dir.0.join("key.pem"));
+        std::fs::write(&cert, certified.cert.pem()).map_err(|e| e.to_string())?;
+        std::fs::write(&key, certified.signing_key.serialize_pem()).map_err(|e| e.to_string())?;
+        let settings = crate::config::TlsSettings {
+            pairs: vec![(cert, key)],
+            self_signed: false,
+            names: Vec::new(),
+            keylog: None,
+            managed: Vec::new(),
+            kernel: false,
+        };
+        let config = crate::Config::new(".", 0).map_err(|e| e.to_string())?;
+        let tls = crate::tls::Tls::new(&settings, true)?;
+        let shared = std::sync::Arc::new(crate::shared::Shared::new(
+            &config,
+            crate::respond::Responder::Echo,
+            crate::observe::Observers::none(),
+            Some(tls),
+            true,
+        ));
+        let permits =
+            std::sync::Arc::new(tokio::sync::Semaphore::new(config.limits.max_connections));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        crate::http3::endpoint::QuicThread::start(vec![socket], shared, permits, stopped)?;
+        Ok(Http3Echo {
+            _stop: stop,
+            _certificate: dir,
+        })
+    }
+
+    /// A directory removed when dropped.
+    mod scratch {
+        pub struct Dir(pub std::path::PathBuf);
+
+        impl Dir {
+            pub fn new() -> Result<Dir, String> {
+                let path = std::env::temp_dir().join(format!(
+                    "henaserver-fuzz-{}-{}",
+                    std::process::id(),
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_nanos())
+                ));
+                std::fs::create_dir_all(&path).map_err(|e| e.to_string())?;
+                Ok(Dir(path))
+            }
+        }
+
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
 }
