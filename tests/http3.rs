@@ -234,15 +234,7 @@ fn a_stream_reset_mid_body_leaves_the_connection_serving() {
     s.tree.file("www/big.bin", vec![b'q'; 4 * 1024 * 1024]);
     runtime().block_on(async {
         let (_endpoint, client) = connect(s.quic, &s.ca.client_config(&[])).await;
-        let mut sender = client.clone();
-        let request = http::Request::builder()
-            .uri("https://localhost/big.bin")
-            .body(())
-            .unwrap();
-        let mut stream = sender.send_request(request).await.unwrap();
-        stream.finish().await.unwrap();
-        let response = stream.recv_response().await.unwrap();
-        assert_eq!(response.status(), 200);
+        let mut stream = get_stream(&client, "/big.bin").await;
         let first = stream.recv_data().await.unwrap().expect("some body");
         assert!(first.remaining() > 0);
         stream.stop_sending(::h3::error::Code::H3_REQUEST_CANCELLED);
@@ -261,24 +253,11 @@ fn a_download_in_flight_finishes_through_a_graceful_stop() {
     s.tree.file("www/big.bin", &big);
     let got = runtime().block_on(async {
         let (endpoint, client) = connect(s.quic, &s.ca.client_config(&[])).await;
-        let mut sender = client.clone();
-        let request = http::Request::builder()
-            .uri("https://localhost/big.bin")
-            .body(())
-            .unwrap();
-        let mut stream = sender.send_request(request).await.unwrap();
-        stream.finish().await.unwrap();
-        let response = stream.recv_response().await.unwrap();
-        assert_eq!(response.status(), 200);
+        let mut stream = get_stream(&client, "/big.bin").await;
         let mut got = Vec::new();
         let mut told = false;
-        while let Some(mut chunk) = stream.recv_data().await.expect("the body") {
-            while chunk.has_remaining() {
-                let piece = chunk.chunk();
-                got.extend_from_slice(piece);
-                let n = piece.len();
-                chunk.advance(n);
-            }
+        while let Some(chunk) = stream.recv_data().await.expect("the body") {
+            take(chunk, &mut got);
             if !told {
                 s.server.signal("TERM");
                 told = true;
@@ -356,12 +335,7 @@ async fn raw_connection(
     addr: SocketAddr,
     ca: &Ca,
 ) -> (quinn::Endpoint, quinn::Connection, quinn::SendStream) {
-    let mut tls = (*ca.client_config(&[])).clone();
-    tls.alpn_protocols = vec![b"h3".to_vec()];
-    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
-    let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-    endpoint.set_default_client_config(quinn::ClientConfig::new(std::sync::Arc::new(crypto)));
-    let conn = endpoint.connect(addr, "localhost").unwrap().await.unwrap();
+    let (endpoint, conn) = quic(addr, &ca.client_config(&[])).await;
     let mut control = conn.open_uni().await.unwrap();
     let mut settings = vec![0x00];
     settings.extend(h3_frame(0x04, &[]));
@@ -504,12 +478,7 @@ async fn closed_with(
     ca: &Ca,
     act: impl AsyncFnOnce(&quinn::Connection) -> Vec<quinn::SendStream>,
 ) -> Option<u64> {
-    let mut tls = (*ca.client_config(&[])).clone();
-    tls.alpn_protocols = vec![b"h3".to_vec()];
-    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
-    let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-    endpoint.set_default_client_config(quinn::ClientConfig::new(std::sync::Arc::new(crypto)));
-    let conn = endpoint.connect(addr, "localhost").unwrap().await.unwrap();
+    let (_endpoint, conn) = quic(addr, &ca.client_config(&[])).await;
     let _open = act(&conn).await;
     match tokio::time::timeout(PATIENCE, conn.closed()).await {
         Ok(quinn::ConnectionError::ApplicationClosed(close)) => Some(close.error_code.into_inner()),

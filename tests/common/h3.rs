@@ -21,12 +21,12 @@ impl H3Response {
 
 pub type SendRequest = h3::client::SendRequest<h3_quinn::OpenStreams, Bytes>;
 
-/// A connection to `addr` (UDP) naming `localhost`, with `config`'s roots;
-/// its driver runs on a task of its own.
-pub async fn connect(
+/// A QUIC connection to `addr` (UDP) naming `localhost` with ALPN `h3`,
+/// trusting `config`'s roots.
+pub async fn quic(
     addr: SocketAddr,
     config: &Arc<ClientConfig>,
-) -> (quinn::Endpoint, SendRequest) {
+) -> (quinn::Endpoint, quinn::Connection) {
     let mut tls = (**config).clone();
     tls.alpn_protocols = vec![b"h3".to_vec()];
     let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
@@ -37,6 +37,16 @@ pub async fn connect(
         .unwrap()
         .await
         .expect("QUIC handshake");
+    (endpoint, conn)
+}
+
+/// An HTTP/3 connection to `addr`, as [`quic`]; its driver runs on a task
+/// of its own.
+pub async fn connect(
+    addr: SocketAddr,
+    config: &Arc<ClientConfig>,
+) -> (quinn::Endpoint, SendRequest) {
+    let (endpoint, conn) = quic(addr, config).await;
     let (mut driver, send) = h3::client::new(h3_quinn::Connection::new(conn))
         .await
         .expect("HTTP/3 connection");
@@ -44,6 +54,33 @@ pub async fn connect(
         let _ = std::future::poll_fn(|cx| driver.poll_close(cx)).await;
     });
     (endpoint, send)
+}
+
+pub type Stream = h3::client::RequestStream<h3_quinn::BidiStream<Bytes>, Bytes>;
+
+/// Sends a GET of `path` and reads the response head, which must be 200;
+/// the body is left to read.
+pub async fn get_stream(client: &SendRequest, path: &str) -> Stream {
+    let request = http::Request::builder()
+        .uri(format!("https://localhost{path}"))
+        .body(())
+        .unwrap();
+    let mut client = client.clone();
+    let mut stream = client.send_request(request).await.expect("request sent");
+    stream.finish().await.expect("request finished");
+    let response = stream.recv_response().await.expect("response head");
+    assert_eq!(response.status(), 200, "{path}");
+    stream
+}
+
+/// Appends what `chunk` holds to `out`.
+pub fn take(mut chunk: impl Buf, out: &mut Vec<u8>) {
+    while chunk.has_remaining() {
+        let piece = chunk.chunk();
+        out.extend_from_slice(piece);
+        let n = piece.len();
+        chunk.advance(n);
+    }
 }
 
 /// Sends `method path` with `fields` and reads the whole response.
@@ -67,13 +104,8 @@ pub async fn send(
     stream.finish().await.expect("request finished");
     let response = stream.recv_response().await.expect("response head");
     let mut body = Vec::new();
-    while let Some(mut chunk) = stream.recv_data().await.expect("response body") {
-        while chunk.has_remaining() {
-            let piece = chunk.chunk();
-            body.extend_from_slice(piece);
-            let n = piece.len();
-            chunk.advance(n);
-        }
+    while let Some(chunk) = stream.recv_data().await.expect("response body") {
+        take(chunk, &mut body);
     }
     H3Response {
         status: response.status().as_u16(),
