@@ -587,3 +587,53 @@ fn sighup_reloads_certificates_for_new_quic_handshakes() {
         assert_eq!(r.status, 200);
     });
 }
+
+#[test]
+fn echo_and_retry_work_over_http3() {
+    // Every handshake above none in progress: each client is made to
+    // prove its address with a Retry first, which quinn's client follows.
+    let tree = Tree::new();
+    let ca = Ca::new();
+    let (cert, key) = ca.leaf(&["localhost"]).write(tree.path(), "localhost");
+    let server = TestServer::start(
+        std::path::Path::new(""),
+        &[
+            "--quiet",
+            "--echo",
+            "--quic-retry-above",
+            "0",
+            "--http3",
+            "--tls-cert",
+            &cert.display().to_string(),
+            "--tls-key",
+            &key.display().to_string(),
+        ],
+    );
+    runtime().block_on(async {
+        let (_endpoint, client) = connect(server.addr, &ca.client_config(&[])).await;
+        let request = http::Request::builder()
+            .method("POST")
+            .uri("https://localhost/form?x=1")
+            .header("content-type", "text/plain")
+            .body(())
+            .unwrap();
+        let mut sender = client.clone();
+        let mut stream = sender.send_request(request).await.unwrap();
+        stream
+            .send_data(bytes::Bytes::from_static(b"the body"))
+            .await
+            .unwrap();
+        stream.finish().await.unwrap();
+        let response = stream.recv_response().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let mut body = Vec::new();
+        while let Some(chunk) = stream.recv_data().await.unwrap() {
+            take(chunk, &mut body);
+        }
+        let text = String::from_utf8_lossy(&body);
+        assert!(text.contains(":method: POST"), "{text}");
+        assert!(text.contains(":path: /form?x=1"), "{text}");
+        assert!(text.contains("content-type: text/plain"), "{text}");
+        assert!(text.ends_with("the body"), "{text}");
+    });
+}
