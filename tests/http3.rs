@@ -637,3 +637,75 @@ fn echo_and_retry_work_over_http3() {
         assert!(text.ends_with("the body"), "{text}");
     });
 }
+
+#[test]
+fn zero_rtt_takes_get_and_head_only_and_only_when_asked() {
+    for enabled in [true, false] {
+        let options: &[&str] = if enabled {
+            &["--quiet", "--http3-0rtt"]
+        } else {
+            &["--quiet"]
+        };
+        let s = start(options);
+        runtime().block_on(async {
+            let mut tls = (*s.ca.client_config(&[])).clone();
+            tls.alpn_protocols = vec![b"h3".to_vec()];
+            tls.enable_early_data = true;
+            let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
+            let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+            endpoint
+                .set_default_client_config(quinn::ClientConfig::new(std::sync::Arc::new(crypto)));
+            // A first connection leaves a session ticket behind.
+            let conn = endpoint
+                .connect(s.quic, "localhost")
+                .unwrap()
+                .await
+                .unwrap();
+            let (mut driver, client) = ::h3::client::new(h3_quinn::Connection::new(conn.clone()))
+                .await
+                .unwrap();
+            let running = tokio::spawn(async move {
+                let _ = std::future::poll_fn(|cx| driver.poll_close(cx)).await;
+            });
+            assert_eq!(send(&client, "GET", "/data.txt", &[]).await.status, 200);
+            // The tickets come after the handshake; give them a moment.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            drop(client);
+            conn.close(0u32.into(), b"");
+            running.abort();
+            // The second sends its requests before the handshake is done.
+            let connecting = endpoint.connect(s.quic, "localhost").unwrap();
+            let (conn, accepted) = match connecting.into_0rtt() {
+                Ok(early) => early,
+                Err(_) if !enabled => {
+                    // The server's tickets allow no early data.
+                    endpoint.close(0u32.into(), b"");
+                    return;
+                }
+                Err(_) => panic!("the client resumes with 0-RTT"),
+            };
+            let (mut driver, client) = ::h3::client::new(h3_quinn::Connection::new(conn))
+                .await
+                .unwrap();
+            tokio::spawn(async move {
+                let _ = std::future::poll_fn(|cx| driver.poll_close(cx)).await;
+            });
+            let get = send(&client, "GET", "/data.txt", &[]);
+            let post = send(&client, "POST", "/data.txt", &[]);
+            let (get, post) = tokio::join!(get, post);
+            let took_early = accepted.await;
+            assert_eq!(took_early, enabled, "0-RTT accepted only with --http3-0rtt");
+            assert_eq!(get.status, 200);
+            if enabled {
+                assert!(
+                    post.status == 425 || post.status == 405,
+                    "a POST in early data is not acted on: {}",
+                    post.status
+                );
+            } else {
+                assert_eq!(post.status, 405, "after the handshake, as any POST");
+            }
+            endpoint.close(0u32.into(), b"");
+        });
+    }
+}

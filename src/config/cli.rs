@@ -62,6 +62,12 @@ pub struct Args {
     #[arg(long, help_heading = "HTTPS")]
     pub http3: bool,
 
+    /// Take HTTP/3 requests in 0-RTT early data from resuming clients:
+    /// GET and HEAD only, others get 425 Too Early until the handshake
+    /// completes (early data can be replayed)
+    #[arg(long, help_heading = "HTTPS")]
+    pub http3_0rtt: bool,
+
     /// Certificate chain in PEM; with --tls-key, the listeners speak HTTPS
     /// (repeatable, paired with --tls-key in order; chosen by SNI, the
     /// first is the default)
@@ -712,12 +718,16 @@ impl Args {
             ("--hsts", self.hsts.is_some()),
             ("--tls-keylog", self.tls_keylog.is_some()),
             ("--http3", self.http3),
+            ("--http3-0rtt", self.http3_0rtt),
         ] {
             if given && !https {
                 return Err(ConfigError(format!(
                     "{flag} needs HTTPS: give --tls-cert and --tls-key, or --tls-self-signed"
                 )));
             }
+        }
+        if self.http3_0rtt && !self.http3 {
+            return Err(ConfigError("--http3-0rtt needs --http3".to_string()));
         }
         let redirect_http = match &self.redirect_http {
             None => Vec::new(),
@@ -781,6 +791,7 @@ impl Args {
             },
             http2: !self.no_http2,
             http3: self.http3,
+            http3_0rtt: self.http3_0rtt,
             tls,
             redirect_http,
             hsts,

@@ -231,6 +231,8 @@ pub struct Config {
     pub http2: bool,
     /// Whether HTTP/3 is spoken, over QUIC beside each HTTPS listener.
     pub http3: bool,
+    /// Whether HTTP/3 takes GET and HEAD in 0-RTT early data.
+    pub http3_0rtt: bool,
     /// Where the admin listener (health, readiness, metrics) listens.
     pub admin: Option<SocketAddr>,
     /// Where the process id is written.
@@ -365,6 +367,7 @@ impl Config {
             sendfile: true,
             http2: true,
             http3: false,
+            http3_0rtt: false,
             admin: None,
             pid_file: None,
             trusted_proxies: Vec::new(),

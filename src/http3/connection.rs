@@ -3,6 +3,7 @@
 //! idles past the keep-alive timeout, or the server stops (GOAWAY, then
 //! the streams in flight finish).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,7 @@ use crate::exchange::{Body, Piece};
 use crate::message::{response_head, response_text, Asked, Origin};
 use crate::observe::Protocol;
 use crate::shared::Shared;
+use crate::site::pages;
 use crate::stop::Stopped;
 
 /// Most bytes of a file read ahead for one DATA frame.
@@ -22,8 +24,36 @@ pub const FILE_CHUNK: usize = 64 * 1024;
 
 type Stream = RequestStream<h3_quinn::BidiStream<Bytes>, Bytes>;
 
+/// Whether a connection's handshake has completed: until it has, its
+/// requests came in 0-RTT early data, which an attacker could replay, so
+/// only GET and HEAD are answered (RFC 8470, RFC 9114 §10.9).
+#[derive(Clone)]
+pub struct Early(Arc<AtomicBool>);
+
+impl Early {
+    /// A connection whose handshake has completed.
+    pub fn done() -> Early {
+        Early(Arc::new(AtomicBool::new(true)))
+    }
+
+    /// A connection in 0-RTT, complete once `accepted` resolves.
+    pub fn new(accepted: quinn::ZeroRttAccepted) -> Early {
+        let early = Early(Arc::new(AtomicBool::new(false)));
+        let done = early.clone();
+        tokio::spawn(async move {
+            let _ = accepted.await;
+            done.0.store(true, Ordering::Release);
+        });
+        early
+    }
+
+    fn complete(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
 /// Serves HTTP/3 on `conn` until it ends.
-pub async fn serve(conn: quinn::Connection, shared: Arc<Shared>) {
+pub async fn serve(conn: quinn::Connection, shared: Arc<Shared>, early: Early) {
     let limits = &shared.limits;
     let peer = conn.remote_address();
     let server_name = conn
@@ -68,7 +98,7 @@ pub async fn serve(conn: quinn::Connection, shared: Arc<Shared>) {
             next = h3.accept() => match next {
                 Ok(Some(resolver)) => {
                     served = true;
-                    streams.spawn(answer(resolver, origin.clone()));
+                    streams.spawn(answer(resolver, origin.clone(), early.clone()));
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -101,7 +131,11 @@ pub async fn serve(conn: quinn::Connection, shared: Arc<Shared>) {
 }
 
 /// Answers one request stream.
-async fn answer(resolver: RequestResolver<h3_quinn::Connection, Bytes>, origin: Arc<Origin>) {
+async fn answer(
+    resolver: RequestResolver<h3_quinn::Connection, Bytes>,
+    origin: Arc<Origin>,
+    early: Early,
+) {
     let started = Instant::now();
     let limits = &origin.shared.limits;
     let (request, mut stream) = match resolver.resolve_request().await {
@@ -160,13 +194,19 @@ async fn answer(resolver: RequestResolver<h3_quinn::Connection, Bytes>, origin: 
         }
     }
     let (parts, ()) = request.into_parts();
+    let replayable =
+        !early.complete() && !matches!(parts.method, http::Method::GET | http::Method::HEAD);
     let asked = Asked {
         parts,
         kept,
         too_large,
         started,
     };
-    let (mut plan, raw) = origin.plan(&asked).await;
+    let (mut plan, raw) = if replayable {
+        (pages::error_plan(425, false), Vec::new())
+    } else {
+        origin.plan(&asked).await
+    };
     let response = response_head(&plan);
     let body = std::mem::replace(&mut plan.body, Body::Empty);
     let bytes = body.len();

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
+use super::connection::Early;
 use crate::config::Limits;
 use crate::log::FLUSH_INTERVAL;
 use crate::shared::Shared;
@@ -32,9 +33,13 @@ pub fn bind(addrs: &[SocketAddr]) -> std::io::Result<Vec<UdpSocket>> {
 }
 
 /// The QUIC server settings: TLS 1.3 with the HTTPS listeners'
-/// certificates (chosen by SNI, reloaded with them), ALPN `h3`, no 0-RTT,
-/// and the limits of `limits`.
-pub fn server_config(tls: &Tls, limits: &Limits) -> Result<quinn::ServerConfig, String> {
+/// certificates (chosen by SNI, reloaded with them), ALPN `h3`, 0-RTT only
+/// when `early_data`, and the limits of `limits`.
+pub fn server_config(
+    tls: &Tls,
+    limits: &Limits,
+    early_data: bool,
+) -> Result<quinn::ServerConfig, String> {
     let provider = Arc::new(crate::tls::provider());
     let mut crypto = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
@@ -42,7 +47,9 @@ pub fn server_config(tls: &Tls, limits: &Limits) -> Result<quinn::ServerConfig, 
         .with_no_client_auth()
         .with_cert_resolver(tls.certs.clone());
     crypto.alpn_protocols = vec![b"h3".to_vec()];
-    crypto.max_early_data_size = 0;
+    // QUIC takes all or none of a resumed session's early data (RFC 9001
+    // §4.6.1): u32::MAX turns it on.
+    crypto.max_early_data_size = if early_data { u32::MAX } else { 0 };
     let crypto =
         quinn::crypto::rustls::QuicServerConfig::try_from(crypto).map_err(|e| e.to_string())?;
     let mut transport = quinn::TransportConfig::default();
@@ -81,9 +88,10 @@ impl QuicThread {
         shared: Arc<Shared>,
         permits: Arc<Semaphore>,
         stop: watch::Receiver<bool>,
+        early_data: bool,
     ) -> Result<QuicThread, String> {
         let tls = shared.tls.clone().ok_or("HTTP/3 needs HTTPS")?;
-        let server = server_config(&tls, &shared.limits)?;
+        let server = server_config(&tls, &shared.limits, early_data)?;
         let endpoint = endpoint_config(&shared.limits)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -92,7 +100,9 @@ impl QuicThread {
         let handle = std::thread::Builder::new()
             .name("henaserver-quic".into())
             .spawn(move || {
-                runtime.block_on(drive(sockets, endpoint, server, shared, permits, stop));
+                runtime.block_on(drive(
+                    sockets, endpoint, server, shared, permits, stop, early_data,
+                ));
             })
             .map_err(|e| e.to_string())?;
         Ok(QuicThread { handle })
@@ -111,6 +121,7 @@ async fn drive(
     shared: Arc<Shared>,
     permits: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
+    early_data: bool,
 ) {
     let Some(runtime) = quinn::default_runtime() else {
         return;
@@ -131,6 +142,7 @@ async fn drive(
                     shared.clone(),
                     permits.clone(),
                     handshakes.clone(),
+                    early_data,
                 ));
                 endpoints.push(e);
             }
@@ -173,6 +185,7 @@ async fn accept_loop(
     shared: Arc<Shared>,
     permits: Arc<Semaphore>,
     handshakes: Arc<AtomicUsize>,
+    early_data: bool,
 ) {
     let limits = &shared.limits;
     let mut connections = JoinSet::new();
@@ -208,12 +221,25 @@ async fn accept_loop(
         let handshakes = handshakes.clone();
         connections.spawn(async move {
             let _permit = permit;
+            // A resuming client's early data: requests may come before
+            // the handshake completes, and `Early` says when it has.
+            let connecting = if early_data {
+                match connecting.into_0rtt() {
+                    Ok((conn, accepted)) => {
+                        let early = Early::new(accepted);
+                        return super::connection::serve(conn, shared, early).await;
+                    }
+                    Err(connecting) => connecting,
+                }
+            } else {
+                connecting
+            };
             handshakes.fetch_add(1, Ordering::Relaxed);
             let timeout = shared.limits.tls_handshake_timeout;
             let connected = tokio::time::timeout(timeout, connecting).await;
             handshakes.fetch_sub(1, Ordering::Relaxed);
             match connected {
-                Ok(Ok(conn)) => super::connection::serve(conn, shared).await,
+                Ok(Ok(conn)) => super::connection::serve(conn, shared, Early::done()).await,
                 Ok(Err(e)) => tracing::debug!(error = %e, "QUIC handshake failed"),
                 Err(_) => tracing::debug!("QUIC handshake timed out"),
             }

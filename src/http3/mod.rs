@@ -13,8 +13,9 @@
 //!   HTTP/2, the body streamed from the open file as QUIC's flow control
 //!   allows, one record per exchange.
 //!
-//! 0-RTT is not offered: early data can be replayed, and a static file
-//! gains little from it.
+//! 0-RTT is off unless `--http3-0rtt` asks for it; early data can be
+//! replayed, so until the handshake completes only GET and HEAD are
+//! answered, and other methods get 425 Too Early (RFC 8470).
 
 pub(crate) mod connection;
 pub(crate) mod endpoint;

@@ -500,7 +500,13 @@ impl Server {
         let quic = if quic.is_empty() {
             None
         } else {
-            let started = QuicThread::start(quic, shared.clone(), permits.clone(), stop_rx.clone());
+            let started = QuicThread::start(
+                quic,
+                shared.clone(),
+                permits.clone(),
+                stop_rx.clone(),
+                config.http3_0rtt,
+            );
             Some(started.map_err(|e| Error::Io(io::Error::other(e)))?)
         };
         let runtime = tokio::runtime::Builder::new_current_thread()

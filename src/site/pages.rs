@@ -64,6 +64,10 @@ pub fn error_page(status: u16) -> &'static str {
             "412 Precondition Failed",
             "A precondition of the request failed."
         ),
+        425 => page!(
+            "425 Too Early",
+            "The request came in early data that could be replayed: send it again."
+        ),
         421 => page!(
             "421 Misdirected Request",
             "This server has no site for that host on this connection."
@@ -109,7 +113,9 @@ mod tests {
 
     #[test]
     fn error_pages_name_their_status() {
-        for status in [400, 403, 404, 405, 408, 413, 414, 417, 431, 500, 501, 505] {
+        for status in [
+            400, 403, 404, 405, 408, 413, 414, 417, 425, 431, 500, 501, 505,
+        ] {
             let page = error_page(status);
             assert!(page.contains(&status.to_string()), "{status}");
             assert!(page.contains(crate::wire::reason(status)), "{status}");
