@@ -709,3 +709,49 @@ fn zero_rtt_takes_get_and_head_only_and_only_when_asked() {
         });
     }
 }
+
+#[test]
+fn live_reload_events_stream_over_http3() {
+    let s = start(&["--quiet", "--live"]);
+    runtime().block_on(async {
+        let (_endpoint, client) = connect(s.quic, &s.ca.client_config(&[])).await;
+        let request = http::Request::builder()
+            .uri("https://localhost/.henaserver/live")
+            .header("accept", "text/event-stream")
+            .body(())
+            .unwrap();
+        let mut sender = client.clone();
+        let mut stream = sender.send_request(request).await.unwrap();
+        stream.finish().await.unwrap();
+        let response = stream.recv_response().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers().get("content-type").unwrap(),
+            "text/event-stream"
+        );
+        // A change to a page arrives as an event on the open stream.
+        let mut seen = Vec::new();
+        let change = async {
+            // Edits until the watcher reports one: it may start watching
+            // just after the stream opens.
+            loop {
+                std::fs::write(s.tree.path().join("www/data.txt"), "changed").unwrap();
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        };
+        let read = async {
+            while let Some(chunk) = stream.recv_data().await.unwrap() {
+                take(chunk, &mut seen);
+                if String::from_utf8_lossy(&seen).contains("data: /data.txt") {
+                    return;
+                }
+            }
+            panic!("the event stream ended");
+        };
+        tokio::select! {
+            () = read => {}
+            () = change => unreachable!(),
+            () = tokio::time::sleep(PATIENCE) => panic!("no event: {}", String::from_utf8_lossy(&seen)),
+        }
+    });
+}
