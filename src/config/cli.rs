@@ -13,7 +13,7 @@ use crate::config::{
 };
 use crate::exchange::Coding;
 
-/// A static-file web server: correct HTTP/1.1, fast, safe by default.
+/// A static-file web server: correct HTTP/1.1, HTTP/2 and HTTP/3, fast, safe by default.
 ///
 /// Serves the files under ROOT. Dotfiles are never served, and nothing
 /// outside ROOT is, whatever the URL or the symbolic links say.
