@@ -154,7 +154,11 @@ pub mod internals {
         let permits =
             std::sync::Arc::new(tokio::sync::Semaphore::new(config.limits.max_connections));
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        crate::http3::endpoint::QuicThread::start(vec![socket], shared, permits, stopped, false)?;
+        let options = crate::http3::endpoint::Options {
+            early_data: false,
+            offload: true,
+        };
+        crate::http3::endpoint::QuicThread::start(vec![socket], shared, permits, stopped, options)?;
         Ok(Http3Echo {
             _stop: stop,
             _certificate: dir,

@@ -100,7 +100,17 @@ fn semantics_over_http3() {
 
 #[test]
 fn fifty_concurrent_streams_and_a_large_body_arrive_intact() {
-    let s = start(&["--quiet"]);
+    many_streams_and_a_large_body(&["--quiet"]);
+}
+
+#[test]
+fn serving_works_without_segmentation_offload() {
+    // UDP one datagram at a time, as where the kernel has no GSO or GRO.
+    many_streams_and_a_large_body(&["--quiet", "--quic-no-offload"]);
+}
+
+fn many_streams_and_a_large_body(options: &[&str]) {
+    let s = start(options);
     let big: Vec<u8> = (0..5 * 1024 * 1024u32).map(|i| (i % 253) as u8).collect();
     s.tree.file("www/big.bin", &big);
     runtime().block_on(async {
@@ -201,6 +211,18 @@ fn http3_needs_https() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("--http3 needs HTTPS"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
+    for flag in ["--http3-0rtt", "--quic-no-offload"] {
+        let (code, _, err) = run_bin(
+            &[
+                &tree.path().display().to_string(),
+                "--tls-self-signed",
+                flag,
+            ],
+            &[],
+        );
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains(&format!("{flag} needs --http3")), "{err}");
+    }
 }
 
 #[test]

@@ -68,6 +68,11 @@ pub struct Args {
     #[arg(long, help_heading = "HTTPS")]
     pub http3_0rtt: bool,
 
+    /// Send and receive HTTP/3's UDP one datagram at a time, without GSO
+    /// and GRO (for network devices that mishandle them)
+    #[arg(long, help_heading = "HTTPS")]
+    pub quic_no_offload: bool,
+
     /// Certificate chain in PEM; with --tls-key, the listeners speak HTTPS
     /// (repeatable, paired with --tls-key in order; chosen by SNI, the
     /// first is the default)
@@ -719,6 +724,7 @@ impl Args {
             ("--tls-keylog", self.tls_keylog.is_some()),
             ("--http3", self.http3),
             ("--http3-0rtt", self.http3_0rtt),
+            ("--quic-no-offload", self.quic_no_offload),
         ] {
             if given && !https {
                 return Err(ConfigError(format!(
@@ -726,8 +732,13 @@ impl Args {
                 )));
             }
         }
-        if self.http3_0rtt && !self.http3 {
-            return Err(ConfigError("--http3-0rtt needs --http3".to_string()));
+        for (flag, given) in [
+            ("--http3-0rtt", self.http3_0rtt),
+            ("--quic-no-offload", self.quic_no_offload),
+        ] {
+            if given && !self.http3 {
+                return Err(ConfigError(format!("{flag} needs --http3")));
+            }
         }
         let redirect_http = match &self.redirect_http {
             None => Vec::new(),
@@ -792,6 +803,7 @@ impl Args {
             http2: !self.no_http2,
             http3: self.http3,
             http3_0rtt: self.http3_0rtt,
+            quic_no_offload: self.quic_no_offload,
             tls,
             redirect_http,
             hsts,

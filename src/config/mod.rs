@@ -233,6 +233,8 @@ pub struct Config {
     pub http3: bool,
     /// Whether HTTP/3 takes GET and HEAD in 0-RTT early data.
     pub http3_0rtt: bool,
+    /// Whether HTTP/3's UDP goes without segmentation offload.
+    pub quic_no_offload: bool,
     /// Where the admin listener (health, readiness, metrics) listens.
     pub admin: Option<SocketAddr>,
     /// Where the process id is written.
@@ -368,6 +370,7 @@ impl Config {
             http2: true,
             http3: false,
             http3_0rtt: false,
+            quic_no_offload: false,
             admin: None,
             pid_file: None,
             trusted_proxies: Vec::new(),

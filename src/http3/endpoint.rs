@@ -75,6 +75,16 @@ fn endpoint_config(limits: &Limits) -> Result<quinn::EndpointConfig, String> {
     Ok(config)
 }
 
+/// What the QUIC endpoints do beyond the limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Take GET and HEAD in 0-RTT early data (`--http3-0rtt`).
+    pub early_data: bool,
+    /// Use segmentation offload (GSO, GRO) where the kernel has it (not
+    /// `--quic-no-offload`).
+    pub offload: bool,
+}
+
 /// The thread that drives the QUIC endpoints.
 pub struct QuicThread {
     handle: std::thread::JoinHandle<()>,
@@ -88,10 +98,10 @@ impl QuicThread {
         shared: Arc<Shared>,
         permits: Arc<Semaphore>,
         stop: watch::Receiver<bool>,
-        early_data: bool,
+        options: Options,
     ) -> Result<QuicThread, String> {
         let tls = shared.tls.clone().ok_or("HTTP/3 needs HTTPS")?;
-        let server = server_config(&tls, &shared.limits, early_data)?;
+        let server = server_config(&tls, &shared.limits, options.early_data)?;
         let endpoint = endpoint_config(&shared.limits)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -101,7 +111,7 @@ impl QuicThread {
             .name("henaserver-quic".into())
             .spawn(move || {
                 runtime.block_on(drive(
-                    sockets, endpoint, server, shared, permits, stop, early_data,
+                    sockets, endpoint, server, shared, permits, stop, options,
                 ));
             })
             .map_err(|e| e.to_string())?;
@@ -121,10 +131,15 @@ async fn drive(
     shared: Arc<Shared>,
     permits: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
-    early_data: bool,
+    options: Options,
 ) {
     let Some(runtime) = quinn::default_runtime() else {
         return;
+    };
+    let runtime: Arc<dyn quinn::Runtime> = if options.offload {
+        runtime
+    } else {
+        Arc::new(super::offload::NoOffload(runtime))
     };
     let mut endpoints = Vec::new();
     let mut accepting = JoinSet::new();
@@ -142,7 +157,7 @@ async fn drive(
                     shared.clone(),
                     permits.clone(),
                     handshakes.clone(),
-                    early_data,
+                    options.early_data,
                 ));
                 endpoints.push(e);
             }

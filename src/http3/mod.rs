@@ -8,6 +8,7 @@
 //!   certificates and SNI choice), and the thread whose event loop drives
 //!   every QUIC connection: admission against `--max-connections`, Retry
 //!   under a handshake flood, a graceful stop;
+//! - [`offload`]: `--quic-no-offload`, UDP without GSO and GRO;
 //! - [`connection`]: one connection and its request streams: the request
 //!   in, the responder's plan out through the same `message::Origin` as
 //!   HTTP/2, the body streamed from the open file as QUIC's flow control
@@ -19,3 +20,4 @@
 
 pub(crate) mod connection;
 pub(crate) mod endpoint;
+pub(crate) mod offload;

@@ -505,7 +505,10 @@ impl Server {
                 shared.clone(),
                 permits.clone(),
                 stop_rx.clone(),
-                config.http3_0rtt,
+                crate::http3::endpoint::Options {
+                    early_data: config.http3_0rtt,
+                    offload: !config.quic_no_offload,
+                },
             );
             Some(started.map_err(|e| Error::Io(io::Error::other(e)))?)
         };
