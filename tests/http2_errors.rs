@@ -96,6 +96,14 @@ fn frames_of_the_wrong_size_are_frame_size_errors() {
                 frame(WINDOW_UPDATE, 0, 0, &[0, 0, 0, 1, 0]),
             ),
             ("RST_STREAM of 3 bytes", reset),
+            (
+                "HEADERS too short for its priority fields",
+                frame(HEADERS, 0x20 | END_HEADERS, 1, &[0, 0, 0]),
+            ),
+            (
+                "HEADERS too short for its Pad Length",
+                frame(HEADERS, 0x8 | END_HEADERS, 1, &[]),
+            ),
         ];
         for (what, bytes) in cases {
             connection_error(target, what, &bytes, FRAME_SIZE_ERROR);

@@ -600,6 +600,16 @@ mod test {
                 kind
             );
         }
+        // HEADERS too short for its Pad Length or its priority fields.
+        for (flags, payload) in [(0x8 | 0x4, &[][..]), (0x20 | 0x4, &[0, 0, 0][..])] {
+            let res = decoder().decode(frame(0x1, flags, 1, payload));
+            assert_eq!(
+                go_away_reason(res),
+                Reason::FRAME_SIZE_ERROR,
+                "flags {}",
+                flags
+            );
+        }
         // PRIORITY: a stream error.
         match decoder().decode(frame(0x2, 0, 3, &[0; 4])) {
             Err(Error::Reset(id, Reason::FRAME_SIZE_ERROR, _)) => assert_eq!(id, 3u32),

@@ -162,9 +162,12 @@ impl Headers {
         }
 
         // Read the padding length
+        // RFC 9113 §4.2: a frame too small to hold its mandatory fields
+        // (the Pad Length, the priority fields) is a FRAME_SIZE_ERROR, and
+        // a connection error for a frame carrying a field block.
         if flags.is_padded() {
             if src.is_empty() {
-                return Err(Error::MalformedMessage);
+                return Err(Error::BadFrameSize);
             }
             pad = src[0] as usize;
 
@@ -175,7 +178,7 @@ impl Headers {
         // Read the stream dependency
         let stream_dep = if flags.is_priority() {
             if src.len() < 5 {
-                return Err(Error::MalformedMessage);
+                return Err(Error::BadFrameSize);
             }
             let stream_dep = StreamDependency::load(&src[..5])?;
 
@@ -423,9 +426,12 @@ impl PushPromise {
         }
 
         // Read the padding length
+        // RFC 9113 §4.2: a frame too small to hold its mandatory fields
+        // (the Pad Length, the priority fields) is a FRAME_SIZE_ERROR, and
+        // a connection error for a frame carrying a field block.
         if flags.is_padded() {
             if src.is_empty() {
-                return Err(Error::MalformedMessage);
+                return Err(Error::BadFrameSize);
             }
 
             // TODO: Ensure payload is sized correctly
