@@ -2,6 +2,7 @@
 
 use arc_swap::ArcSwap;
 
+use crate::config::access::AccessRule;
 use crate::config::{Config, Limits};
 use crate::exchange::Plan;
 use crate::observe::Observers;
@@ -29,6 +30,8 @@ pub struct Shared {
     pub http2: bool,
     /// Peers whose forwarding fields are believed (`--trusted-proxy`).
     pub trusted: Vec<ipnet::IpNet>,
+    /// Who may connect (`--access`); an empty list lets everyone in.
+    pub access: Vec<AccessRule>,
     /// The `Alt-Svc` value HTTP/1.1 and HTTP/2 responses carry when
     /// HTTP/3 is spoken beside them (`h3=":PORT"; ma=...`).
     pub alt_svc: Option<String>,
@@ -52,6 +55,7 @@ impl Shared {
             tls,
             http2,
             trusted: config.trusted_proxies.clone(),
+            access: config.access.clone(),
             alt_svc: None,
         }
     }
@@ -63,6 +67,12 @@ impl Shared {
         if let Some(alt_svc) = &self.alt_svc {
             plan.field("Alt-Svc", alt_svc.clone());
         }
+    }
+
+    /// Whether `peer` may connect (a Unix socket's peers always may).
+    #[inline]
+    pub fn admits(&self, peer: std::net::SocketAddr) -> bool {
+        peer == crate::exchange::UNIX_PEER || crate::config::access::allows(&self.access, peer.ip())
     }
 
     /// Whether request bodies are kept (for `--echo`, `--dump` or the

@@ -234,6 +234,13 @@ pub struct Args {
     #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = crate::forwarded::parse_net, help_heading = "Access")]
     pub trusted_proxies: Vec<ipnet::IpNet>,
 
+    /// Allow or deny clients by address, for every listener of the site:
+    /// `allow CIDR`, `deny CIDR`, `allow all`, `deny all`, in order, the
+    /// first match deciding (repeatable); a denied client is closed before
+    /// any byte or TLS handshake
+    #[arg(long, value_name = "RULE", value_parser = crate::config::access::AccessRule::parse, help_heading = "Access")]
+    pub access: Vec<crate::config::access::AccessRule>,
+
     /// Answer CORS requests from ORIGIN (repeatable; no value: any origin)
     #[arg(long, value_name = "ORIGIN", num_args = 0..=1, default_missing_value = "*", help_heading = "Access")]
     pub cors: Vec<String>,
@@ -804,6 +811,7 @@ impl Args {
             http3: self.http3,
             http3_0rtt: self.http3_0rtt,
             quic_no_offload: self.quic_no_offload,
+            access: self.access,
             tls,
             redirect_http,
             hsts,

@@ -4,6 +4,7 @@
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 
+pub mod access;
 pub(crate) mod cli;
 pub mod limits;
 mod routes;
@@ -235,6 +236,8 @@ pub struct Config {
     pub http3_0rtt: bool,
     /// Whether HTTP/3's UDP goes without segmentation offload.
     pub quic_no_offload: bool,
+    /// Who may connect to the site's listeners (`--access`), in order.
+    pub access: Vec<access::AccessRule>,
     /// Where the admin listener (health, readiness, metrics) listens.
     pub admin: Option<SocketAddr>,
     /// Where the process id is written.
@@ -371,6 +374,7 @@ impl Config {
             http3: false,
             http3_0rtt: false,
             quic_no_offload: false,
+            access: Vec::new(),
             admin: None,
             pid_file: None,
             trusted_proxies: Vec::new(),

@@ -214,6 +214,11 @@ async fn accept_loop(
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
             () = &mut stopped => break,
         };
+        if !shared.admits(incoming.remote_address()) {
+            // Refused before any handshake (`--access`).
+            incoming.refuse();
+            continue;
+        }
         // Under a handshake flood, a client proves its address first
         // (RFC 9000 §8.1): a spoofed one then costs a packet, not a
         // handshake.

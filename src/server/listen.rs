@@ -165,6 +165,12 @@ pub(super) async fn accept_loop(listener: Accepting, shared: Arc<Shared>, permit
             r = listener.accept() => r,
         };
         match accepted {
+            Ok((_, peer)) if !shared.admits(peer) => {
+                // Closed before any byte or handshake (`--access`).
+                backoff = ACCEPT_BACKOFF_MIN;
+                tracing::debug!(%peer, "connection denied");
+                drop(permit);
+            }
             Ok((stream, peer)) => {
                 backoff = ACCEPT_BACKOFF_MIN;
                 tracing::debug!(%peer, "connection accepted");
