@@ -31,7 +31,8 @@ pub struct Shared {
     /// Peers whose forwarding fields are believed (`--trusted-proxy`).
     pub trusted: Vec<ipnet::IpNet>,
     /// Who may connect (`--access`); an empty list lets everyone in.
-    pub access: Vec<AccessRule>,
+    /// Replaced whole when the configuration is reloaded.
+    pub access: ArcSwap<Vec<AccessRule>>,
     /// The `Alt-Svc` value HTTP/1.1 and HTTP/2 responses carry when
     /// HTTP/3 is spoken beside them (`h3=":PORT"; ma=...`).
     pub alt_svc: Option<String>,
@@ -55,7 +56,7 @@ impl Shared {
             tls,
             http2,
             trusted: config.trusted_proxies.clone(),
-            access: config.access.clone(),
+            access: ArcSwap::from_pointee(config.access.clone()),
             alt_svc: None,
         }
     }
@@ -72,7 +73,8 @@ impl Shared {
     /// Whether `peer` may connect (a Unix socket's peers always may).
     #[inline]
     pub fn admits(&self, peer: std::net::SocketAddr) -> bool {
-        peer == crate::exchange::UNIX_PEER || crate::config::access::allows(&self.access, peer.ip())
+        peer == crate::exchange::UNIX_PEER
+            || crate::config::access::allows(&self.access.load(), peer.ip())
     }
 
     /// Whether request bodies are kept (for `--echo`, `--dump` or the

@@ -131,3 +131,34 @@ fn rules_come_from_the_file_and_the_environment_too() {
         "denied by the environment"
     );
 }
+
+#[test]
+fn sighup_applies_new_rules_to_new_connections() {
+    let tree = site();
+    let file = tree.path().join("henaserver.toml");
+    std::fs::write(&file, "quiet = true\n").unwrap();
+    let server = TestServer::start(
+        &tree.path().join("www"),
+        &["--config", &file.display().to_string()],
+    );
+    assert!(bytes_back(server.addr).starts_with(b"HTTP/1.1 200 OK\r\n"));
+    std::fs::write(&file, "quiet = true\naccess = [\"deny all\"]\n").unwrap();
+    server.signal("HUP");
+    let until = std::time::Instant::now() + PATIENCE;
+    while !bytes_back(server.addr).is_empty() {
+        assert!(
+            std::time::Instant::now() < until,
+            "the new rules never applied"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::fs::write(&file, "quiet = true\n").unwrap();
+    server.signal("HUP");
+    while bytes_back(server.addr).is_empty() {
+        assert!(
+            std::time::Instant::now() < until,
+            "the rules were never lifted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

@@ -421,10 +421,10 @@ impl Server {
         let admin = match admin {
             Some((listener, admin)) => {
                 let responder = Responder::Admin(admin.clone());
-                let mut shared = Shared::new(&config, responder, Observers::none(), None, false);
+                let shared = Shared::new(&config, responder, Observers::none(), None, false);
                 // --access is the site's: the admin listener has its own
                 // address (loopback unless --admin-public).
-                shared.access.clear();
+                shared.access.store(Arc::new(Vec::new()));
                 Some((AdminThread::start(listener, Arc::new(shared))?, admin))
             }
             None => None,

@@ -137,6 +137,12 @@ pub(super) fn apply(running: &Running, config: Config) -> Result<Config, String>
         ),
         ("HTTPS", old.tls != config.tls),
         ("--no-http2", old.http2 != config.http2),
+        (
+            "--http3, --http3-0rtt and --quic-no-offload",
+            old.http3 != config.http3
+                || old.http3_0rtt != config.http3_0rtt
+                || old.quic_no_offload != config.quic_no_offload,
+        ),
         ("limits and timeouts", old.limits != config.limits),
         ("--dump", old.dump != config.dump),
         (
@@ -163,6 +169,7 @@ pub(super) fn apply(running: &Running, config: Config) -> Result<Config, String>
     );
     running.shared.observe.log().set_format(config.log_format);
     running.shared.responder.store(Arc::new(responder));
+    running.shared.access.store(Arc::new(config.access.clone()));
     change_listeners(running, &config);
     Ok(config)
 }
