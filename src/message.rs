@@ -14,7 +14,7 @@ use std::time::Instant;
 use http::header::{HeaderName, HeaderValue};
 use http::HeaderMap;
 
-use crate::exchange::{Fields, Method, Name, Plan, Request};
+use crate::exchange::{Body, Fields, Method, Name, Plan, Request};
 use crate::observe::{Protocol, Record};
 use crate::shared::Shared;
 use crate::site::pages;
@@ -68,23 +68,34 @@ impl Origin {
         }
     }
 
-    /// The plan that answers `asked`, and the request head as text when
+    /// `asked` as the responder and the observers read it: its fields
+    /// found and its method classified once, and its head as text when
     /// the exchange is kept.
-    pub async fn plan(&self, asked: &Asked) -> (Plan, Vec<u8>) {
-        let shared = &self.shared;
+    pub fn view<'a>(&self, asked: &'a Asked) -> View<'a> {
         let parts = &asked.parts;
-        let raw = if shared.keeps_bodies() {
-            request_text(parts, self.tls.is_some())
-        } else {
-            Vec::new()
-        };
-        let fields = MapFields::new(&parts.headers);
+        View {
+            asked,
+            fields: MapFields::new(&parts.headers),
+            method: Method::classify(parts.method.as_str().as_bytes()),
+            raw: if self.shared.keeps_bodies() {
+                request_text(parts, self.tls.is_some())
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    /// The plan that answers `view`.
+    pub async fn plan(&self, view: &View<'_>) -> Plan {
+        let shared = &self.shared;
+        let asked = view.asked;
+        let parts = &asked.parts;
         let authority = parts
             .uri
             .authority()
             .map(|a| a.as_str().as_bytes())
             .or_else(|| parts.headers.get("host").map(HeaderValue::as_bytes));
-        let mut plan = match Method::classify(parts.method.as_str().as_bytes()) {
+        let mut plan = match view.method {
             _ if asked.too_large => pages::error_plan(413, false),
             Err(_) => pages::error_plan(400, false),
             Ok(method) => {
@@ -95,10 +106,10 @@ impl Origin {
                     authority,
                     peer: self.peer,
                     secure: self.tls.is_some()
-                        || crate::forwarded::https(&shared.trusted, self.peer.ip(), &fields),
+                        || crate::forwarded::https(&shared.trusted, self.peer.ip(), &view.fields),
                     server_name: self.server_name.as_deref(),
-                    fields: &fields,
-                    raw: &raw,
+                    fields: &view.fields,
+                    raw: &view.raw,
                     body: &asked.kept,
                 };
                 let responder = shared.responder.load_full();
@@ -108,28 +119,43 @@ impl Origin {
         if self.protocol != Protocol::Http3 {
             shared.advertise(&mut plan);
         }
-        (plan, raw)
+        plan
+    }
+
+    /// What goes out for `plan`: its response head, its body (taken from
+    /// it), and the head as text for `--dump` and the inspector (no copy
+    /// of the fields otherwise).
+    pub fn outgoing(&self, plan: &mut Plan) -> (http::Response<()>, Body, Option<Vec<u8>>) {
+        let response = response_head(plan);
+        let body = std::mem::replace(&mut plan.body, Body::Empty);
+        let text = self
+            .shared
+            .observe
+            .records_exchanges()
+            .then(|| response_text(&response));
+        (response, body, text)
     }
 
     /// Hands a finished exchange to the observers: `plan` as answered
-    /// (its body taken, `bytes` long), `raw` the request head as text and
-    /// `head` the response head as text, when kept.
-    pub fn finish(
-        &self,
-        asked: &Asked,
-        raw: Vec<u8>,
-        plan: &Plan,
-        bytes: u64,
-        head: Option<Vec<u8>>,
-    ) {
+    /// (its body taken, `bytes` long) and `head` the response head as
+    /// text, when kept.
+    pub fn finish(&self, view: View<'_>, plan: &Plan, bytes: u64, head: Option<Vec<u8>>) {
         let observe = &self.shared.observe;
         if !observe.active() {
             return;
         }
+        let View {
+            asked,
+            fields,
+            method,
+            raw,
+        } = view;
         let parts = &asked.parts;
-        let fields = MapFields::new(&parts.headers);
-        let mut request = raw;
-        request.extend_from_slice(&asked.kept);
+        let request = head.as_ref().map(|_| {
+            let mut request = raw;
+            request.extend_from_slice(&asked.kept);
+            request
+        });
         // The request line HTTP/1 would have, for the log and the inspector.
         let line = observe.wants_line().then(|| {
             let target = parts
@@ -145,11 +171,11 @@ impl Origin {
             peer: self.peer,
             client: crate::forwarded::client(&self.shared.trusted, self.peer.ip(), &fields),
             tls: self.tls,
-            method: Method::classify(parts.method.as_str().as_bytes()).unwrap_or(Method::Unknown),
+            method: method.unwrap_or(Method::Unknown),
             line: line.as_deref().unwrap_or_default().as_bytes(),
             referer: fields.get_bytes(Name::Referer),
             user_agent: fields.get_bytes(Name::UserAgent),
-            exchange: head.as_deref().map(|head| (&request[..], head)),
+            exchange: request.as_deref().zip(head.as_deref()),
             status: plan.status,
             bytes,
             elapsed: asked.started.elapsed(),
@@ -159,6 +185,14 @@ impl Origin {
             explain: plan.explain.as_deref(),
         });
     }
+}
+
+/// A request as the responder and the observers read it ([`Origin::view`]).
+pub struct View<'a> {
+    asked: &'a Asked,
+    fields: MapFields<'a>,
+    method: Result<Method, &'static str>,
+    raw: Vec<u8>,
 }
 
 /// The fields the pipeline reads, found in one pass over the map.

@@ -35,7 +35,7 @@ pub struct Shared {
     pub access: ArcSwap<Vec<AccessRule>>,
     /// The `Alt-Svc` value HTTP/1.1 and HTTP/2 responses carry when
     /// HTTP/3 is spoken beside them (`h3=":PORT"; ma=...`).
-    pub alt_svc: Option<String>,
+    pub alt_svc: Option<std::sync::Arc<str>>,
 }
 
 impl Shared {
@@ -66,6 +66,7 @@ impl Shared {
     #[inline]
     pub fn advertise(&self, plan: &mut Plan) {
         if let Some(alt_svc) = &self.alt_svc {
+            // Shared, not copied: one reference count per response.
             plan.field("Alt-Svc", alt_svc.clone());
         }
     }

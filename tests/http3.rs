@@ -352,16 +352,30 @@ fn authority() -> Vec<u8> {
     out
 }
 
+/// Opens a control stream of the client's (stream type 0) carrying
+/// `frames`, and ends it when `finish`.
+async fn control_stream(
+    conn: &quinn::Connection,
+    frames: &[u8],
+    finish: bool,
+) -> quinn::SendStream {
+    let mut control = conn.open_uni().await.unwrap();
+    let mut bytes = vec![0x00];
+    bytes.extend_from_slice(frames);
+    control.write_all(&bytes).await.unwrap();
+    if finish {
+        control.finish().unwrap();
+    }
+    control
+}
+
 /// A raw QUIC connection speaking HTTP/3 with a control stream of its own.
 async fn raw_connection(
     addr: SocketAddr,
     ca: &Ca,
 ) -> (quinn::Endpoint, quinn::Connection, quinn::SendStream) {
     let (endpoint, conn) = quic(addr, &ca.client_config(&[])).await;
-    let mut control = conn.open_uni().await.unwrap();
-    let mut settings = vec![0x00];
-    settings.extend(h3_frame(0x04, &[]));
-    control.write_all(&settings).await.unwrap();
+    let control = control_stream(&conn, &h3_frame(0x04, &[]), false).await;
     (endpoint, conn, control)
 }
 
@@ -493,15 +507,18 @@ fn malformed_requests_get_h3_message_error_and_the_connection_serves_on() {
     });
 }
 
-/// Opens a raw connection, lets `act` open streams on it (kept open until
-/// the end) and returns the code the server closes the connection with.
-async fn closed_with(
-    addr: SocketAddr,
-    ca: &Ca,
-    act: impl AsyncFnOnce(&quinn::Connection) -> Vec<quinn::SendStream>,
-) -> Option<u64> {
+/// A control stream's frames, and whether it ends.
+type Control = (Vec<u8>, bool);
+
+/// Opens a raw connection with a control stream for each of `controls`
+/// (its frames, and whether it ends), kept open until the end, and returns
+/// the code the server closes the connection with.
+async fn closed_with(addr: SocketAddr, ca: &Ca, controls: &[Control]) -> Option<u64> {
     let (_endpoint, conn) = quic(addr, &ca.client_config(&[])).await;
-    let _open = act(&conn).await;
+    let mut open = Vec::new();
+    for (frames, finish) in controls {
+        open.push(control_stream(&conn, frames, *finish).await);
+    }
     match tokio::time::timeout(PATIENCE, conn.closed()).await {
         Ok(quinn::ConnectionError::ApplicationClosed(close)) => Some(close.error_code.into_inner()),
         _ => None,
@@ -512,54 +529,38 @@ async fn closed_with(
 fn control_stream_errors_close_the_connection_with_their_code() {
     let s = start(&["--quiet"]);
     let settings = h3_frame(0x04, &[]);
+    let mut data_after = settings.clone();
+    data_after.extend(h3_frame(0x00, b"x"));
+    let cases: Vec<(&str, Vec<Control>, u64)> = vec![
+        // The client's control stream ends.
+        (
+            "H3_CLOSED_CRITICAL_STREAM",
+            vec![(settings.clone(), true)],
+            0x104,
+        ),
+        // A control stream that does not begin with SETTINGS.
+        (
+            "H3_MISSING_SETTINGS",
+            vec![(h3_frame(0x07, &[0x00]), false)],
+            0x10a,
+        ),
+        // DATA on the control stream.
+        ("H3_FRAME_UNEXPECTED", vec![(data_after, false)], 0x105),
+        // A second control stream.
+        (
+            "H3_STREAM_CREATION_ERROR",
+            vec![(settings.clone(), false), (settings.clone(), false)],
+            0x103,
+        ),
+    ];
     runtime().block_on(async {
-        // H3_CLOSED_CRITICAL_STREAM: the client's control stream ends.
-        let code = closed_with(s.quic, &s.ca, async |conn| {
-            let mut control = conn.open_uni().await.unwrap();
-            let mut bytes = vec![0x00];
-            bytes.extend(h3_frame(0x04, &[]));
-            control.write_all(&bytes).await.unwrap();
-            control.finish().unwrap();
-            vec![control]
-        })
-        .await;
-        assert_eq!(code, Some(0x104), "H3_CLOSED_CRITICAL_STREAM");
-        // H3_MISSING_SETTINGS: a control stream that does not begin with
-        // SETTINGS.
-        let code = closed_with(s.quic, &s.ca, async |conn| {
-            let mut control = conn.open_uni().await.unwrap();
-            let mut bytes = vec![0x00];
-            bytes.extend(h3_frame(0x07, &[0x00]));
-            control.write_all(&bytes).await.unwrap();
-            vec![control]
-        })
-        .await;
-        assert_eq!(code, Some(0x10a), "H3_MISSING_SETTINGS");
-        // H3_FRAME_UNEXPECTED: DATA on the control stream.
-        let code = closed_with(s.quic, &s.ca, async |conn| {
-            let mut control = conn.open_uni().await.unwrap();
-            let mut bytes = vec![0x00];
-            bytes.extend(settings.clone());
-            bytes.extend(h3_frame(0x00, b"x"));
-            control.write_all(&bytes).await.unwrap();
-            vec![control]
-        })
-        .await;
-        assert_eq!(code, Some(0x105), "H3_FRAME_UNEXPECTED");
-        // H3_STREAM_CREATION_ERROR: a second control stream.
-        let code = closed_with(s.quic, &s.ca, async |conn| {
-            let mut open = Vec::new();
-            for _ in 0..2 {
-                let mut control = conn.open_uni().await.unwrap();
-                let mut bytes = vec![0x00];
-                bytes.extend(h3_frame(0x04, &[]));
-                control.write_all(&bytes).await.unwrap();
-                open.push(control);
-            }
-            open
-        })
-        .await;
-        assert_eq!(code, Some(0x103), "H3_STREAM_CREATION_ERROR");
+        for (what, controls, code) in cases {
+            assert_eq!(
+                closed_with(s.quic, &s.ca, &controls).await,
+                Some(code),
+                "{what}"
+            );
+        }
     });
     // And the server serves a fresh connection.
     runtime().block_on(async {

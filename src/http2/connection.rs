@@ -24,7 +24,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::linger::Linger;
 use crate::exchange::{Body, Piece};
-use crate::message::{response_head, response_text, Asked, Origin, TlsInfo};
+use crate::message::{Asked, Origin, TlsInfo};
 use crate::observe::Protocol;
 use crate::shared::Shared;
 use crate::stop::Stopped;
@@ -182,18 +182,11 @@ async fn answer(
         too_large,
         started,
     };
-    let (mut plan, raw) = conn.plan(&asked).await;
-    let response = response_head(&plan);
-    let body = std::mem::replace(&mut plan.body, Body::Empty);
+    let view = conn.view(&asked);
+    let mut plan = conn.plan(&view).await;
+    let (response, body, head) = conn.outgoing(&mut plan);
     let bytes = body.len();
     let end = body.is_empty();
-    // The head as sent, for --dump and the inspector only: no copy of the
-    // fields otherwise.
-    let head = conn
-        .shared
-        .observe
-        .records_exchanges()
-        .then(|| response_text(&response));
     let sent = match respond.send_response(response, end) {
         Ok(mut stream) if !end => {
             let sent = send_body(&mut stream, body, limits.send_timeout).await;
@@ -208,7 +201,7 @@ async fn answer(
     if !sent {
         tracing::debug!(peer = %conn.peer, "HTTP/2 stream ended before its response");
     }
-    conn.finish(&asked, raw, &plan, bytes, head);
+    conn.finish(view, &plan, bytes, head);
 }
 
 /// Sends a plan's body; the error is the reason to reset the stream with.

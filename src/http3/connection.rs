@@ -13,7 +13,7 @@ use h3::server::{RequestResolver, RequestStream};
 use tokio::task::JoinSet;
 
 use crate::exchange::{Body, Piece};
-use crate::message::{response_head, response_text, Asked, Origin};
+use crate::message::{Asked, Origin};
 use crate::observe::Protocol;
 use crate::shared::Shared;
 use crate::site::pages;
@@ -202,25 +202,20 @@ async fn answer(
         too_large,
         started,
     };
-    let (mut plan, raw) = if replayable {
-        (pages::error_plan(425, false), Vec::new())
+    let view = origin.view(&asked);
+    let mut plan = if replayable {
+        pages::error_plan(425, false)
     } else {
-        origin.plan(&asked).await
+        origin.plan(&view).await
     };
-    let response = response_head(&plan);
-    let body = std::mem::replace(&mut plan.body, Body::Empty);
+    let (response, body, head) = origin.outgoing(&mut plan);
     let bytes = body.len();
-    let head = origin
-        .shared
-        .observe
-        .records_exchanges()
-        .then(|| response_text(&response));
     let sent = respond(&mut stream, response, body, limits.send_timeout).await;
     if let Err(why) = sent {
         tracing::debug!(peer = %origin.peer, error = %why, "HTTP/3 stream ended before its response");
         stream.stop_stream(Code::H3_REQUEST_CANCELLED);
     }
-    origin.finish(&asked, raw, &plan, bytes, head);
+    origin.finish(view, &plan, bytes, head);
 }
 
 /// Refuses a malformed request: a stream error H3_MESSAGE_ERROR (RFC 9114

@@ -451,7 +451,7 @@ impl Server {
             .and_then(|s| s.local_addr().ok())
             .map(|a| a.port())
         {
-            shared.alt_svc = Some(format!("h3=\":{port}\"; ma={ALT_SVC_MAX_AGE}"));
+            shared.alt_svc = Some(format!("h3=\":{port}\"; ma={ALT_SVC_MAX_AGE}").into());
         }
         let shared = Arc::new(shared);
         let redirect = Responder::Redirect(Redirect {
