@@ -165,6 +165,7 @@ fn config_of(resolved: crate::config::settings::Resolved) -> Result<crate::Confi
     let crate::config::settings::Resolved {
         args,
         rules,
+        limits,
         redirects,
         rewrites,
         sites,
@@ -193,6 +194,7 @@ fn config_of(resolved: crate::config::settings::Resolved) -> Result<crate::Confi
         rewrites,
         ..config
     };
+    config.rate_limits.extend(limits);
     if !sites.is_empty() && config.mode != Mode::Files {
         return Err("[[sites]] serve files: --reply and --echo cannot be used with them".into());
     }
@@ -201,6 +203,8 @@ fn config_of(resolved: crate::config::settings::Resolved) -> Result<crate::Confi
             .args
             .into_config()
             .map_err(|e| format!("{}: [[sites]]: {e}", site.source))?;
+        let mut own = own;
+        own.rate_limits.extend(site.limits);
         config.sites.push(crate::config::VirtualHost {
             name: site
                 .name

@@ -537,6 +537,8 @@ pub struct Plan {
     pub site: Option<Arc<str>>,
     /// How the response was reached (`--explain`), for the access log.
     pub explain: Option<Arc<str>>,
+    /// The bandwidth the body goes out at (`--limit-rate`).
+    pub pace: Option<Arc<crate::config::rate::Bandwidth>>,
 }
 
 impl Plan {

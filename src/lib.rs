@@ -21,6 +21,9 @@
 //! - `respond`: one responder per listener: the sites' files (with `acme`'s
 //!   HTTP-01 challenges and `dev`'s `/.henaserver/` paths in front), echo
 //!   and reply (`window`), the HTTPS redirect, the `admin` endpoints.
+//! - `limit`: per-client limits: the table of counts every worker and
+//!   protocol shares (rates, connections, streams), the guard each site
+//!   checks requests with, and the pace of a body under `--limit-rate`.
 //! - `site`: the file pipeline in numbered steps, request view in, plan
 //!   out; it knows no protocol, socket or observer.
 //! - `observe`: the access log (`log`), `--dump` (`window`), the inspector
@@ -65,6 +68,7 @@ mod forwarded;
 mod http1;
 mod http2;
 mod http3;
+mod limit;
 mod log;
 mod message;
 mod observe;

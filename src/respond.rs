@@ -9,7 +9,8 @@
 //!   the window into HTTP;
 //! - [`Responder::Redirect`]: `--redirect-http`, 308 to HTTPS, with the
 //!   HTTP-01 challenges in front;
-//! - [`Responder::Admin`]: health, readiness and metrics (`--admin`).
+//! - [`Responder::Admin`]: health, readiness and metrics (`--admin`);
+//! - [`Responder::Busy`]: 429 to a client over `--conn-limit`.
 
 use std::sync::Arc;
 
@@ -36,6 +37,8 @@ pub enum Responder {
     Redirect(Redirect),
     /// Health, readiness and metrics.
     Admin(Arc<Admin>),
+    /// 429 to a client over `--conn-limit`, and the connection closed.
+    Busy,
 }
 
 /// The sites' files and what is answered in front of them.
@@ -86,6 +89,15 @@ impl Responder {
                     .unwrap_or_else(|| redirect_to_https(req, redirect.port)),
             ),
             Responder::Admin(admin) => Route::Now(admin.plan(req)),
+            Responder::Busy => {
+                let mut plan = pages::error_plan(429, req.head_only());
+                let wait = crate::config::rate::CONN_RETRY_AFTER;
+                plan.field(
+                    "Retry-After",
+                    crate::limit::retry_after_seconds(wait).to_string(),
+                );
+                Route::Now(plan)
+            }
         }
     }
 }

@@ -58,6 +58,7 @@ pub fn reason(status: u16) -> &'static str {
         417 => "Expectation Failed",
         421 => "Misdirected Request",
         425 => "Too Early",
+        429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
         501 => "Not Implemented",

@@ -23,6 +23,8 @@ pub struct Sources {
     pub dump: Option<Arc<Dump>>,
     /// The certificates from an ACME CA.
     pub acme: Option<Arc<crate::acme::status::Status>>,
+    /// The per-client limits and their table.
+    pub limiter: Option<Arc<crate::limit::Limiter>>,
 }
 
 /// The collector a registry asks at each scrape.
@@ -195,6 +197,38 @@ impl Collector for Scrape {
             "Bytes of compressed copies made on the fly",
             load(&GLOBAL.compression_bytes),
         )?;
+        if let Some(limiter) = &self.sources.limiter {
+            let mut family = encoder.encode_descriptor(
+                "henaserver_limited",
+                "Requests and connections limited, by limit and action (refused, delayed, denied, dry-run)",
+                None,
+                MetricType::Counter,
+            )?;
+            for (limit, action, n) in limiter.limited() {
+                family
+                    .encode_family(&[("limit", &*limit), ("action", action)])?
+                    .encode_counter::<NoLabelSet, _, u64>(&n, None)?;
+            }
+            let (used, capacity, bytes) = limiter.usage().unwrap_or((0, 0, 0));
+            gauge(
+                &mut encoder,
+                "henaserver_limit_table_entries",
+                "Clients the per-client table holds counts for",
+                used as i64,
+            )?;
+            gauge(
+                &mut encoder,
+                "henaserver_limit_table_capacity",
+                "Entries the per-client table can hold (0 until a limit is first used)",
+                capacity as i64,
+            )?;
+            gauge(
+                &mut encoder,
+                "henaserver_limit_table_bytes",
+                "Bytes the per-client table takes",
+                bytes as i64,
+            )?;
+        }
         let dropped = self.sources.log_dropped.as_ref().map_or(0, |d| load(d));
         counter(
             &mut encoder,

@@ -1,8 +1,9 @@
-//! Allow and deny by client address for a whole listener (`--access`):
-//! rules in order, the first that matches decides, and an address that no
-//! rule matches is allowed, as nginx's `allow` and `deny` do. A denied
-//! client's connection is closed as soon as it is accepted, before any
-//! byte or TLS handshake.
+//! Allow and deny by client address (`--allow`, `--deny`, `--access`, and
+//! `allow` and `deny` lists in `[[limits]]`): rules in order, the first
+//! that matches decides, as nginx's `allow` and `deny` do; an address that
+//! no rule matches is allowed, unless every rule is an allow. A client
+//! every site denies is closed as soon as it is accepted, before any byte
+//! or TLS handshake; otherwise a denied request gets 403.
 
 use std::net::IpAddr;
 
@@ -39,17 +40,29 @@ impl AccessRule {
     }
 }
 
-/// Whether `rules` let `ip` in.
+impl std::fmt::Display for AccessRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let verb = if self.allow { "allow" } else { "deny" };
+        match &self.net {
+            Some(net) => write!(f, "{verb} {net}"),
+            None => write!(f, "{verb} all"),
+        }
+    }
+}
+
+/// Whether `rules` let `ip` in: the first rule that matches decides; when
+/// none does, the client is allowed, unless every rule is an allow (a list
+/// of allows names the only clients served).
 #[inline]
 pub fn allows(rules: &[AccessRule], ip: IpAddr) -> bool {
     if rules.is_empty() {
         return true;
     }
     let ip = ip.to_canonical();
-    rules
-        .iter()
-        .find(|r| r.net.is_none_or(|n| n.contains(&ip)))
-        .is_none_or(|r| r.allow)
+    match rules.iter().find(|r| r.net.is_none_or(|n| n.contains(&ip))) {
+        Some(rule) => rule.allow,
+        None => !rules.iter().all(|r| r.allow),
+    }
 }
 
 #[cfg(test)]
@@ -74,6 +87,14 @@ mod tests {
             "198.51.100.1".parse().unwrap()
         ));
         assert!(allows(&[], "192.0.2.1".parse().unwrap()));
+        // Only allows: nothing else is served.
+        let only = rules(&["allow 10.0.0.0/8", "allow 192.0.2.7"]);
+        assert!(allows(&only, "192.0.2.7".parse().unwrap()));
+        assert!(!allows(&only, "192.0.2.8".parse().unwrap()));
+        // CIDR edges.
+        let edge = rules(&["deny 192.0.2.0/25"]);
+        assert!(!allows(&edge, "192.0.2.127".parse().unwrap()));
+        assert!(allows(&edge, "192.0.2.128".parse().unwrap()));
         let v6 = rules(&["allow 2001:db8::/32", "deny all"]);
         assert!(allows(&v6, "2001:db8::1".parse().unwrap()));
         assert!(!allows(&v6, "2001:db9::1".parse().unwrap()));

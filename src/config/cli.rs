@@ -13,6 +13,9 @@ use crate::config::{
 };
 use crate::exchange::Coding;
 
+/// The `--help` heading of the per-client limits.
+const ABUSE: &str = "Abuse controls";
+
 /// A static-file web server: correct HTTP/1.1, HTTP/2 and HTTP/3, fast, safe by default.
 ///
 /// Serves the files under ROOT. Dotfiles are never served, and nothing
@@ -234,12 +237,68 @@ pub struct Args {
     #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = crate::forwarded::parse_net, help_heading = "Access")]
     pub trusted_proxies: Vec<ipnet::IpNet>,
 
-    /// Allow or deny clients by address, for every listener of the site:
-    /// `allow CIDR`, `deny CIDR`, `allow all`, `deny all`, in order, the
-    /// first match deciding (repeatable); a denied client is closed before
-    /// any byte or TLS handshake
-    #[arg(long, value_name = "RULE", value_parser = crate::config::access::AccessRule::parse, help_heading = "Access")]
+    /// Allow clients in CIDR (repeatable; with --deny and --access, in the
+    /// order given, the first match deciding; a client no rule matches is
+    /// allowed, unless every rule is an allow). Refused with 403, or closed
+    /// before any byte or TLS handshake when every site denies it
+    #[arg(long, value_name = "CIDR", value_parser = crate::forwarded::parse_net, help_heading = ABUSE)]
+    pub allow: Vec<ipnet::IpNet>,
+
+    /// Deny clients in CIDR (repeatable; see --allow)
+    #[arg(long, value_name = "CIDR", value_parser = crate::forwarded::parse_net, help_heading = ABUSE)]
+    pub deny: Vec<ipnet::IpNet>,
+
+    /// Allow or deny as one rule: `allow CIDR`, `deny CIDR`, `allow all`,
+    /// `deny all` (repeatable; in order with --allow and --deny)
+    #[arg(long, value_name = "RULE", value_parser = crate::config::access::AccessRule::parse, help_heading = ABUSE)]
     pub access: Vec<crate::config::access::AccessRule>,
+
+    /// Requests per client: N/s or N/m (10/s, 600/m); past it, 429 Too
+    /// Many Requests with Retry-After. `[[limits]]` in the file set rates
+    /// by path glob
+    #[arg(long, value_name = "RATE", value_parser = crate::config::rate::Rate::parse, help_heading = ABUSE)]
+    pub rate_limit: Option<crate::config::rate::Rate>,
+
+    /// Requests above --rate-limit served at once before refusing
+    #[arg(long, value_name = "N", default_value_t = 0, help_heading = ABUSE)]
+    pub rate_burst: u32,
+
+    /// Make the --rate-burst requests wait their turn at the rate instead
+    /// of serving them at once
+    #[arg(long, help_heading = ABUSE)]
+    pub rate_delay: bool,
+
+    /// Connections open at once per client; more are answered 429 and
+    /// closed
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = ABUSE)]
+    pub conn_limit: Option<u32>,
+
+    /// HTTP/2 and HTTP/3 streams in flight per client, over all its
+    /// connections; more are refused (REFUSED_STREAM)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = ABUSE)]
+    pub stream_limit: Option<u32>,
+
+    /// Bytes per second for each response body (64k, 1m)
+    #[arg(long, value_name = "BYTES", value_parser = crate::config::rate::byte_size, help_heading = ABUSE)]
+    pub limit_rate: Option<u64>,
+
+    /// Bytes of each response body sent at full speed before --limit-rate
+    #[arg(long, value_name = "BYTES", default_value = "0", value_parser = crate::config::rate::byte_size, help_heading = ABUSE)]
+    pub limit_rate_after: u64,
+
+    /// Log and count what the limits would refuse or delay, and serve it
+    #[arg(long, help_heading = ABUSE)]
+    pub limit_dry_run: bool,
+
+    /// IPv6 clients are counted by this prefix length, so that one host
+    /// cannot rotate through its addresses
+    #[arg(long, value_name = "N", default_value_t = crate::config::rate::DEFAULT_IPV6_PREFIX, value_parser = clap::value_parser!(u8).range(1..=128), help_heading = ABUSE)]
+    pub limit_ipv6_prefix: u8,
+
+    /// Bytes of the table of per-client counts (about 33 bytes a client);
+    /// when full, clients with nothing counted go first
+    #[arg(long, value_name = "BYTES", default_value = "1m", value_parser = table_size, help_heading = ABUSE)]
+    pub limit_table: usize,
 
     /// Answer CORS requests from ORIGIN (repeatable; no value: any origin)
     #[arg(long, value_name = "ORIGIN", num_args = 0..=1, default_missing_value = "*", help_heading = "Access")]
@@ -747,6 +806,33 @@ impl Args {
                 return Err(ConfigError(format!("{flag} needs --http3")));
             }
         }
+        for (flag, given, needs, present) in [
+            (
+                "--rate-burst",
+                self.rate_burst > 0,
+                "--rate-limit",
+                self.rate_limit.is_some(),
+            ),
+            (
+                "--rate-delay",
+                self.rate_delay,
+                "--rate-limit",
+                self.rate_limit.is_some(),
+            ),
+            (
+                "--limit-rate-after",
+                self.limit_rate_after > 0,
+                "--limit-rate",
+                self.limit_rate.is_some(),
+            ),
+        ] {
+            if given && !present {
+                return Err(ConfigError(format!("{flag} needs {needs}")));
+            }
+        }
+        if self.limit_rate == Some(0) {
+            return Err(ConfigError("--limit-rate 0: give a rate above 0".into()));
+        }
         let redirect_http = match &self.redirect_http {
             None => Vec::new(),
             Some(spec) => redirect_addresses(spec, &listen)?,
@@ -812,6 +898,30 @@ impl Args {
             http3_0rtt: self.http3_0rtt,
             quic_no_offload: self.quic_no_offload,
             access: self.access,
+            rate_limits: self
+                .rate_limit
+                .map(|rate| crate::config::rate::RateLimit {
+                    name: std::sync::Arc::from("rate-limit"),
+                    glob: None,
+                    glob_text: None,
+                    rate: Some(rate),
+                    burst: self.rate_burst,
+                    delay: self.rate_delay,
+                    access: Vec::new(),
+                })
+                .into_iter()
+                .collect(),
+            bandwidth: self.limit_rate.map(|rate| crate::config::rate::Bandwidth {
+                rate,
+                after: self.limit_rate_after,
+            }),
+            client_limits: crate::config::rate::ClientLimits {
+                connections: self.conn_limit,
+                streams: self.stream_limit,
+                dry_run: self.limit_dry_run,
+                ipv6_prefix: self.limit_ipv6_prefix,
+                table_bytes: self.limit_table,
+            },
             tls,
             redirect_http,
             hsts,
@@ -837,6 +947,16 @@ impl Args {
                 secrets: self.dump_secrets,
             },
         })
+    }
+}
+
+/// `--limit-table`: a byte count that holds one bucket at least.
+fn table_size(text: &str) -> Result<usize, String> {
+    let n = crate::config::rate::byte_size(text)?;
+    let min = crate::limit::table::ENTRY_BYTES * crate::limit::table::WAYS;
+    match usize::try_from(n) {
+        Ok(n) if n >= min => Ok(n),
+        _ => Err(format!("{text:?}: at least {min} bytes")),
     }
 }
 

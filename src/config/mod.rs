@@ -7,6 +7,7 @@ use std::path::PathBuf;
 pub mod access;
 pub(crate) mod cli;
 pub mod limits;
+pub mod rate;
 mod routes;
 pub(crate) mod settings;
 mod site;
@@ -236,8 +237,15 @@ pub struct Config {
     pub http3_0rtt: bool,
     /// Whether HTTP/3's UDP goes without segmentation offload.
     pub quic_no_offload: bool,
-    /// Who may connect to the site's listeners (`--access`), in order.
+    /// Who the site serves (`--allow`, `--deny`, `--access`), in order.
     pub access: Vec<access::AccessRule>,
+    /// Request rates per client (`--rate-limit` first, then `[[limits]]`).
+    pub rate_limits: Vec<rate::RateLimit>,
+    /// Bandwidth per response (`--limit-rate`).
+    pub bandwidth: Option<rate::Bandwidth>,
+    /// Connections and streams per client, and the table they are
+    /// counted in.
+    pub client_limits: rate::ClientLimits,
     /// Where the admin listener (health, readiness, metrics) listens.
     pub admin: Option<SocketAddr>,
     /// Where the process id is written.
@@ -375,6 +383,9 @@ impl Config {
             http3_0rtt: false,
             quic_no_offload: false,
             access: Vec::new(),
+            rate_limits: Vec::new(),
+            bandwidth: None,
+            client_limits: rate::ClientLimits::default(),
             admin: None,
             pid_file: None,
             trusted_proxies: Vec::new(),

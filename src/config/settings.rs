@@ -22,7 +22,9 @@ use clap::parser::ValueSource;
 use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches};
 use toml::Spanned;
 
+use crate::config::access::AccessRule;
 use crate::config::cli::Args;
+use crate::config::rate::{Rate, RateLimit};
 use crate::config::{Pattern, Route, Rule};
 
 /// The prefix of environment variables that set options.
@@ -35,6 +37,8 @@ pub struct Resolved {
     pub args: Args,
     /// The rules from the file.
     pub rules: Vec<Rule>,
+    /// The `[[limits]]` from the file.
+    pub limits: Vec<RateLimit>,
     /// The redirects from the file.
     pub redirects: Vec<Route>,
     /// The rewrites from the file.
@@ -60,6 +64,8 @@ pub struct ResolvedSite {
     pub args: Args,
     /// Its rules (the top level's, unless it has its own).
     pub rules: Vec<Rule>,
+    /// Its `[[limits]]` (likewise).
+    pub limits: Vec<RateLimit>,
     /// Its redirects (likewise).
     pub redirects: Vec<Route>,
     /// Its rewrites (likewise).
@@ -151,6 +157,7 @@ fn scalar(v: &toml::Value) -> Option<String> {
 #[derive(Debug, Default)]
 struct Extras {
     rules: Option<Vec<Rule>>,
+    limits: Option<Vec<RateLimit>>,
     redirects: Option<Vec<Route>>,
     rewrites: Option<Vec<Route>>,
 }
@@ -175,6 +182,14 @@ pub const SITE_OPTIONS: &[&str] = &[
     "hsts",
     "hsts-include-subdomains",
     "hsts-preload",
+    "allow",
+    "deny",
+    "access",
+    "rate-limit",
+    "rate-burst",
+    "rate-delay",
+    "limit-rate",
+    "limit-rate-after",
 ];
 
 /// One `[[sites]]` entry, as the file writes it.
@@ -218,7 +233,10 @@ fn file_layer(path: &Path) -> Result<(Layer, Extras, Vec<SiteEntry>), SettingsEr
         root: None,
     };
     let mut extras = Extras::default();
-    for (key, value) in &table {
+    // In the order written: --allow and --deny keep their order.
+    let mut keys: Vec<_> = table.iter().collect();
+    keys.sort_by_key(|(k, _)| k.span().start);
+    for (key, value) in keys {
         let source = format!("{shown}:{}", line_of(&text, key.span().start));
         if key.get_ref() == "sites" {
             continue;
@@ -254,7 +272,9 @@ fn file_layer(path: &Path) -> Result<(Layer, Extras, Vec<SiteEntry>), SettingsEr
                 },
                 extras: Extras::default(),
             };
-            for (key, value) in site.get_ref() {
+            let mut keys: Vec<_> = site.get_ref().iter().collect();
+            keys.sort_by_key(|(k, _)| k.span().start);
+            for (key, value) in keys {
                 let source = format!("{shown}:{}", line_of(&text, key.span().start));
                 let name = key.get_ref().as_str();
                 let bad = |what: &str| SettingsError(format!("{source}: {name}: {what}"));
@@ -331,7 +351,7 @@ fn entry(
     let key = name.replace('_', "-");
     let site_level = matches!(
         key.as_str(),
-        "root" | "rules" | "redirects" | "rewrites" | "error-pages" | "auth" | "headers"
+        "root" | "rules" | "limits" | "redirects" | "rewrites" | "error-pages" | "auth" | "headers"
     ) || SITE_OPTIONS.contains(&key.as_str());
     if in_site && !site_level {
         return Err(bad(if option(name).is_some() {
@@ -349,6 +369,12 @@ fn entry(
             let rules = extras.rules.get_or_insert_with(Vec::new);
             for item in items {
                 rules.push(rule(item).map_err(|e| bad(&e))?);
+            }
+        }
+        ("limits", toml::Value::Array(items)) => {
+            let limits = extras.limits.get_or_insert_with(Vec::new);
+            for item in items {
+                limits.push(limit(item, limits.len() + 1).map_err(|e| bad(&e))?);
             }
         }
         (kind @ ("redirects" | "rewrites"), toml::Value::Array(items)) => {
@@ -509,6 +535,149 @@ fn rule(item: &toml::Value) -> Result<Rule, String> {
     Ok(rule)
 }
 
+/// One `[[limits]]` entry, the `n`th.
+fn limit(item: &toml::Value, n: usize) -> Result<RateLimit, String> {
+    let table = item.as_table().ok_or("each [[limits]] entry is a table")?;
+    let mut limit = RateLimit {
+        name: std::sync::Arc::from(format!("limits.{n}")),
+        glob: None,
+        glob_text: None,
+        rate: None,
+        burst: 0,
+        delay: false,
+        access: Vec::new(),
+    };
+    let mut named = false;
+    let mut burst = false;
+    for (k, v) in table {
+        match k.replace('_', "-").as_str() {
+            "glob" | "path" => {
+                let text = v.as_str().ok_or("glob: expected a string")?;
+                let glob = globset::GlobBuilder::new(text)
+                    .literal_separator(true)
+                    .build()
+                    .map_err(|e| format!("glob {text:?}: {e}"))?;
+                limit.glob = Some(glob.compile_matcher());
+                limit.glob_text = Some(text.to_string());
+            }
+            "name" => {
+                let name = v.as_str().unwrap_or_default();
+                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b'"') {
+                    return Err("name: expected a name without spaces or quotes".into());
+                }
+                limit.name = std::sync::Arc::from(name);
+                named = true;
+            }
+            "rate" => {
+                let text = v.as_str().ok_or("rate: expected a string such as \"10/s\"")?;
+                limit.rate = Some(Rate::parse(text)?);
+            }
+            "burst" => {
+                limit.burst = v
+                    .as_integer()
+                    .and_then(|b| u32::try_from(b).ok())
+                    .ok_or("burst: expected a number of requests")?;
+                burst = true;
+            }
+            "delay" => {
+                limit.delay = v.as_bool().ok_or("delay: expected true or false")?;
+                burst |= limit.delay;
+            }
+            verb @ ("allow" | "deny") => {
+                let items = v
+                    .as_array()
+                    .ok_or_else(|| format!("{verb}: expected a list of CIDR networks"))?;
+                for item in items {
+                    let text = item
+                        .as_str()
+                        .ok_or_else(|| format!("{verb}: expected a list of CIDR networks"))?;
+                    let net = if text == "all" {
+                        None
+                    } else {
+                        Some(crate::forwarded::parse_net(text)?)
+                    };
+                    limit.access.push(AccessRule {
+                        allow: verb == "allow",
+                        net,
+                    });
+                }
+            }
+            "access" => {
+                let items = v.as_array().ok_or("access: expected a list of rules")?;
+                for item in items {
+                    let text = item.as_str().ok_or("access: expected a list of rules")?;
+                    limit.access.push(AccessRule::parse(text)?);
+                }
+            }
+            other => {
+                return Err(format!(
+                    "unknown limits key {other:?} (glob, name, rate, burst, delay, allow, deny, access)"
+                ))
+            }
+        }
+    }
+    if limit.rate.is_none() && limit.access.is_empty() {
+        return Err("a limit needs a rate, or allow or deny lists".into());
+    }
+    if burst && limit.rate.is_none() {
+        return Err("burst and delay need a rate".into());
+    }
+    if !named {
+        if let Some(glob) = &limit.glob_text {
+            limit.name = std::sync::Arc::from(glob.as_str());
+        }
+    }
+    Ok(limit)
+}
+
+/// `--access`, `--allow` and `--deny` as `matches` hold them, merged in the
+/// order given.
+pub fn ordered_access(matches: &ArgMatches) -> Vec<AccessRule> {
+    let mut rules: Vec<(usize, AccessRule)> = Vec::new();
+    if let (Some(values), Some(at)) = (
+        matches.get_many::<AccessRule>("access"),
+        matches.indices_of("access"),
+    ) {
+        rules.extend(at.zip(values.copied()));
+    }
+    for (id, allow) in [("allow", true), ("deny", false)] {
+        if let (Some(values), Some(at)) =
+            (matches.get_many::<ipnet::IpNet>(id), matches.indices_of(id))
+        {
+            rules.extend(at.zip(values.map(|n| AccessRule {
+                allow,
+                net: Some(*n),
+            })));
+        }
+    }
+    rules.sort_by_key(|r| r.0);
+    rules.into_iter().map(|r| r.1).collect()
+}
+
+/// `--allow`, `--deny` and `--access` as one TOML list, in order.
+fn access_line(matches: &ArgMatches) -> String {
+    let rules: Vec<String> = ordered_access(matches)
+        .iter()
+        .map(|r| toml::Value::String(r.to_string()).to_string())
+        .collect();
+    format!("access = [{}]\n", rules.join(", "))
+}
+
+/// Whether `long` is one of the three flags of the allow and deny list,
+/// which a site replaces as one.
+fn access_flag(long: &str) -> bool {
+    matches!(long, "allow" | "deny" | "access")
+}
+
+/// Args from `matches`, the allow and deny rules in the order given.
+fn args_of(matches: &ArgMatches) -> Result<Args, clap::Error> {
+    let mut args = Args::from_arg_matches(matches)?;
+    args.access = ordered_access(matches);
+    args.allow.clear();
+    args.deny.clear();
+    Ok(args)
+}
+
 /// Reads the environment layer.
 fn env_layer(vars: &[(String, String)]) -> Result<Layer, SettingsError> {
     let mut layer = Layer {
@@ -570,6 +739,7 @@ pub fn resolve(argv: Vec<OsString>, vars: &[(String, String)]) -> Result<Resolve
         return Ok(Resolved {
             args,
             rules: Vec::new(),
+            limits: Vec::new(),
             redirects: Vec::new(),
             rewrites: Vec::new(),
             sites: Vec::new(),
@@ -590,6 +760,7 @@ pub fn resolve(argv: Vec<OsString>, vars: &[(String, String)]) -> Result<Resolve
         ),
     };
     let rules = extras.rules.unwrap_or_default();
+    let limits = extras.limits.unwrap_or_default();
     let redirects = extras.redirects.unwrap_or_default();
     let rewrites = extras.rewrites.unwrap_or_default();
     let env = env_layer(vars).map_err(fail)?;
@@ -625,8 +796,9 @@ pub fn resolve(argv: Vec<OsString>, vars: &[(String, String)]) -> Result<Resolve
     let matches = Args::command()
         .args_override_self(true)
         .try_get_matches_from(&merged)?;
-    let args = Args::from_arg_matches(&matches)?;
+    let args = args_of(&matches)?;
     let mut toml = print(&matches, &rules);
+    print_limits(&mut toml, "", &limits);
     print_routes(&mut toml, "", &redirects, &rewrites);
 
     // Each site: the top level's resolved options, those the site sets
@@ -635,7 +807,12 @@ pub fn resolve(argv: Vec<OsString>, vars: &[(String, String)]) -> Result<Resolve
     let mut seen: Vec<(String, String)> = Vec::new();
     let mut default: Option<String> = None;
     for site in site_entries {
-        let taken = |long: &str| site.layer.groups.iter().any(|g| g.1 == long);
+        let taken = |long: &str| {
+            site.layer
+                .groups
+                .iter()
+                .any(|g| g.1 == long || (access_flag(long) && access_flag(&g.1)))
+        };
         let mut argv: Vec<OsString> = vec!["henaserver".into()];
         for (long, values) in resolved_args(&matches) {
             if !taken(&long) {
@@ -680,6 +857,8 @@ pub fn resolve(argv: Vec<OsString>, vars: &[(String, String)]) -> Result<Resolve
             }
             default = Some(site.source.clone());
         }
+        let own_limits = site.extras.limits.is_some();
+        let limits = site.extras.limits.unwrap_or_else(|| limits.clone());
         let own = (
             site.extras.rules.is_some(),
             site.extras.redirects.is_some(),
@@ -714,14 +893,20 @@ pub fn resolve(argv: Vec<OsString>, vars: &[(String, String)]) -> Result<Resolve
         let command = Args::command();
         for arg in command.get_arguments() {
             let Some(long) = arg.get_long() else { continue };
-            if taken(long) {
-                if let Some(v) = value_of(arg, &site_matches) {
-                    toml.push_str(&format!("{long} = {v}\n"));
-                }
+            if !taken(long) || matches!(long, "allow" | "deny") {
+                continue;
+            }
+            if long == "access" {
+                toml.push_str(&access_line(&site_matches));
+            } else if let Some(v) = value_of(arg, &site_matches) {
+                toml.push_str(&format!("{long} = {v}\n"));
             }
         }
         if own.0 {
             print_rules(&mut toml, "sites.", &rules);
+        }
+        if own_limits {
+            print_limits(&mut toml, "sites.", &limits);
         }
         print_routes(
             &mut toml,
@@ -734,8 +919,9 @@ pub fn resolve(argv: Vec<OsString>, vars: &[(String, String)]) -> Result<Resolve
             name: site.name,
             hosts: site.hosts,
             default: site.default,
-            args: Args::from_arg_matches(&site_matches)?,
+            args: args_of(&site_matches)?,
             rules,
+            limits,
             redirects,
             rewrites,
         });
@@ -743,6 +929,7 @@ pub fn resolve(argv: Vec<OsString>, vars: &[(String, String)]) -> Result<Resolve
     Ok(Resolved {
         args,
         rules,
+        limits,
         redirects,
         rewrites,
         sites,
@@ -754,8 +941,19 @@ pub fn resolve(argv: Vec<OsString>, vars: &[(String, String)]) -> Result<Resolve
 /// arguments: (long flag, arguments) for each.
 fn resolved_args(matches: &ArgMatches) -> Vec<(String, Vec<OsString>)> {
     let mut out = Vec::new();
+    let access = ordered_access(matches);
+    if !access.is_empty() {
+        let values = access
+            .iter()
+            .map(|r| format!("--access={r}").into())
+            .collect();
+        out.push(("access".to_string(), values));
+    }
     for arg in Args::command().get_arguments() {
         let Some(long) = arg.get_long() else { continue };
+        if access_flag(long) {
+            continue;
+        }
         let id = arg.get_id().as_str();
         if matches.value_source(id) != Some(ValueSource::CommandLine) {
             continue;
@@ -808,7 +1006,14 @@ fn print(matches: &ArgMatches, rules: &[Rule]) -> String {
     }
     for arg in command.get_arguments() {
         let Some(long) = arg.get_long() else { continue };
-        if matches!(long, "help" | "version" | "config" | "print-config") {
+        if matches!(
+            long,
+            "help" | "version" | "config" | "print-config" | "allow" | "deny"
+        ) {
+            continue;
+        }
+        if long == "access" {
+            out.push_str(&access_line(matches));
             continue;
         }
         match value_of(arg, matches) {
@@ -844,6 +1049,33 @@ fn value_of(arg: &clap::Arg, matches: &ArgMatches) -> Option<toml::Value> {
                     .unwrap_or(toml::Value::String(String::new()))
             }
         }),
+    }
+}
+
+/// `[[limits]]` as TOML, the tables' names after `prefix`.
+fn print_limits(out: &mut String, prefix: &str, limits: &[RateLimit]) {
+    for limit in limits {
+        out.push_str(&format!(
+            "\n[[{prefix}limits]]\nname = {}\n",
+            toml::Value::String(limit.name.to_string())
+        ));
+        if let Some(g) = &limit.glob_text {
+            out.push_str(&format!("glob = {}\n", toml::Value::String(g.clone())));
+        }
+        if let Some(rate) = &limit.rate {
+            out.push_str(&format!(
+                "rate = \"{rate}\"\nburst = {}\ndelay = {}\n",
+                limit.burst, limit.delay
+            ));
+        }
+        if !limit.access.is_empty() {
+            let rules: Vec<String> = limit
+                .access
+                .iter()
+                .map(|r| toml::Value::String(r.to_string()).to_string())
+                .collect();
+            out.push_str(&format!("access = [{}]\n", rules.join(", ")));
+        }
     }
 }
 

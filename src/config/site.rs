@@ -49,6 +49,14 @@ pub struct Site {
     pub live: bool,
     /// `--explain` (or `--inspect`): responses carry `Henaserver-Explain`.
     pub explain: bool,
+    /// Who the site serves (`--allow`, `--deny`, `--access`).
+    pub access: Vec<super::access::AccessRule>,
+    /// Request rates per client (`--rate-limit`, `[[limits]]`).
+    pub rate_limits: Vec<super::rate::RateLimit>,
+    /// Bandwidth per response (`--limit-rate`).
+    pub bandwidth: Option<Arc<super::rate::Bandwidth>>,
+    /// Peers whose forwarding fields name the client (`--trusted-proxy`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Site {
@@ -78,6 +86,10 @@ impl Site {
             rewrites: config.rewrites.clone(),
             live: config.dev.live,
             explain: config.dev.explain || config.dev.inspect,
+            access: config.access.clone(),
+            rate_limits: config.rate_limits.clone(),
+            bandwidth: config.bandwidth.map(Arc::new),
+            trusted_proxies: config.trusted_proxies.clone(),
         }
     }
 }

@@ -24,7 +24,9 @@ use tokio::net::TcpStream;
 use super::body::ChunkedDrain;
 use super::encode;
 use super::parse::{self, Framing, HeadFields, ParseError, RequestHead};
+use crate::config::rate::Bandwidth;
 use crate::exchange::{Body, Events, Piece, Plan};
+use crate::limit::pace::Pace;
 use crate::observe::{Open, Protocol, Record};
 pub(crate) use crate::shared::Shared;
 use crate::site::pages;
@@ -166,6 +168,8 @@ enum Rest {
     Nothing,
     File(Arc<std::fs::File>, Vec<Piece>),
     Events(Box<Events>),
+    /// A body sent at `--limit-rate`.
+    Paced(Box<(Body, Bandwidth)>),
 }
 
 /// What one request keeps until its response is logged.
@@ -288,7 +292,7 @@ impl Connection {
             }
             first = false;
             self.begin_exchange();
-            let keep_alive = self.head.keep_alive && !stop::stopping();
+            let keep_alive = self.head.keep_alive && !stop::stopping() && !self.shared.refuses;
             let (len, framing) = (self.head.len, self.head.framing);
             let keep_alive = if framing == Framing::None {
                 let raw = &self.buf[..len];
@@ -416,6 +420,7 @@ impl Connection {
             // the heap, so every connection's future stays small.
             Rest::File(file, pieces) => Box::pin(self.send_file_body(file, pieces)).await?,
             Rest::Events(events) => Box::pin(self.send_events(events)).await?,
+            Rest::Paced(paced) => Box::pin(self.send_paced(paced)).await?,
         }
         if !keep_alive {
             self.flush().await?;
@@ -441,14 +446,17 @@ impl Connection {
                 },
             ),
         };
-        let rest = match plan.body {
-            Body::Empty => Rest::Nothing,
-            Body::Bytes(b) => {
+        let rest = match (plan.body, plan.pace) {
+            (Body::Empty, _) => Rest::Nothing,
+            (body @ (Body::Bytes(_) | Body::File { .. }), Some(bandwidth)) => {
+                Rest::Paced(Box::new((body, *bandwidth)))
+            }
+            (Body::Bytes(b), None) => {
                 self.out.extend_from_slice(&b);
                 Rest::Nothing
             }
-            Body::File { file, pieces } => Rest::File(file, pieces),
-            Body::Events(events) => Rest::Events(events),
+            (Body::File { file, pieces }, None) => Rest::File(file, pieces),
+            (Body::Events(events), _) => Rest::Events(events),
         };
         (logged, rest)
     }
@@ -537,6 +545,51 @@ impl Connection {
         if corked {
             self.write_out(false).await?;
             self.io.uncork();
+        }
+        Ok(())
+    }
+
+    /// Sends the buffered output, then a body no faster than `--limit-rate`
+    /// lets it go: file ranges by `sendfile(2)` (or through TLS) a slice
+    /// at a time, bytes likewise.
+    async fn send_paced(&mut self, paced: Box<(Body, Bandwidth)>) -> io::Result<()> {
+        let (body, bandwidth) = *paced;
+        let mut pace = Pace::new(bandwidth);
+        self.io.set_nodelay();
+        self.write_out(false).await?;
+        let timeout = self.shared.limits.send_timeout;
+        let pieces = match body {
+            Body::Bytes(bytes) => vec![(None, Piece::Bytes(bytes))],
+            Body::File { file, pieces } => pieces
+                .into_iter()
+                .map(|p| (Some(file.clone()), p))
+                .collect(),
+            _ => Vec::new(),
+        };
+        for (file, piece) in pieces {
+            match (piece, file) {
+                (Piece::Bytes(bytes), _) => {
+                    let mut at = 0;
+                    while at < bytes.len() {
+                        let left = (bytes.len() - at) as u64;
+                        let n = usize::try_from(pace.allow(left).await).unwrap_or(1);
+                        self.out.extend_from_slice(&bytes[at..at + n]);
+                        self.write_out(false).await?;
+                        pace.sent(n as u64);
+                        at += n;
+                    }
+                }
+                (Piece::File(range), Some(file)) => {
+                    let mut at = range.start;
+                    while at < range.end {
+                        let n = pace.allow(range.end - at).await;
+                        self.io.send_file(&file, at..at + n, timeout).await?;
+                        pace.sent(n);
+                        at += n;
+                    }
+                }
+                (Piece::File(_), None) => {}
+            }
         }
         Ok(())
     }
@@ -842,7 +895,7 @@ mod footprint {
             let state = std::mem::size_of::<super::Connection>();
             let total = size(&f) + state;
             assert!(
-                total <= 1600,
+                total <= 1616,
                 "serve future {} + state {state} bytes",
                 size(&f)
             );

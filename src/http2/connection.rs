@@ -24,6 +24,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::linger::Linger;
 use crate::exchange::{Body, Piece};
+use crate::limit::pace::Pace;
+use crate::limit::Ticket;
 use crate::message::{Asked, Origin, TlsInfo};
 use crate::observe::Protocol;
 use crate::shared::Shared;
@@ -106,9 +108,21 @@ pub async fn serve<T>(
         });
         tokio::select! {
             next = connection.accept() => match next {
-                Some(Ok((request, respond))) => {
+                Some(Ok((request, mut respond))) => {
                     served = true;
-                    crate::stop::spawn(answer(request, respond, conn.clone()));
+                    if conn.shared.refuses && !going_away {
+                        // Over --conn-limit: this stream gets 429, and the
+                        // connection closes after it.
+                        connection.graceful_shutdown();
+                        going_away = true;
+                    }
+                    match conn.shared.stream(peer) {
+                        Ok(ticket) => {
+                            crate::stop::spawn(answer(request, respond, conn.clone(), ticket));
+                        }
+                        // Over --stream-limit: the client may retry it.
+                        Err(()) => respond.send_reset(Reason::REFUSED_STREAM),
+                    }
                 }
                 Some(Err(e)) => {
                     tracing::debug!(%peer, error = %e, "HTTP/2 connection ended");
@@ -148,6 +162,7 @@ async fn answer(
     request: http::Request<RecvStream>,
     mut respond: SendResponse<Bytes>,
     conn: Arc<Origin>,
+    ticket: Ticket,
 ) {
     let started = Instant::now();
     let limits = &conn.shared.limits;
@@ -189,7 +204,8 @@ async fn answer(
     let end = body.is_empty();
     let sent = match respond.send_response(response, end) {
         Ok(mut stream) if !end => {
-            let sent = send_body(&mut stream, body, limits.send_timeout).await;
+            let mut pace = plan.pace.as_deref().copied().map(Pace::new);
+            let sent = send_body(&mut stream, body, limits.send_timeout, pace.as_mut()).await;
             if let Err(reason) = sent {
                 stream.send_reset(reason);
             }
@@ -201,6 +217,7 @@ async fn answer(
     if !sent {
         tracing::debug!(peer = %conn.peer, "HTTP/2 stream ended before its response");
     }
+    drop(ticket);
     conn.finish(view, &plan, bytes, head);
 }
 
@@ -209,9 +226,13 @@ async fn send_body(
     stream: &mut SendStream<Bytes>,
     body: Body,
     timeout: Duration,
+    mut pace: Option<&mut Pace>,
 ) -> Result<(), Reason> {
     match body {
         Body::Empty => Ok(()),
+        Body::Bytes(bytes) if pace.is_some() => {
+            send_bytes_paced(stream, bytes, true, timeout, pace).await
+        }
         Body::Bytes(bytes) => send_bytes(stream, bytes, true, timeout).await,
         Body::Events(mut events) => {
             // Until the source ends or the server stops; a peer that
@@ -228,9 +249,12 @@ async fn send_body(
             for (i, piece) in pieces.into_iter().enumerate() {
                 let last = i + 1 == count;
                 match piece {
+                    Piece::Bytes(bytes) if pace.is_some() => {
+                        send_bytes_paced(stream, bytes, last, timeout, pace.as_deref_mut()).await?
+                    }
                     Piece::Bytes(bytes) => send_bytes(stream, bytes, last, timeout).await?,
                     Piece::File(range) => {
-                        send_file(stream, &file, range, last, timeout).await?;
+                        send_file(stream, &file, range, last, timeout, pace.as_deref_mut()).await?;
                     }
                 }
             }
@@ -275,14 +299,40 @@ async fn send_bytes(
     Ok(())
 }
 
-/// Sends `range` of `file`, read as the window opens, ending the stream
-/// after it when `last`.
+/// Sends `bytes` at `pace`, ending the stream after them when `last`.
+async fn send_bytes_paced(
+    stream: &mut SendStream<Bytes>,
+    mut bytes: Bytes,
+    last: bool,
+    timeout: Duration,
+    mut pace: Option<&mut Pace>,
+) -> Result<(), Reason> {
+    while !bytes.is_empty() {
+        let mut want = bytes.len().min(FILE_CHUNK);
+        if let Some(pace) = pace.as_deref_mut() {
+            want = usize::try_from(pace.allow(want as u64).await).unwrap_or(want);
+        }
+        let n = capacity(stream, want, timeout).await?;
+        if let Some(pace) = pace.as_deref_mut() {
+            pace.sent(n as u64);
+        }
+        let chunk = bytes.split_to(n);
+        stream
+            .send_data(chunk, last && bytes.is_empty())
+            .map_err(|_| Reason::CANCEL)?;
+    }
+    Ok(())
+}
+
+/// Sends `range` of `file`, read as the window opens (and as `pace`
+/// lets), ending the stream after it when `last`.
 async fn send_file(
     stream: &mut SendStream<Bytes>,
     file: &std::fs::File,
     range: std::ops::Range<u64>,
     last: bool,
     timeout: Duration,
+    mut pace: Option<&mut Pace>,
 ) -> Result<(), Reason> {
     use std::os::unix::fs::FileExt;
     let mut offset = range.start;
@@ -292,7 +342,11 @@ async fn send_file(
     let mut buf = BytesMut::new();
     while offset < range.end {
         let left = usize::try_from(range.end - offset).unwrap_or(FILE_CHUNK);
-        let n = capacity(stream, left.min(FILE_CHUNK), timeout).await?;
+        let mut want = left.min(FILE_CHUNK);
+        if let Some(pace) = pace.as_deref_mut() {
+            want = usize::try_from(pace.allow(want as u64).await).unwrap_or(want);
+        }
+        let n = capacity(stream, want, timeout).await?;
         buf.resize(n, 0);
         let got = match file.read_at(&mut buf, offset) {
             Ok(0) | Err(_) => return Err(Reason::INTERNAL_ERROR),
@@ -301,6 +355,9 @@ async fn send_file(
         let chunk = buf.split_to(got).freeze();
         buf.clear();
         offset += got as u64;
+        if let Some(pace) = pace.as_deref_mut() {
+            pace.sent(got as u64);
+        }
         stream
             .send_data(chunk, last && offset == range.end)
             .map_err(|_| Reason::CANCEL)?;

@@ -13,6 +13,8 @@ use h3::server::{RequestResolver, RequestStream};
 use tokio::task::JoinSet;
 
 use crate::exchange::{Body, Piece};
+use crate::limit::pace::Pace;
+use crate::limit::Ticket;
 use crate::message::{Asked, Origin};
 use crate::observe::Protocol;
 use crate::shared::Shared;
@@ -98,7 +100,10 @@ pub async fn serve(conn: quinn::Connection, shared: Arc<Shared>, early: Early) {
             next = h3.accept() => match next {
                 Ok(Some(resolver)) => {
                     served = true;
-                    streams.spawn(answer(resolver, origin.clone(), early.clone()));
+                    // Over --stream-limit, the stream is rejected
+                    // (H3_REQUEST_REJECTED) and the client may retry it.
+                    let ticket = shared.stream(peer);
+                    streams.spawn(answer(resolver, origin.clone(), early.clone(), ticket));
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -135,6 +140,7 @@ async fn answer(
     resolver: RequestResolver<h3_quinn::Connection, Bytes>,
     origin: Arc<Origin>,
     early: Early,
+    ticket: Result<Ticket, ()>,
 ) {
     let started = Instant::now();
     let limits = &origin.shared.limits;
@@ -144,6 +150,12 @@ async fn answer(
             tracing::debug!(peer = %origin.peer, error = %e, "HTTP/3 request refused");
             return;
         }
+    };
+    let Ok(ticket) = ticket else {
+        // RFC 9114 §4.1.1: rejected before any processing.
+        stream.stop_sending(Code::H3_REQUEST_REJECTED);
+        stream.stop_stream(Code::H3_REQUEST_REJECTED);
+        return;
     };
     // RFC 9114 §4.1.2: a content-length the DATA frames do not add up to
     // makes the request malformed, as does one that is not a number.
@@ -210,11 +222,20 @@ async fn answer(
     };
     let (response, body, head) = origin.outgoing(&mut plan);
     let bytes = body.len();
-    let sent = respond(&mut stream, response, body, limits.send_timeout).await;
+    let mut pace = plan.pace.as_deref().copied().map(Pace::new);
+    let sent = respond(
+        &mut stream,
+        response,
+        body,
+        limits.send_timeout,
+        pace.as_mut(),
+    )
+    .await;
     if let Err(why) = sent {
         tracing::debug!(peer = %origin.peer, error = %why, "HTTP/3 stream ended before its response");
         stream.stop_stream(Code::H3_REQUEST_CANCELLED);
     }
+    drop(ticket);
     origin.finish(view, &plan, bytes, head);
 }
 
@@ -231,27 +252,45 @@ async fn respond(
     response: http::Response<()>,
     body: Body,
     timeout: Duration,
+    mut pace: Option<&mut Pace>,
 ) -> Result<(), String> {
     within(timeout, stream.send_response(response)).await?;
     match body {
         Body::Empty => {}
-        Body::Bytes(bytes) => send_bytes(stream, bytes, timeout).await?,
+        Body::Bytes(bytes) => send_bytes(stream, bytes, timeout, pace).await?,
         Body::Events(mut events) => {
             // Until the source ends or the server stops.
             while let Some(event) = events.next().await {
-                send_bytes(stream, event, timeout).await?;
+                send_bytes(stream, event, timeout, None).await?;
             }
         }
         Body::File { file, pieces } => {
             for piece in pieces {
                 match piece {
-                    Piece::Bytes(bytes) => send_bytes(stream, bytes, timeout).await?,
-                    Piece::File(range) => send_file(stream, &file, range, timeout).await?,
+                    Piece::Bytes(bytes) => {
+                        send_bytes(stream, bytes, timeout, pace.as_deref_mut()).await?
+                    }
+                    Piece::File(range) => {
+                        send_file(stream, &file, range, timeout, pace.as_deref_mut()).await?
+                    }
                 }
             }
         }
     }
     within(timeout, stream.finish()).await
+}
+
+/// How much of `want` bytes may go now, waiting for `pace` when there is
+/// one (`--limit-rate`).
+async fn paced(pace: &mut Option<&mut Pace>, want: usize) -> usize {
+    match pace.as_deref_mut() {
+        Some(pace) => {
+            let n = usize::try_from(pace.allow(want as u64).await).unwrap_or(want);
+            pace.sent(n as u64);
+            n
+        }
+        None => want,
+    }
 }
 
 /// `step`, which must make progress within `timeout`.
@@ -271,9 +310,11 @@ async fn send_bytes(
     stream: &mut Stream,
     mut bytes: Bytes,
     timeout: Duration,
+    mut pace: Option<&mut Pace>,
 ) -> Result<(), String> {
     while !bytes.is_empty() {
-        let chunk = bytes.split_to(bytes.len().min(FILE_CHUNK));
+        let n = paced(&mut pace, bytes.len().min(FILE_CHUNK)).await;
+        let chunk = bytes.split_to(n);
         within(timeout, stream.send_data(chunk)).await?;
     }
     Ok(())
@@ -286,13 +327,15 @@ async fn send_file(
     file: &std::fs::File,
     range: std::ops::Range<u64>,
     timeout: Duration,
+    mut pace: Option<&mut Pace>,
 ) -> Result<(), String> {
     use std::os::unix::fs::FileExt;
     let mut offset = range.start;
     let mut buf = BytesMut::new();
     while offset < range.end {
         let left = usize::try_from(range.end - offset).unwrap_or(FILE_CHUNK);
-        buf.resize(left.min(FILE_CHUNK), 0);
+        let n = paced(&mut pace, left.min(FILE_CHUNK)).await;
+        buf.resize(n, 0);
         let got = match file.read_at(&mut buf, offset) {
             Ok(0) => return Err("the file ended early".to_string()),
             Ok(got) => got,

@@ -234,13 +234,19 @@ async fn accept_loop(
             incoming.refuse();
             continue;
         };
+        // A client at --conn-limit is refused before any handshake.
+        let (ticket, admitted) = shared.admit(incoming.remote_address());
+        if admitted.refuses {
+            incoming.refuse();
+            continue;
+        }
         let Ok(connecting) = incoming.accept() else {
             continue;
         };
         let shared = shared.clone();
         let handshakes = handshakes.clone();
         connections.spawn(async move {
-            let _permit = permit;
+            let _held = (permit, ticket);
             // A resuming client's early data: requests may come before
             // the handshake completes, and `Early` says when it has.
             let connecting = if early_data {

@@ -35,7 +35,9 @@ impl Server {
     ) -> Result<(), Error> {
         let reply = open_reply(&config)?;
         let dev = start_dev(&config);
-        let sites = open_sites(&config, &dev.live).map_err(|(path, e)| Error::Root(path, e))?;
+        let limiter = Arc::new(Limiter::new(&config.client_limits));
+        let sites =
+            open_sites(&config, &dev.live, &limiter).map_err(|(path, e)| Error::Root(path, e))?;
         let tls = match &config.tls {
             Some(settings) => Some(Tls::new(settings, config.http2).map_err(Error::Tls)?),
             None => None,
@@ -44,7 +46,8 @@ impl Server {
         let (log, log_thread) = open_log(&config)?;
         let observe = Observers::new(log, dump, dev.inspect.clone(), true);
         let responder = site_responder(&config, sites, &dev, &None, &reply);
-        let shared = Arc::new(Shared::new(&config, responder, observe, tls, config.http2));
+        let shared = Shared::new(&config, responder, observe, tls, config.http2);
+        let shared = Arc::new(shared.limited_by(limiter));
         let max = config.limits.max_connections;
         let permits = Arc::new(Semaphore::new(max));
         let scope = Arc::new(Scope::default());

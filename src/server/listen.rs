@@ -174,7 +174,9 @@ pub(super) async fn accept_loop(listener: Accepting, shared: Arc<Shared>, permit
             Ok((stream, peer)) => {
                 backoff = ACCEPT_BACKOFF_MIN;
                 tracing::debug!(%peer, "connection accepted");
-                let shared = shared.clone();
+                // Counted against --conn-limit while it lives; a client at
+                // its limit is served by the listener that answers 429.
+                let (ticket, shared) = shared.admit(peer);
                 match shared.tls.clone() {
                     None => stop::spawn(async move {
                         let handover = connection::serve_tcp(stream, peer, shared.clone()).await;
@@ -183,12 +185,12 @@ pub(super) async fn accept_loop(listener: Accepting, shared: Arc<Shared>, permit
                             let io = Rewind::new(h.read, h.stream);
                             Box::pin(http2::serve(io, peer, shared, None)).await;
                         }
-                        drop(permit);
+                        drop((permit, ticket));
                     }),
                     // The handshake's state is large: it lives on the heap.
                     Some(tls) => stop::spawn(Box::pin(async move {
                         serve_tls(tls, stream, peer, shared).await;
-                        drop(permit);
+                        drop((permit, ticket));
                     })),
                 };
             }

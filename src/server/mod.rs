@@ -43,6 +43,7 @@ use crate::http1::connection::{self, Shared};
 use crate::http2::connection as http2;
 use crate::http2::rewind::Rewind;
 use crate::http3::endpoint::QuicThread;
+use crate::limit::Limiter;
 use crate::log::{AccessLog, Target, FLUSH_INTERVAL};
 use crate::observe::Observers;
 use crate::respond::{Files, Redirect, Responder};
@@ -151,6 +152,8 @@ pub struct Server {
     /// UDP sockets for HTTP/3, beside the HTTPS listeners (`--http3`).
     quic: Vec<std::net::UdpSocket>,
     dump: Option<Arc<Dump>>,
+    /// The per-client counts, kept across reloads.
+    limiter: Arc<Limiter>,
     log: AccessLog,
     log_thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -175,7 +178,9 @@ impl Server {
         }
         let dev = start_dev(&config);
         let reply = open_reply(&config)?;
-        let sites = open_sites(&config, &dev.live).map_err(|(path, e)| Error::Root(path, e))?;
+        let limiter = Arc::new(Limiter::new(&config.client_limits));
+        let sites =
+            open_sites(&config, &dev.live, &limiter).map_err(|(path, e)| Error::Root(path, e))?;
         let Inherited {
             mut listeners,
             mut unix,
@@ -271,6 +276,7 @@ impl Server {
                     log_dropped: Some(log.dropped()),
                     dump: dump.clone(),
                     acme: acme.as_ref().map(|m| m.status.clone()),
+                    limiter: Some(limiter.clone()),
                 };
                 Some((listener, Arc::new(Admin::new(sources))))
             }
@@ -293,6 +299,7 @@ impl Server {
             tls,
             quic,
             dump,
+            limiter,
             log,
             log_thread,
         })
@@ -384,6 +391,7 @@ impl Server {
             tls,
             quic,
             dump,
+            limiter,
             log,
             log_thread,
         } = self;
@@ -445,7 +453,8 @@ impl Server {
             observe.clone(),
             tls.clone(),
             config.http2,
-        );
+        )
+        .limited_by(limiter.clone());
         if let Some(port) = quic
             .first()
             .and_then(|s| s.local_addr().ok())
@@ -458,7 +467,8 @@ impl Server {
             port: https_port,
             challenges: challenges.clone(),
         });
-        let redirect_shared = Arc::new(Shared::new(&config, redirect, observe, None, false));
+        let redirect_shared =
+            Arc::new(Shared::new(&config, redirect, observe, None, false).limited_by(limiter));
         let roles: Vec<(Option<SocketAddr>, Listening, Arc<Shared>)> = listeners
             .into_iter()
             .zip(listener_keys)

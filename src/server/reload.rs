@@ -106,16 +106,19 @@ pub(super) fn start_dev(config: &Config) -> Dev {
 pub(super) fn open_sites(
     config: &Config,
     live: &Option<Arc<Live>>,
+    limiter: &Arc<Limiter>,
 ) -> Result<Sites, (std::path::PathBuf, io::Error)> {
     let open = |c: &Config| Root::open(&c.root).map_err(|e| (c.root.clone(), e));
-    let pipeline = |c: &Config| Ok(Pipeline::new(open(c)?, Site::new(c), live.clone()));
+    let pipeline = |c: &Config, name: &str| {
+        Ok(Pipeline::new(open(c)?, Site::new(c), live.clone()).limited(limiter, name))
+    };
     if config.sites.is_empty() {
-        return Ok(Sites::single(pipeline(config)?));
+        return Ok(Sites::single(pipeline(config, "")?));
     }
     let mut named = Vec::new();
     for host in &config.sites {
         named.push(Named {
-            pipeline: pipeline(&host.config)?,
+            pipeline: pipeline(&host.config, &host.name)?,
             hosts: host.hosts.clone(),
             default: host.default,
             name: host.name.clone(),
@@ -144,6 +147,10 @@ pub(super) fn apply(running: &Running, config: Config) -> Result<Config, String>
                 || old.quic_no_offload != config.quic_no_offload,
         ),
         ("limits and timeouts", old.limits != config.limits),
+        (
+            "--limit-table",
+            old.client_limits.table_bytes != config.client_limits.table_bytes,
+        ),
         ("--dump", old.dump != config.dump),
         (
             "--access-log and --quiet",
@@ -158,7 +165,8 @@ pub(super) fn apply(running: &Running, config: Config) -> Result<Config, String>
             );
         }
     }
-    let sites = open_sites(&config, &running.dev.live)
+    running.shared.limiter.set(&config.client_limits);
+    let sites = open_sites(&config, &running.dev.live, &running.shared.limiter)
         .map_err(|(path, e)| format!("root {}: {e}", path.display()))?;
     let responder = site_responder(
         &config,
@@ -169,7 +177,10 @@ pub(super) fn apply(running: &Running, config: Config) -> Result<Config, String>
     );
     running.shared.observe.log().set_format(config.log_format);
     running.shared.responder.store(Arc::new(responder));
-    running.shared.access.store(Arc::new(config.access.clone()));
+    running
+        .shared
+        .access
+        .store(Arc::new(crate::shared::listener_access(&config)));
     change_listeners(running, &config);
     Ok(config)
 }

@@ -5,6 +5,9 @@
 //! 1. site: [`Sites`] chooses the site by host (421 for a host that
 //!    belongs on another connection); `respond`, in front, has already
 //!    answered ACME's challenges and development mode's own paths;
+//!    Then the site's allow and deny rules (403) and request rates per
+//!    client (429 with Retry-After, or a wait within the burst), from
+//!    `limit`;
 //! 2. method: GET and HEAD go on, OPTIONS gets 204 with Allow (and a CORS
 //!    preflight's fields), other methods 405 or 501;
 //! 3. redirects (301, 302, 307, 308 to a target with the pattern's
@@ -52,6 +55,7 @@ use crate::config::Site;
 use crate::dev::explain::{self, Trace};
 use crate::dev::live::{self, Live};
 use crate::exchange::{Body, Coding, Method, Name, Piece, Plan, Request, Text};
+use crate::limit::{Guard, Limiter, Verdict};
 use crate::stats;
 use conditional::Precondition;
 use files::{FileInfo, Lookup, Root, Siblings, SMALL_FILE};
@@ -76,6 +80,8 @@ pub struct Pipeline {
     live: Option<Arc<Live>>,
     /// The site's name in the access log, when the server has several.
     name: Option<Arc<str>>,
+    /// Its allow and deny rules and request rates, when it has any.
+    guard: Option<Guard>,
 }
 
 /// A large file to compress before the plan can be made.
@@ -93,7 +99,16 @@ impl Pipeline {
             site,
             live,
             name: None,
+            guard: None,
         }
+    }
+
+    /// This pipeline, its site's limits counted in `limiter` under the
+    /// site's name `site`.
+    pub fn limited(self, limiter: &Arc<Limiter>, site: &str) -> Pipeline {
+        let s = &self.site;
+        let guard = Guard::new(limiter, site, &s.access, &s.rate_limits, &s.trusted_proxies);
+        Pipeline { guard, ..self }
     }
 
     /// This pipeline, named `name` in the access log.
@@ -107,8 +122,16 @@ impl Pipeline {
     /// The response to `req`, decided by the steps of the module docs.
     pub async fn handle(&self, req: &Request<'_>) -> Plan {
         let trace = Trace::new(self.site.explain);
+        // Step 1½: allow and deny, and request rates.
+        if let Some(guard) = &self.guard {
+            match self.guarded(guard, req, &trace) {
+                Ok(None) => {}
+                Ok(Some(wait)) => Box::pin(tokio::time::sleep(wait)).await,
+                Err(plan) => return self.finished(*plan, trace),
+            }
+        }
         let first = self.respond(req, &trace, true);
-        let mut plan = match first {
+        let plan = match first {
             Ok(plan) => plan,
             Err(Deferred { info, coding }) => {
                 let cache_bytes = self.site.compression.cache_bytes;
@@ -126,13 +149,59 @@ impl Pipeline {
                 })
             }
         };
+        self.finished(plan, trace)
+    }
+
+    /// `plan` with the explanation, the site's name and its pace.
+    fn finished(&self, mut plan: Plan, trace: Trace) -> Plan {
         if let Some(trace) = trace.finish() {
             let trace: Arc<str> = Arc::from(trace);
             plan.field(explain::FIELD, trace.clone());
             plan.explain = Some(trace);
         }
         plan.site.clone_from(&self.name);
+        plan.pace.clone_from(&self.site.bandwidth);
         plan
+    }
+
+    /// What the guard says of `req`: go on (after a wait, for a burst
+    /// made to wait its turn), or the refusal (403, 429).
+    fn guarded(
+        &self,
+        guard: &Guard,
+        req: &Request<'_>,
+        trace: &Trace,
+    ) -> Result<Option<std::time::Duration>, Box<Plan>> {
+        let path = guard.needs_path().then(|| normalized(req.path)).flatten();
+        match guard.check(req, path.as_deref()) {
+            Verdict::Pass => Ok(None),
+            Verdict::Wait(wait, limit) => {
+                trace.note(|| format!("delayed {} ms by limit {limit}", wait.as_millis()));
+                Ok(Some(wait))
+            }
+            Verdict::Refuse {
+                status,
+                limit,
+                retry_after,
+                why,
+            } => {
+                trace.note(|| format!("{status}: limit {limit}: {why}"));
+                let ctx = Ctx {
+                    pipeline: self,
+                    req,
+                    trace,
+                    defer: false,
+                };
+                let extra = retry_after
+                    .map(|wait| {
+                        let secs = crate::limit::retry_after_seconds(wait).to_string();
+                        ("Retry-After".into(), secs.into())
+                    })
+                    .into_iter()
+                    .collect();
+                Err(Box::new(ctx.fail(status, extra)))
+            }
+        }
     }
 
     /// Steps 2 to 11; with `defer`, a large file to compress on the fly is

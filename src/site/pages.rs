@@ -88,6 +88,10 @@ pub fn error_page(status: u16) -> &'static str {
             "417 Expectation Failed",
             "The server cannot meet the request's expectation."
         ),
+        429 => page!(
+            "429 Too Many Requests",
+            "This client has sent more requests than the server takes: try again later."
+        ),
         431 => page!(
             "431 Request Header Fields Too Large",
             "The request's header fields are larger than the server accepts."
@@ -114,7 +118,7 @@ mod tests {
     #[test]
     fn error_pages_name_their_status() {
         for status in [
-            400, 403, 404, 405, 408, 413, 414, 417, 425, 431, 500, 501, 505,
+            400, 403, 404, 405, 408, 413, 414, 417, 425, 429, 431, 500, 501, 505,
         ] {
             let page = error_page(status);
             assert!(page.contains(&status.to_string()), "{status}");
