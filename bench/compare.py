@@ -32,6 +32,7 @@ HENA_PORT = 18480
 HENA_ARGS = []
 # With --baseline, another henaserver build stands where nginx would.
 BASELINE = None
+BASELINE_ARGS = []
 NGINX_PORT = 18481
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -238,7 +239,7 @@ class Server:
                 cmd += ["--tls-cert", CERT, "--tls-key", KEY]
             if h3:
                 cmd += ["--http3"]
-            cmd += HENA_ARGS
+            cmd += HENA_ARGS if name == "henaserver" else BASELINE_ARGS
         else:
             cmd = pin + ["nginx", "-c", nginx_conf(workers or 2, tls, h2)]
             self.port = NGINX_PORT
@@ -410,14 +411,18 @@ def main():
     ap.add_argument("--baseline", default=None,
                     help="another henaserver executable to measure instead of nginx, "
                          "in the same alternating rounds (a build before a change)")
+    ap.add_argument("--baseline-args", default=None,
+                    help="the baseline's own options, instead of --hena-args (the same "
+                         "build with and without an option: \"\" for none)")
     opts = ap.parse_args()
     if opts.binary:
         HENA = os.path.abspath(opts.binary)
     global BASELINE
     if opts.baseline:
         BASELINE = os.path.abspath(opts.baseline)
-    global HENA_ARGS
+    global HENA_ARGS, BASELINE_ARGS
     HENA_ARGS = opts.hena_args.split()
+    BASELINE_ARGS = HENA_ARGS if opts.baseline_args is None else opts.baseline_args.split()
     scenarios = [s for s in opts.scenarios.split(",") if s]
     for s in scenarios:
         if s not in SCENARIOS:
