@@ -148,6 +148,30 @@ fn a_burst_is_served_at_once_then_429_with_an_honest_retry_after() {
 }
 
 #[test]
+fn one_client_has_one_count_over_http1_and_http2() {
+    let Some(curl) = curl() else {
+        eprintln!("skipped: curl with HTTP/2 is not installed");
+        return;
+    };
+    let tree = site();
+    let server = start(&tree, &["--rate-limit", "1/m", "--threads", "2"]);
+    assert_eq!(server.get("/index.html").status, 200);
+    let out = std::process::Command::new(curl)
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_version} %{http_code}",
+        ])
+        .arg("--http2-prior-knowledge")
+        .arg(format!("http://{}/index.html", server.addr))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "2 429");
+}
+
+#[test]
 fn rate_delay_makes_the_burst_wait_its_turn() {
     let tree = site();
     let server = start(

@@ -472,6 +472,41 @@ auth = {{ ann = "{hash}" }}
 }
 
 #[test]
+fn credentials_one_site_verified_are_not_taken_by_another() {
+    let tree = tree();
+    let ann = password_hash("ann's password");
+    let bob = password_hash("bob's password");
+    let config = format!(
+        r#"
+quiet = true
+
+[[sites]]
+hosts = ["a.test"]
+root = "a"
+auth = {{ ann = "{ann}" }}
+
+[[sites]]
+hosts = ["b.test"]
+root = "b"
+auth = {{ bob = "{bob}" }}
+"#
+    );
+    let server = start(&tree, &config, &[]);
+    use base64::Engine;
+    let token = base64::engine::general_purpose::STANDARD.encode("ann:ann's password");
+    let ask = |host: &str| {
+        server
+            .request(&format!(
+                "GET / HTTP/1.1\r\nHost: {host}\r\nAuthorization: Basic {token}\r\n\r\n"
+            ))
+            .status
+    };
+    assert_eq!(ask("a.test"), 200, "ann is a user of site a");
+    // Verified for site a a moment ago; site b has no such user.
+    assert_eq!(ask("b.test"), 401);
+}
+
+#[test]
 fn a_mismatched_host_over_http2_and_tls_gets_421() {
     let tree = tree();
     let ca = Ca::new();

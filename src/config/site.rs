@@ -57,6 +57,13 @@ pub struct Site {
     pub bandwidth: Option<Arc<super::rate::Bandwidth>>,
     /// Peers whose forwarding fields name the client (`--trusted-proxy`).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Redirects (a directory's slash, clean URLs) name their target
+    /// relative to the request's own path, so that they keep whatever
+    /// prefix the site is mounted under (the library's `Files`).
+    pub relative_redirects: bool,
+    /// The status a dot file or directory is answered with: 404 (it is
+    /// not there) or 403.
+    pub hidden_status: u16,
 }
 
 impl Site {
@@ -90,6 +97,8 @@ impl Site {
             rate_limits: config.rate_limits.clone(),
             bandwidth: config.bandwidth.map(Arc::new),
             trusted_proxies: config.trusted_proxies.clone(),
+            relative_redirects: false,
+            hidden_status: 404,
         }
     }
 }

@@ -95,6 +95,7 @@ impl Limiter {
         self.dry_run.load(Ordering::Relaxed)
     }
 
+    /// Nanoseconds since the limiter was made.
     fn now(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
@@ -205,10 +206,13 @@ pub struct Guard {
     limiter: Arc<Limiter>,
     /// The site's own rules, checked first.
     access: Vec<AccessRule>,
-    /// The limits, each with its table id.
-    limits: Vec<(RateLimit, u64)>,
+    /// The limits, each with its table id and its interval in ns.
+    limits: Vec<(RateLimit, u64, u64)>,
     /// Whether any limit covers only some paths.
     globs: bool,
+    /// Whether the site has one rate for every path and no allow or deny
+    /// rules (`--rate-limit` alone): then requests take the short way.
+    simple: bool,
     trusted: Vec<ipnet::IpNet>,
 }
 
@@ -221,12 +225,35 @@ pub enum Verdict {
     Wait(Duration, Arc<str>),
     /// Refused: 403 by a deny, 429 by a rate (with the time after which a
     /// retry is served).
-    Refuse {
-        status: u16,
-        limit: Arc<str>,
-        retry_after: Option<Duration>,
-        why: String,
-    },
+    Refuse(Box<Refusal>),
+}
+
+/// A refused request: what refused it, and why.
+#[derive(Debug)]
+pub struct Refusal {
+    /// 403 or 429.
+    pub status: u16,
+    /// The limit's name.
+    pub limit: Arc<str>,
+    /// When a retry is served (429).
+    pub retry_after: Option<Duration>,
+    /// The client, as counted.
+    pub client: IpAddr,
+    /// The rate and burst that refused it (429).
+    pub rate: Option<(crate::config::rate::Rate, u32)>,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.rate {
+            Some((rate, burst)) => write!(
+                f,
+                "{} over {} ({rate}, burst {burst})",
+                self.client, self.limit
+            ),
+            None => write!(f, "{} denied by {}", self.client, self.limit),
+        }
+    }
 }
 
 impl Guard {
@@ -245,8 +272,21 @@ impl Guard {
         Some(Guard {
             limiter: limiter.clone(),
             access: access.to_vec(),
-            limits: limits.iter().map(|l| (l.clone(), l.id(site))).collect(),
+            limits: limits
+                .iter()
+                .map(|l| {
+                    let interval = l.rate.map_or(0, |r| r.interval().as_nanos());
+                    let interval = u64::try_from(interval).unwrap_or(u64::MAX);
+                    (l.clone(), l.id(site), interval)
+                })
+                .collect(),
             globs: limits.iter().any(|l| l.glob.is_some()),
+            simple: access.is_empty()
+                && trusted.is_empty()
+                && limits.len() == 1
+                && limits[0].glob.is_none()
+                && limits[0].access.is_empty()
+                && limits[0].rate.is_some(),
             trusted: trusted.to_vec(),
         })
     }
@@ -255,51 +295,61 @@ impl Guard {
     /// (needed only when a limit has a glob). With `--limit-dry-run`,
     /// what would be limited is logged and counted, and passes.
     pub fn check(&self, req: &crate::exchange::Request, path: Option<&str>) -> Verdict {
-        let ip = crate::forwarded::client(&self.trusted, req.peer.ip(), req.fields)
-            .unwrap_or(req.peer.ip());
-        if req.peer == crate::exchange::UNIX_PEER && ip == req.peer.ip() {
+        let peer = req.peer.ip();
+        let ip = if self.trusted.is_empty() {
+            peer
+        } else {
+            crate::forwarded::client(&self.trusted, peer, req.fields).unwrap_or(peer)
+        };
+        if req.peer == crate::exchange::UNIX_PEER && ip == peer {
             return Verdict::Pass;
         }
-        let verdict = self.decide(ip, path);
+        let verdict = if self.simple {
+            self.rated(&self.limits[0], ip)
+        } else {
+            self.decide(ip, path)
+        };
+        if let Verdict::Pass = verdict {
+            return verdict;
+        }
+        let dry = self.limiter.dry_run();
         match verdict {
             Verdict::Pass => Verdict::Pass,
-            Verdict::Refuse { limit, why, .. } if self.limiter.dry_run() => {
-                self.limiter.count(&limit, "dry-run");
-                tracing::info!(client = %ip, limit = %limit, why, "would be limited (dry run)");
-                Verdict::Pass
-            }
-            Verdict::Wait(_, limit) if self.limiter.dry_run() => {
-                self.limiter.count(&limit, "dry-run");
-                Verdict::Pass
-            }
             Verdict::Wait(d, limit) => {
-                self.limiter.count(&limit, "delayed");
-                Verdict::Wait(d, limit)
-            }
-            Verdict::Refuse {
-                status,
-                limit,
-                retry_after,
-                why,
-            } => {
                 self.limiter
-                    .count(&limit, if status == 403 { "denied" } else { "refused" });
-                Verdict::Refuse {
-                    status,
-                    limit,
-                    retry_after,
-                    why,
+                    .count(&limit, if dry { "dry-run" } else { "delayed" });
+                if dry {
+                    Verdict::Pass
+                } else {
+                    Verdict::Wait(d, limit)
                 }
+            }
+            Verdict::Refuse(refusal) if dry => {
+                self.limiter.count(&refusal.limit, "dry-run");
+                tracing::info!(why = %refusal, "would be limited (dry run)");
+                Verdict::Pass
+            }
+            Verdict::Refuse(refusal) => {
+                let action = if refusal.status == 403 {
+                    "denied"
+                } else {
+                    "refused"
+                };
+                self.limiter.count(&refusal.limit, action);
+                Verdict::Refuse(refusal)
             }
         }
     }
 
     fn decide(&self, ip: IpAddr, path: Option<&str>) -> Verdict {
-        let denied = |limit: Arc<str>| Verdict::Refuse {
-            status: 403,
-            why: format!("{ip} denied by {limit}"),
-            limit,
-            retry_after: None,
+        let denied = |limit: Arc<str>| {
+            Verdict::Refuse(Box::new(Refusal {
+                status: 403,
+                limit,
+                retry_after: None,
+                client: ip,
+                rate: None,
+            }))
         };
         if !access::allows(&self.access, ip) {
             return denied(Arc::from(ACCESS));
@@ -309,38 +359,53 @@ impl Guard {
             (Some(_), Some(path)) => l.covers(path),
             (Some(_), None) => false,
         };
-        let mut client = None;
-        let mut wait = None;
-        for (limit, id) in self.limits.iter().filter(|(l, _)| covered(l)) {
-            if !access::allows(&limit.access, ip) {
-                return denied(limit.name.clone());
+        let mut wait: Option<(Duration, Arc<str>)> = None;
+        for limit in self.limits.iter().filter(|(l, ..)| covered(l)) {
+            if !access::allows(&limit.0.access, ip) {
+                return denied(limit.0.name.clone());
             }
-            let Some(rate) = limit.rate else { continue };
-            let who = *client.get_or_insert_with(|| self.limiter.client(ip));
-            let interval = u64::try_from(rate.interval().as_nanos()).unwrap_or(u64::MAX);
-            let now = self.limiter.now();
-            let table = self.limiter.table();
-            match table.rate(*id, who, now, interval, u64::from(limit.burst), limit.delay) {
-                Rated::Now => {}
-                Rated::After(ns) => {
-                    let d = Duration::from_nanos(ns);
+            match self.rated(limit, ip) {
+                Verdict::Pass => {}
+                Verdict::Wait(d, name) => {
                     if wait.as_ref().is_none_or(|(w, _)| d > *w) {
-                        wait = Some((d, limit.name.clone()));
+                        wait = Some((d, name));
                     }
                 }
-                Rated::Refused(ns) => {
-                    return Verdict::Refuse {
-                        status: 429,
-                        why: format!("{ip} over {} ({rate}, burst {})", limit.name, limit.burst),
-                        limit: limit.name.clone(),
-                        retry_after: Some(Duration::from_nanos(ns)),
-                    }
-                }
+                refused => return refused,
             }
         }
         match wait {
             Some((d, name)) => Verdict::Wait(d, name),
             None => Verdict::Pass,
+        }
+    }
+
+    /// A request of `ip` against one limit's rate.
+    #[inline]
+    fn rated(&self, (limit, id, interval): &(RateLimit, u64, u64), ip: IpAddr) -> Verdict {
+        let Some(rate) = limit.rate else {
+            return Verdict::Pass;
+        };
+        let who = self.limiter.client(ip);
+        let now = self.limiter.now();
+        let table = self.limiter.table();
+        match table.rate(
+            *id,
+            who,
+            now,
+            *interval,
+            u64::from(limit.burst),
+            limit.delay,
+        ) {
+            Rated::Now => Verdict::Pass,
+            Rated::After(ns) => Verdict::Wait(Duration::from_nanos(ns), limit.name.clone()),
+            Rated::Refused(ns) => Verdict::Refuse(Box::new(Refusal {
+                status: 429,
+                limit: limit.name.clone(),
+                retry_after: Some(Duration::from_nanos(ns)),
+                client: ip,
+                rate: Some((rate, limit.burst)),
+            })),
         }
     }
 

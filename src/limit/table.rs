@@ -59,7 +59,7 @@ pub enum Counted {
 /// The table. Its size never changes after it is made.
 pub struct Table {
     buckets: Box<[Bucket]>,
-    hasher: std::hash::RandomState,
+    seed: u64,
 }
 
 impl std::fmt::Debug for Table {
@@ -78,7 +78,7 @@ impl Table {
             buckets: (0..n)
                 .map(|_| Mutex::new([Slot::default(); WAYS]))
                 .collect(),
-            hasher: std::hash::RandomState::new(),
+            seed: std::hash::RandomState::new().hash_one(0x6865_6e61u64),
         }
     }
 
@@ -104,9 +104,17 @@ impl Table {
             .sum()
     }
 
+    /// The bucket of a key: a keyed mix of its words (a seed chosen at
+    /// random per table, so that which keys share a bucket cannot be
+    /// known from outside), then a multiply-shift onto the buckets.
     fn bucket(&self, limit: u64, client: Client) -> &Bucket {
-        let h = self.hasher.hash_one((limit, client));
-        &self.buckets[(h % self.buckets.len() as u64) as usize]
+        let mut h = self.seed ^ limit.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        h = (h ^ client[0]).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        h ^= h >> 31;
+        h = (h ^ client[1]).wrapping_mul(0x94d0_49bb_1331_11eb);
+        h ^= h >> 29;
+        let n = self.buckets.len() as u128;
+        &self.buckets[((u128::from(h) * n) >> 64) as usize]
     }
 
     /// Runs `f` on the entry of `limit` and `client`, made (or taken over)

@@ -32,11 +32,15 @@ fn verify(user: &User, password: &[u8]) -> bool {
     bcrypt::verify(password, &user.hash).unwrap_or(false)
 }
 
-static VERIFIED: Mutex<Option<HashSet<Vec<u8>>>> = Mutex::new(None);
+/// The Authorization values one site has verified: each site (and each
+/// library `Files`) keeps its own, so that credentials one site accepts
+/// are never taken as verified by another with other users.
+#[derive(Debug, Default)]
+pub struct Verified(Mutex<Option<HashSet<Vec<u8>>>>);
 
 /// `None` when the request may go on; otherwise the WWW-Authenticate value
 /// for a 401.
-pub fn check(users: &[User], req: &Request) -> Option<String> {
+pub fn check(users: &[User], verified: &Verified, req: &Request) -> Option<String> {
     if users.is_empty() {
         return None;
     }
@@ -44,7 +48,7 @@ pub fn check(users: &[User], req: &Request) -> Option<String> {
     let Some(value) = req.field(Name::Authorization) else {
         return Some(challenge());
     };
-    if let Ok(guard) = VERIFIED.lock() {
+    if let Ok(guard) = verified.0.lock() {
         if guard.as_ref().is_some_and(|set| set.contains(value)) {
             return None;
         }
@@ -74,7 +78,7 @@ pub fn check(users: &[User], req: &Request) -> Option<String> {
     if !ok {
         return Some(challenge());
     }
-    if let Ok(mut guard) = VERIFIED.lock() {
+    if let Ok(mut guard) = verified.0.lock() {
         let set = guard.get_or_insert_with(HashSet::new);
         if set.len() >= VERIFIED_CACHE {
             set.clear();

@@ -82,6 +82,8 @@ pub struct Pipeline {
     name: Option<Arc<str>>,
     /// Its allow and deny rules and request rates, when it has any.
     guard: Option<Guard>,
+    /// Credentials this site has verified.
+    verified: auth::Verified,
 }
 
 /// A large file to compress before the plan can be made.
@@ -100,6 +102,7 @@ impl Pipeline {
             live,
             name: None,
             guard: None,
+            verified: auth::Verified::default(),
         }
     }
 
@@ -109,6 +112,21 @@ impl Pipeline {
         let s = &self.site;
         let guard = Guard::new(limiter, site, &s.access, &s.rate_limits, &s.trusted_proxies);
         Pipeline { guard, ..self }
+    }
+
+    /// The site's settings, to change before the pipeline serves.
+    pub fn site_mut(&mut self) -> &mut Site {
+        &mut self.site
+    }
+
+    /// The site's settings.
+    pub fn site(&self) -> &Site {
+        &self.site
+    }
+
+    /// The root it serves.
+    pub fn root(&self) -> &Root {
+        &self.root
     }
 
     /// This pipeline, named `name` in the access log.
@@ -179,23 +197,20 @@ impl Pipeline {
                 trace.note(|| format!("delayed {} ms by limit {limit}", wait.as_millis()));
                 Ok(Some(wait))
             }
-            Verdict::Refuse {
-                status,
-                limit,
-                retry_after,
-                why,
-            } => {
-                trace.note(|| format!("{status}: limit {limit}: {why}"));
+            Verdict::Refuse(refusal) => {
+                let status = refusal.status;
+                trace.note(|| format!("{status}: limit {}: {refusal}", refusal.limit));
                 let ctx = Ctx {
                     pipeline: self,
                     req,
                     trace,
                     defer: false,
                 };
-                let extra = retry_after
+                let extra = refusal
+                    .retry_after
                     .map(|wait| {
-                        let secs = crate::limit::retry_after_seconds(wait).to_string();
-                        ("Retry-After".into(), secs.into())
+                        let secs = crate::limit::retry_after_seconds(wait);
+                        ("Retry-After".into(), Text::from(secs.to_string()))
                     })
                     .into_iter()
                     .collect();
@@ -278,7 +293,7 @@ impl Pipeline {
         let site = &self.site;
 
         // Step 4: authentication.
-        if let Some(challenge) = auth::check(&site.users, req) {
+        if let Some(challenge) = auth::check(&site.users, &self.verified, req) {
             trace.note(|| "401: no valid Basic credentials".into());
             let field = ("WWW-Authenticate".into(), challenge.into());
             return Ok(ctx.fail(401, vec![field]));
@@ -297,6 +312,10 @@ impl Pipeline {
             Err(Refusal::BadRequest(why)) => {
                 trace.note(|| format!("400: {why}"));
                 return Ok(ctx.fail(400, Vec::new()));
+            }
+            Err(Refusal::Hidden) if site.hidden_status == 403 => {
+                trace.note(|| "403: a dot file or directory, never served".into());
+                return Ok(ctx.fail(403, Vec::new()));
             }
             Err(Refusal::Hidden) => {
                 trace.note(|| "404: a dot file or directory, never served".into());
@@ -481,7 +500,11 @@ impl Ctx<'_, '_> {
 
     /// A 301 to `location` with the request's query kept.
     fn redirect(&self, location: &str) -> Plan {
-        let mut location = location.to_string();
+        let mut location = if self.site().relative_redirects {
+            relative(self.req.path, location)
+        } else {
+            location.to_string()
+        };
         if let Some(q) = self.req.query {
             location.push('?');
             location.push_str(&String::from_utf8_lossy(q));
@@ -793,6 +816,26 @@ fn clean_url(resolved: &resolve::Resolved) -> Option<String> {
     let name: String =
         percent_encoding::utf8_percent_encode(last, percent_encoding::NON_ALPHANUMERIC).collect();
     Some(format!("{dir}{name}"))
+}
+
+/// `target`, a path from the site's root, as a reference relative to the
+/// request path `from` (RFC 3986 §5.2): up to the site's root, then down,
+/// so that it resolves to the same place under any prefix the site is
+/// mounted at.
+fn relative(from: &[u8], target: &str) -> String {
+    let ups = from
+        .iter()
+        .filter(|&&b| b == b'/')
+        .count()
+        .saturating_sub(1);
+    let down = target.trim_start_matches('/');
+    let mut out = if ups == 0 {
+        String::from("./")
+    } else {
+        "../".repeat(ups)
+    };
+    out.push_str(down);
+    out
 }
 
 /// Reads up to `size` bytes from the start of the file; fewer if it
