@@ -76,6 +76,7 @@ mod private_file;
 mod privileges;
 mod respond;
 mod server;
+mod service;
 mod shared;
 mod site;
 mod stats;
@@ -87,6 +88,7 @@ mod wire;
 
 pub use config::{Config, ConfigError, Limits};
 pub use server::{Error, Reloader, Server};
+pub use service::{DotFiles, FileBody, Files, FilesError};
 
 /// The parsers and encoders on the request path, for the benchmarks and
 /// fuzz targets; not part of the API.

@@ -36,8 +36,9 @@ impl Server {
         let reply = open_reply(&config)?;
         let dev = start_dev(&config);
         let limiter = Arc::new(Limiter::new(&config.client_limits));
-        let sites =
-            open_sites(&config, &dev.live, &limiter).map_err(|(path, e)| Error::Root(path, e))?;
+        let compressed = Arc::new(Compressed::default());
+        let sites = open_sites(&config, &dev.live, &limiter, &compressed)
+            .map_err(|(path, e)| Error::Root(path, e))?;
         let tls = match &config.tls {
             Some(settings) => Some(Tls::new(settings, config.http2).map_err(Error::Tls)?),
             None => None,

@@ -47,6 +47,7 @@ use crate::limit::Limiter;
 use crate::log::{AccessLog, Target, FLUSH_INTERVAL};
 use crate::observe::Observers;
 use crate::respond::{Files, Redirect, Responder};
+use crate::site::encoding::Compressed;
 use crate::site::files::Root;
 use crate::site::{Named, Pipeline, Sites};
 use crate::stop::{self, Stopped};
@@ -76,6 +77,7 @@ pub const ALT_SVC_MAX_AGE: u32 = 86_400;
 
 /// Why a server could not start.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Error {
     /// The document root cannot be opened.
     Root(PathBuf, io::Error),
@@ -154,6 +156,8 @@ pub struct Server {
     dump: Option<Arc<Dump>>,
     /// The per-client counts, kept across reloads.
     limiter: Arc<Limiter>,
+    /// Compressed copies, shared by the sites and kept across reloads.
+    compressed: Arc<Compressed>,
     log: AccessLog,
     log_thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -179,8 +183,9 @@ impl Server {
         let dev = start_dev(&config);
         let reply = open_reply(&config)?;
         let limiter = Arc::new(Limiter::new(&config.client_limits));
-        let sites =
-            open_sites(&config, &dev.live, &limiter).map_err(|(path, e)| Error::Root(path, e))?;
+        let compressed = Arc::new(Compressed::default());
+        let sites = open_sites(&config, &dev.live, &limiter, &compressed)
+            .map_err(|(path, e)| Error::Root(path, e))?;
         let Inherited {
             mut listeners,
             mut unix,
@@ -300,6 +305,7 @@ impl Server {
             quic,
             dump,
             limiter,
+            compressed,
             log,
             log_thread,
         })
@@ -392,6 +398,7 @@ impl Server {
             quic,
             dump,
             limiter,
+            compressed,
             log,
             log_thread,
         } = self;
@@ -541,6 +548,7 @@ impl Server {
             challenges,
             dev: dev.clone(),
             reply,
+            compressed,
         };
         runtime.block_on(async {
             if let Some(acme) = &acme {

@@ -35,6 +35,8 @@ pub(super) struct Running {
     /// Each worker's command channel.
     pub(super) workers: Vec<tokio::sync::mpsc::UnboundedSender<WorkerCommand>>,
     pub(super) handover: Handover,
+    /// Compressed copies, kept across reloads.
+    pub(super) compressed: Arc<Compressed>,
 }
 
 /// Applies a new configuration on each request: the sites' settings
@@ -107,10 +109,13 @@ pub(super) fn open_sites(
     config: &Config,
     live: &Option<Arc<Live>>,
     limiter: &Arc<Limiter>,
+    store: &Arc<Compressed>,
 ) -> Result<Sites, (std::path::PathBuf, io::Error)> {
     let open = |c: &Config| Root::open(&c.root).map_err(|e| (c.root.clone(), e));
     let pipeline = |c: &Config, name: &str| {
-        Ok(Pipeline::new(open(c)?, Site::new(c), live.clone()).limited(limiter, name))
+        Ok(Pipeline::new(open(c)?, Site::new(c), live.clone())
+            .limited(limiter, name)
+            .compressing_into(store))
     };
     if config.sites.is_empty() {
         return Ok(Sites::single(pipeline(config, "")?));
@@ -166,8 +171,13 @@ pub(super) fn apply(running: &Running, config: Config) -> Result<Config, String>
         }
     }
     running.shared.limiter.set(&config.client_limits);
-    let sites = open_sites(&config, &running.dev.live, &running.shared.limiter)
-        .map_err(|(path, e)| format!("root {}: {e}", path.display()))?;
+    let sites = open_sites(
+        &config,
+        &running.dev.live,
+        &running.shared.limiter,
+        &running.compressed,
+    )
+    .map_err(|(path, e)| format!("root {}: {e}", path.display()))?;
     let responder = site_responder(
         &config,
         sites,

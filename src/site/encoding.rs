@@ -138,51 +138,64 @@ struct Store {
     bytes: usize,
 }
 
-static STORE: Mutex<Option<Store>> = Mutex::new(None);
+/// Compressed copies of file versions, made once and kept while there is
+/// room: one per server (all its sites and workers) or per library
+/// `Files`, never shared with another.
+#[derive(Default)]
+pub struct Compressed(Mutex<Store>);
 
-/// The cached `coding` of the file version `identity`: `None` when it was
-/// never made, `Some(None)` when it did not make the file smaller.
-pub fn cached(identity: Identity, coding: Coding) -> Option<Option<Bytes>> {
-    let guard = STORE.lock().ok()?;
-    guard.as_ref()?.map.get(&(identity, coding)).cloned()
+impl std::fmt::Debug for Compressed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compressed").finish_non_exhaustive()
+    }
 }
 
-/// The `coding` of the file version `identity` with content `data`,
-/// compressed once and kept while the cache (at most `max_bytes`) has room.
-pub fn compressed(
-    identity: Identity,
-    data: &[u8],
-    coding: Coding,
-    max_bytes: usize,
-) -> Option<Bytes> {
-    let key = (identity, coding);
-    if let Ok(mut guard) = STORE.lock() {
-        if let Some(hit) = guard.get_or_insert_with(Store::default).map.get(&key) {
-            crate::stats::compression(true, 0);
-            return hit.clone();
-        }
+impl Compressed {
+    /// The cached `coding` of the file version `identity`: `None` when it
+    /// was never made, `Some(None)` when it did not make the file smaller.
+    pub fn cached(&self, identity: Identity, coding: Coding) -> Option<Option<Bytes>> {
+        let guard = self.0.lock().ok()?;
+        guard.map.get(&(identity, coding)).cloned()
     }
-    let made = compress(data, coding);
-    crate::stats::compression(false, made.as_ref().map_or(0, Bytes::len));
-    let size = made.as_ref().map_or(0, Bytes::len);
-    if size <= max_bytes {
-        if let Ok(mut guard) = STORE.lock() {
-            let store = guard.get_or_insert_with(Store::default);
-            while store.bytes + size > max_bytes || store.map.len() >= MAX_VARIANTS {
-                let Some(victim) = store.map.keys().next().copied() else {
-                    break;
-                };
-                if let Some(Some(old)) = store.map.remove(&victim) {
+
+    /// The `coding` of the file version `identity` with content `data`,
+    /// compressed once and kept while the cache (at most `max_bytes`) has
+    /// room.
+    pub fn compressed(
+        &self,
+        identity: Identity,
+        data: &[u8],
+        coding: Coding,
+        max_bytes: usize,
+    ) -> Option<Bytes> {
+        let key = (identity, coding);
+        if let Ok(guard) = self.0.lock() {
+            if let Some(hit) = guard.map.get(&key) {
+                crate::stats::compression(true, 0);
+                return hit.clone();
+            }
+        }
+        let made = compress(data, coding);
+        crate::stats::compression(false, made.as_ref().map_or(0, Bytes::len));
+        let size = made.as_ref().map_or(0, Bytes::len);
+        if size <= max_bytes {
+            if let Ok(mut store) = self.0.lock() {
+                while store.bytes + size > max_bytes || store.map.len() >= MAX_VARIANTS {
+                    let Some(victim) = store.map.keys().next().copied() else {
+                        break;
+                    };
+                    if let Some(Some(old)) = store.map.remove(&victim) {
+                        store.bytes -= old.len();
+                    }
+                }
+                if let Some(Some(old)) = store.map.insert(key, made.clone()) {
                     store.bytes -= old.len();
                 }
+                store.bytes += size;
             }
-            if let Some(Some(old)) = store.map.insert(key, made.clone()) {
-                store.bytes -= old.len();
-            }
-            store.bytes += size;
         }
+        made
     }
-    made
 }
 
 /// Most compressed variants (or "does not compress" answers) kept.

@@ -53,6 +53,9 @@ pub struct Root {
     fd: OwnedFd,
     /// Dropped with the root, so caches can tell it is gone.
     alive: std::sync::Arc<()>,
+    /// Content types by extension (lower case) that replace the built-in
+    /// ones.
+    types: std::sync::Arc<[(Box<str>, &'static str)]>,
 }
 
 static ROOTS_OPENED: AtomicUsize = AtomicUsize::new(1);
@@ -72,7 +75,40 @@ impl Root {
             path,
             fd,
             alive: std::sync::Arc::new(()),
+            types: std::sync::Arc::new([]),
         })
+    }
+
+    /// This root, with content types by extension that replace the
+    /// built-in ones (each type is kept for the life of the process).
+    pub fn with_types(self, types: &[(String, String)]) -> Root {
+        let types = types
+            .iter()
+            .map(|(ext, mime)| {
+                let mime: &'static str = Box::leak(mime.clone().into_boxed_str());
+                (ext.to_ascii_lowercase().into_boxed_str(), mime)
+            })
+            .collect();
+        Root { types, ..self }
+    }
+
+    /// The Content-Type of the file `rel`.
+    fn content_type(&self, rel: &str) -> &'static str {
+        if !self.types.is_empty() {
+            if let Some((_, ext)) = rel.rsplit_once('.') {
+                if let Some((_, mime)) =
+                    self.types.iter().find(|(e, _)| e.eq_ignore_ascii_case(ext))
+                {
+                    return mime;
+                }
+            }
+        }
+        mime::content_type(rel)
+    }
+
+    /// Its canonical path.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Whether `rel` is a regular file now (following links).
@@ -245,14 +281,18 @@ pub struct FileInfo {
 }
 
 impl FileInfo {
-    fn open(fd: OwnedFd, stat: &rustix::fs::Stat, name: &str) -> FileInfo {
+    fn open(
+        fd: OwnedFd,
+        stat: &rustix::fs::Stat,
+        name: &str,
+        content_type: &'static str,
+    ) -> FileInfo {
         let secs = u64::try_from(stat.st_mtime).unwrap_or(0);
         let nanos = u32::try_from(stat.st_mtime_nsec).unwrap_or(0);
         let modified = UNIX_EPOCH + Duration::new(secs, nanos);
         let size = u64::try_from(stat.st_size).unwrap_or(0);
         let mtime_ns = u128::from(secs) * 1_000_000_000 + u128::from(nanos);
         let etag = format!("\"{:x}-{:x}-{:x}\"", stat.st_ino, size, mtime_ns);
-        let content_type = mime::content_type(name);
         let last_modified = httpdate::fmt_http_date(modified);
         let changed = UNIX_EPOCH
             + Duration::new(
@@ -341,7 +381,13 @@ pub fn lookup(root: &Root, rel: &str, slash: bool, index: &str) -> io::Result<Lo
     let stat = rustix::fs::fstat(&fd)?;
     match FileType::from_raw_mode(stat.st_mode) {
         FileType::RegularFile if !slash => {
-            Ok(Lookup::File(Arc::new(FileInfo::open(fd, &stat, rel))))
+            let content_type = root.content_type(rel);
+            Ok(Lookup::File(Arc::new(FileInfo::open(
+                fd,
+                &stat,
+                rel,
+                content_type,
+            ))))
         }
         FileType::Directory if !slash => Ok(Lookup::AddSlash),
         FileType::Directory => {
@@ -363,8 +409,12 @@ pub fn lookup(root: &Root, rel: &str, slash: bool, index: &str) -> io::Result<Lo
             if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
                 return Ok(Lookup::NoIndex);
             }
+            let content_type = root.content_type(&index_rel);
             Ok(Lookup::File(Arc::new(FileInfo::open(
-                fd, &stat, &index_rel,
+                fd,
+                &stat,
+                &index_rel,
+                content_type,
             ))))
         }
         FileType::RegularFile => Ok(Lookup::NotFound(Missing::FileWithSlash)),

@@ -84,6 +84,9 @@ pub struct Pipeline {
     guard: Option<Guard>,
     /// Credentials this site has verified.
     verified: auth::Verified,
+    /// Compressed copies, the server's (shared by its sites) or this
+    /// pipeline's own.
+    compressed: Arc<encoding::Compressed>,
 }
 
 /// A large file to compress before the plan can be made.
@@ -103,6 +106,7 @@ impl Pipeline {
             name: None,
             guard: None,
             verified: auth::Verified::default(),
+            compressed: Arc::default(),
         }
     }
 
@@ -112,6 +116,15 @@ impl Pipeline {
         let s = &self.site;
         let guard = Guard::new(limiter, site, &s.access, &s.rate_limits, &s.trusted_proxies);
         Pipeline { guard, ..self }
+    }
+
+    /// This pipeline, keeping compressed copies in `store` (the server's,
+    /// which its sites share and reloads keep).
+    pub fn compressing_into(self, store: &Arc<encoding::Compressed>) -> Pipeline {
+        Pipeline {
+            compressed: store.clone(),
+            ..self
+        }
     }
 
     /// The site's settings, to change before the pipeline serves.
@@ -153,7 +166,8 @@ impl Pipeline {
             Ok(plan) => plan,
             Err(Deferred { info, coding }) => {
                 let cache_bytes = self.site.compression.cache_bytes;
-                Box::pin(compress_off_loop(info, coding, cache_bytes)).await;
+                let store = self.compressed.clone();
+                Box::pin(compress_off_loop(store, info, coding, cache_bytes)).await;
                 // The trace starts again once the copy is made.
                 trace.restart();
                 self.respond(req, &trace, false).unwrap_or_else(|_| {
@@ -408,11 +422,16 @@ fn normalized(path: &[u8]) -> Option<String> {
 
 /// Compresses `info` with `coding` into the shared cache, on a thread of
 /// the blocking pool.
-async fn compress_off_loop(info: Arc<FileInfo>, coding: Coding, cache_bytes: usize) {
+async fn compress_off_loop(
+    store: Arc<encoding::Compressed>,
+    info: Arc<FileInfo>,
+    coding: Coding,
+    cache_bytes: usize,
+) {
     let _ = tokio::task::spawn_blocking(move || {
         if let Ok(whole) = read_up_to(&info, info.size) {
             if whole.len() as u64 == info.size {
-                encoding::compressed(info.identity, &whole, coding, cache_bytes);
+                store.compressed(info.identity, &whole, coding, cache_bytes);
             }
         }
     })
@@ -588,7 +607,11 @@ impl Ctx<'_, '_> {
             if !siblings.has(coding)
                 && large
                 && self.defer
-                && encoding::cached(info.identity, coding).is_none()
+                && self
+                    .pipeline
+                    .compressed
+                    .cached(info.identity, coding)
+                    .is_none()
             {
                 return Err(Deferred { info, coding });
             }
@@ -597,7 +620,7 @@ impl Ctx<'_, '_> {
             if siblings.has(coding) {
                 self.sibling(&info, coding)
             } else {
-                compressed(site, &info, coding)
+                compressed(&self.pipeline.compressed, site, &info, coding)
             }
         });
         if self.trace.on() {
@@ -953,7 +976,12 @@ fn representation_note(
 }
 
 /// `info` compressed with `coding` on the fly (once per file version).
-fn compressed(site: &Site, info: &FileInfo, coding: Coding) -> Option<Representation> {
+fn compressed(
+    store: &encoding::Compressed,
+    site: &Site,
+    info: &FileInfo,
+    coding: Coding,
+) -> Option<Representation> {
     let whole = match &info.body {
         Some(body) => body.clone(),
         None => read_up_to(info, info.size).ok()?,
@@ -961,7 +989,7 @@ fn compressed(site: &Site, info: &FileInfo, coding: Coding) -> Option<Representa
     if whole.len() as u64 != info.size {
         return None;
     }
-    let bytes = encoding::compressed(info.identity, &whole, coding, site.compression.cache_bytes)?;
+    let bytes = store.compressed(info.identity, &whole, coding, site.compression.cache_bytes)?;
     Some(Representation {
         file: info.file.clone(),
         len: bytes.len() as u64,
