@@ -9,7 +9,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-5}"
 
-cargo test --no-run --quiet || exit 1
+cargo test --all-features --no-run --quiet || exit 1
 busy=()
 for _ in 1 2; do
     sh -c 'while :; do :; done' &
@@ -21,7 +21,7 @@ passed=0
 failed=0
 for i in $(seq 1 "$runs"); do
     log="target/loaded-run-$i.log"
-    if cargo test --quiet >"$log" 2>&1; then
+    if cargo test --all-features --quiet >"$log" 2>&1; then
         passed=$((passed + 1))
         echo "run $i: passed"
     else
