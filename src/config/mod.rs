@@ -500,3 +500,13 @@ mod tests {
         assert!(check_root(".".into()).unwrap().is_absolute());
     }
 }
+
+/// A glob over URL paths (`/assets/**`, `*` staying within a segment), as
+/// `[[rules]]`, `[[limits]]` and the library's `Files` write them.
+pub fn path_glob(text: &str) -> Result<globset::GlobMatcher, String> {
+    globset::GlobBuilder::new(text)
+        .literal_separator(true)
+        .build()
+        .map(|g| g.compile_matcher())
+        .map_err(|e| format!("glob {text:?}: {e}"))
+}

@@ -492,11 +492,7 @@ fn rule(item: &toml::Value) -> Result<Rule, String> {
         match k.replace('_', "-").as_str() {
             "glob" | "path" => {
                 let text = v.as_str().ok_or("glob: expected a string")?;
-                let glob = globset::GlobBuilder::new(text)
-                    .literal_separator(true)
-                    .build()
-                    .map_err(|e| format!("glob {text:?}: {e}"))?;
-                rule.glob = Some(glob.compile_matcher());
+                rule.glob = Some(crate::config::path_glob(text)?);
                 rule.glob_text = Some(text.to_string());
             }
             "type" | "content-type" => {
@@ -553,11 +549,7 @@ fn limit(item: &toml::Value, n: usize) -> Result<RateLimit, String> {
         match k.replace('_', "-").as_str() {
             "glob" | "path" => {
                 let text = v.as_str().ok_or("glob: expected a string")?;
-                let glob = globset::GlobBuilder::new(text)
-                    .literal_separator(true)
-                    .build()
-                    .map_err(|e| format!("glob {text:?}: {e}"))?;
-                limit.glob = Some(glob.compile_matcher());
+                limit.glob = Some(crate::config::path_glob(text)?);
                 limit.glob_text = Some(text.to_string());
             }
             "name" => {

@@ -290,11 +290,7 @@ impl Files {
     /// # Ok::<(), henaserver::FilesError>(())
     /// ```
     pub fn cache_control_for(self, glob: &str, value: &str) -> Result<Files, FilesError> {
-        let matcher = globset::GlobBuilder::new(glob)
-            .literal_separator(true)
-            .build()
-            .map_err(|e| FilesError::Setting(format!("glob {glob:?}: {e}")))?
-            .compile_matcher();
+        let matcher = config::path_glob(glob).map_err(FilesError::Setting)?;
         if value.is_empty() || value.bytes().any(|b| b.is_ascii_control()) {
             return Err(FilesError::Setting(format!(
                 "Cache-Control {value:?} is not a field value"
