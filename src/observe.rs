@@ -99,9 +99,9 @@ pub struct Observers {
     log: AccessLog,
     dump: Option<Arc<Dump>>,
     inspect: Option<Arc<Inspector>>,
-    /// Whether exchanges are counted in the metrics (not the admin
+    /// Where exchanges are counted for the metrics (not the admin
     /// listener's own).
-    counted: bool,
+    stats: Option<Arc<stats::Stats>>,
 }
 
 /// A connection, counted as open in the metrics while it lives.
@@ -110,24 +110,31 @@ pub struct Open(#[allow(dead_code)] stats::Open);
 
 impl Observers {
     /// Observers that write `log`, dump to `dump`, show exchanges in
-    /// `inspect`, and count them when `counted`.
+    /// `inspect`, and count them in `stats`.
     pub fn new(
         log: AccessLog,
         dump: Option<Arc<Dump>>,
         inspect: Option<Arc<Inspector>>,
-        counted: bool,
+        stats: Option<Arc<stats::Stats>>,
     ) -> Observers {
         Observers {
             log,
             dump,
             inspect,
-            counted,
+            stats,
+        }
+    }
+
+    /// Counts a TLS handshake and whether it failed.
+    pub fn handshake(&self, ok: bool) {
+        if let Some(stats) = &self.stats {
+            stats.handshake(ok);
         }
     }
 
     /// Observers that see nothing.
     pub fn none() -> Observers {
-        Observers::new(AccessLog::disabled(), None, None, false)
+        Observers::new(AccessLog::disabled(), None, None, None)
     }
 
     /// The access log.
@@ -138,7 +145,9 @@ impl Observers {
     /// Whether any observer is on: when none is, a protocol keeps nothing
     /// of an exchange and reports none.
     pub fn active(&self) -> bool {
-        self.log.enabled() || self.records_exchanges() || (self.counted && stats::enabled())
+        self.log.enabled()
+            || self.records_exchanges()
+            || self.stats.as_ref().is_some_and(|s| s.enabled())
     }
 
     /// Whether the request line is wanted (the log, the inspector).
@@ -172,14 +181,14 @@ impl Observers {
         Open(stats::Open::new(
             protocol.index(),
             usize::from(tls),
-            self.counted,
+            self.stats.as_ref(),
         ))
     }
 
     /// Hands a finished exchange to every observer that is on.
     pub fn finish(&self, r: &Record) {
-        if self.counted {
-            stats::request(r.protocol.index(), r.method, r.status, r.bytes, r.elapsed);
+        if let Some(stats) = &self.stats {
+            stats.request(r.protocol.index(), r.method, r.status, r.bytes, r.elapsed);
         }
         if let (Some(dump), Some((request, response))) = (&self.dump, r.exchange) {
             dump.exchange(r.connection, r.number, request, response, r.bytes);

@@ -1,12 +1,12 @@
-//! What the server counts, kept off the request path's locks: each worker
+//! What a server counts, kept off the request path's locks: each worker
 //! thread counts into atomics of its own (no other thread writes them, so
 //! they never contend), and `admin::metrics` adds the workers up at each
 //! scrape. The file pipeline counts its caches here; the protocols count
-//! through `observe`.
+//! through `observe`. Each server has its own [`Stats`].
 
-use std::cell::OnceCell;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use crate::exchange::Method;
@@ -26,18 +26,31 @@ pub const DURATION_BUCKETS: [f64; 15] = [
     10.0,
 ];
 
-/// Whether anything reads the counters (an admin listener is on): when
-/// not, nothing is counted and requests pay nothing.
-static ENABLED: AtomicBool = AtomicBool::new(false);
+/// The counters of one server (or one library `Files`): each thread that
+/// counts for it has a set of its own, which no other thread writes, and
+/// the scrape adds them up. Two servers in one process count apart.
+#[derive(Debug)]
+pub struct Stats {
+    id: usize,
+    /// Whether anything reads the counters (an admin listener is on):
+    /// when not, nothing is counted and requests pay nothing.
+    enabled: AtomicBool,
+    /// Every thread's counters.
+    workers: Mutex<Vec<Arc<Counters>>>,
+    /// Counters outside any thread's (the compressed copies, shared by all).
+    pub(crate) global: Counters,
+}
 
-/// Every worker's counters.
-pub(crate) static WORKERS: Mutex<Vec<Arc<Counters>>> = Mutex::new(Vec::new());
+/// Numbers that tell one `Stats` from another in the threads' lists.
+static STATS_MADE: AtomicUsize = AtomicUsize::new(1);
 
-/// Counters outside any worker (the compression cache, shared by all).
-pub(crate) static GLOBAL: Counters = Counters::new();
+/// A thread's counters for one `Stats`: its number, the stats (while they
+/// live), the counters.
+type Mine = (usize, Weak<Stats>, Arc<Counters>);
 
 thread_local! {
-    static MINE: OnceCell<Arc<Counters>> = const { OnceCell::new() };
+    /// This thread's counters, by the `Stats` they count for.
+    static MINE: RefCell<Vec<Mine>> = const { RefCell::new(Vec::new()) };
 }
 
 /// One worker's counters.
@@ -89,59 +102,124 @@ impl Counters {
     }
 }
 
-/// Turns counting on (done once an admin listener is bound).
-pub fn enable() {
-    ENABLED.store(true, Ordering::Relaxed);
-}
-
-/// Whether counting is on.
-pub fn enabled() -> bool {
-    ENABLED.load(Ordering::Relaxed)
-}
-
-/// Runs `f` on this thread's counters, made and registered on first use.
-fn with(f: impl FnOnce(&Counters)) {
-    if !enabled() {
-        return;
+impl Default for Stats {
+    fn default() -> Stats {
+        Stats {
+            id: STATS_MADE.fetch_add(1, Ordering::Relaxed),
+            enabled: AtomicBool::new(false),
+            workers: Mutex::new(Vec::new()),
+            global: Counters::new(),
+        }
     }
-    MINE.with(|cell| {
-        let mine = cell.get_or_init(|| {
+}
+
+impl Stats {
+    /// Turns counting on (done once an admin listener is bound).
+    pub fn enable(&self) {
+        self.enabled.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether counting is on.
+    pub fn enabled(&self) -> bool {
+        self.enabled.load(Ordering::Relaxed)
+    }
+
+    /// Every thread's counters, taken for a scrape.
+    pub fn workers(&self) -> Vec<Arc<Counters>> {
+        self.workers.lock().map(|w| w.clone()).unwrap_or_default()
+    }
+
+    /// Runs `f` on this thread's counters for these stats, made and
+    /// registered on first use.
+    fn with(self: &Arc<Self>, f: impl FnOnce(&Counters)) {
+        if !self.enabled() {
+            return;
+        }
+        MINE.with(|cell| {
+            let mut mine = cell.borrow_mut();
+            if let Some((_, _, counters)) = mine.iter().find(|(id, ..)| *id == self.id) {
+                return f(counters);
+            }
+            // Counters of stats that are gone go with them.
+            mine.retain(|(_, stats, _)| stats.strong_count() > 0);
             let counters = Arc::new(Counters::new());
-            if let Ok(mut all) = WORKERS.lock() {
+            if let Ok(mut all) = self.workers.lock() {
                 all.push(counters.clone());
             }
-            counters
+            f(&counters);
+            mine.push((self.id, Arc::downgrade(self), counters));
         });
-        f(mine)
-    });
+    }
+
+    /// Counts one answered request.
+    pub fn request(
+        self: &Arc<Self>,
+        protocol: usize,
+        method: Method,
+        status: u16,
+        body_bytes: u64,
+        took: Duration,
+    ) {
+        self.with(|c| {
+            let m = match method {
+                Method::Get => 0,
+                Method::Head => 1,
+                Method::Options => 2,
+                Method::NotAllowed | Method::Unknown => 3,
+            };
+            let class = usize::from(status / 100).clamp(1, 5) - 1;
+            add(&c.requests[protocol][m][class], 1);
+            add(&c.body_bytes[protocol], body_bytes);
+            let secs = took.as_secs_f64();
+            if let Some(b) = DURATION_BUCKETS.iter().position(|&le| secs <= le) {
+                add(&c.duration_buckets[b], 1);
+            }
+            add(&c.duration_count, 1);
+            add(
+                &c.duration_nanos,
+                u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
+            );
+        });
+    }
+
+    /// Counts a TLS handshake and whether it failed.
+    pub fn handshake(self: &Arc<Self>, ok: bool) {
+        self.with(|c| {
+            add(&c.handshakes, 1);
+            if !ok {
+                add(&c.handshake_failures, 1);
+            }
+        });
+    }
+
+    /// Counts an open-file cache lookup.
+    pub fn file_cache(self: &Arc<Self>, hit: bool) {
+        self.with(|c| add(if hit { &c.cache_hits } else { &c.cache_misses }, 1));
+    }
+
+    /// Sets this thread's count of cached open files.
+    pub fn file_cache_entries(self: &Arc<Self>, n: usize) {
+        self.with(|c| {
+            c.cache_entries
+                .store(i64::try_from(n).unwrap_or(i64::MAX), Ordering::Relaxed)
+        });
+    }
+
+    /// Counts a compressed copy served from the cache, or bytes compressed.
+    pub fn compression(&self, hit: bool, bytes: usize) {
+        if !self.enabled() {
+            return;
+        }
+        if hit {
+            add(&self.global.compression_hits, 1);
+        } else {
+            add(&self.global.compression_bytes, bytes as u64);
+        }
+    }
 }
 
 fn add(counter: &AtomicU64, n: u64) {
     counter.fetch_add(n, Ordering::Relaxed);
-}
-
-/// Counts one answered request.
-pub fn request(protocol: usize, method: Method, status: u16, body_bytes: u64, took: Duration) {
-    with(|c| {
-        let m = match method {
-            Method::Get => 0,
-            Method::Head => 1,
-            Method::Options => 2,
-            Method::NotAllowed | Method::Unknown => 3,
-        };
-        let class = usize::from(status / 100).clamp(1, 5) - 1;
-        add(&c.requests[protocol][m][class], 1);
-        add(&c.body_bytes[protocol], body_bytes);
-        let secs = took.as_secs_f64();
-        if let Some(b) = DURATION_BUCKETS.iter().position(|&le| secs <= le) {
-            add(&c.duration_buckets[b], 1);
-        }
-        add(&c.duration_count, 1);
-        add(
-            &c.duration_nanos,
-            u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
-        );
-    });
 }
 
 /// An open connection, counted while it lives.
@@ -149,25 +227,21 @@ pub fn request(protocol: usize, method: Method, status: u16, body_bytes: u64, to
 pub struct Open {
     protocol: usize,
     transport: usize,
-    counted: bool,
+    /// The stats it was counted in, if it was.
+    counted: Option<Arc<Stats>>,
 }
 
 impl Open {
-    /// Counts a connection of `protocol` over `transport` as open (when
-    /// `count` says it is one the metrics count).
-    pub fn new(protocol: usize, transport: usize, count: bool) -> Open {
-        let mut counted = false;
-        if !count {
-            return Open {
-                protocol,
-                transport,
-                counted,
-            };
+    /// Counts a connection of `protocol` over `transport` as open in
+    /// `stats`.
+    pub fn new(protocol: usize, transport: usize, stats: Option<&Arc<Stats>>) -> Open {
+        let mut counted = None;
+        if let Some(stats) = stats.filter(|s| s.enabled()) {
+            stats.with(|c| {
+                c.open[protocol][transport].fetch_add(1, Ordering::Relaxed);
+            });
+            counted = Some(stats.clone());
         }
-        with(|c| {
-            c.open[protocol][transport].fetch_add(1, Ordering::Relaxed);
-            counted = true;
-        });
         Open {
             protocol,
             transport,
@@ -178,45 +252,10 @@ impl Open {
 
 impl Drop for Open {
     fn drop(&mut self) {
-        if self.counted {
-            with(|c| {
+        if let Some(stats) = &self.counted {
+            stats.with(|c| {
                 c.open[self.protocol][self.transport].fetch_sub(1, Ordering::Relaxed);
             });
         }
-    }
-}
-
-/// Counts a TLS handshake and whether it failed.
-pub fn handshake(ok: bool) {
-    with(|c| {
-        add(&c.handshakes, 1);
-        if !ok {
-            add(&c.handshake_failures, 1);
-        }
-    });
-}
-
-/// Counts an open-file cache lookup.
-pub fn file_cache(hit: bool) {
-    with(|c| add(if hit { &c.cache_hits } else { &c.cache_misses }, 1));
-}
-
-/// Sets this worker's count of cached open files.
-pub fn file_cache_entries(n: usize) {
-    with(|c| {
-        c.cache_entries
-            .store(i64::try_from(n).unwrap_or(i64::MAX), Ordering::Relaxed)
-    });
-}
-
-/// Counts a compressed copy served from the cache, or bytes compressed.
-pub fn compression(hit: bool, bytes: usize) {
-    if !enabled() {
-        return;
-    }
-    if hit {
-        add(&GLOBAL.compression_hits, 1);
-    } else {
-        add(&GLOBAL.compression_bytes, bytes as u64);
     }
 }

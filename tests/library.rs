@@ -91,3 +91,75 @@ fn the_server_runs_inside_the_callers_runtime() {
     // Nothing listens any more.
     assert!(TcpStream::connect(addr).is_err());
 }
+
+/// Two servers in one process, each with its admin listener: each one's
+/// metrics count its own requests only, and each keeps its own caches.
+#[test]
+fn two_servers_in_one_process_count_apart() {
+    let tree = Tree::new();
+    tree.file("a/hello.txt", "from a");
+    tree.file("b/hello.txt", "from b");
+    let start = |dir: &str| {
+        let mut config = henaserver::Config::new(tree.path().join(dir), 0).unwrap();
+        config.access_log = false;
+        config.threads = 1;
+        config.admin = Some("127.0.0.1:0".parse().unwrap());
+        let server = henaserver::Server::bind(config).unwrap();
+        let addr = server.local_addrs()[0];
+        let admin = server.admin_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = std::thread::spawn(move || {
+            server.run(async {
+                let _ = stopped.await;
+            })
+        });
+        (addr, admin, stop, running)
+    };
+    let (a, a_admin, a_stop, a_running) = start("a");
+    let (b, b_admin, b_stop, b_running) = start("b");
+    let get = |addr, path: &str| {
+        let mut c = Client::connect(addr);
+        c.send(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+        c.response()
+    };
+    for _ in 0..3 {
+        assert_eq!(get(a, "/hello.txt").text(), "from a");
+    }
+    assert_eq!(get(b, "/hello.txt").text(), "from b");
+    let served = |admin| {
+        let text = get(admin, "/metrics").text();
+        text.lines()
+            .find(|l| {
+                l.starts_with(
+                    "henaserver_requests_total{protocol=\"http/1.1\",method=\"GET\",status=\"2xx\"}",
+                )
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let lookups = |admin| {
+        let text = get(admin, "/metrics").text();
+        ["hits", "misses"]
+            .iter()
+            .map(|kind| {
+                let name = format!("henaserver_file_cache_{kind}_total ");
+                text.lines()
+                    .find(|l| l.starts_with(&name))
+                    .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+                    .unwrap_or(0)
+            })
+            .sum::<u64>()
+    };
+    assert_eq!(served(a_admin), 3);
+    assert_eq!(served(b_admin), 1);
+    assert_eq!(
+        lookups(a_admin),
+        3,
+        "a's open-file cache, looked up 3 times"
+    );
+    assert_eq!(lookups(b_admin), 1, "b's, once");
+    a_stop.send(()).unwrap();
+    b_stop.send(()).unwrap();
+    a_running.join().unwrap().unwrap();
+    b_running.join().unwrap().unwrap();
+}

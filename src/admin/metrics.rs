@@ -9,13 +9,11 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 
-use crate::stats::{
-    Counters, CLASSES, DURATION_BUCKETS, GLOBAL, METHODS, PROTOCOLS, TRANSPORTS, WORKERS,
-};
+use crate::stats::{Counters, CLASSES, DURATION_BUCKETS, METHODS, PROTOCOLS, TRANSPORTS};
 use crate::window::dump::Dump;
 
 /// What the scrape reads besides the workers' counters.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Sources {
     /// Access log lines dropped.
     pub log_dropped: Option<Arc<AtomicU64>>,
@@ -25,6 +23,8 @@ pub struct Sources {
     pub acme: Option<Arc<crate::acme::status::Status>>,
     /// The per-client limits and their table.
     pub limiter: Option<Arc<crate::limit::Limiter>>,
+    /// The server's counters.
+    pub stats: Arc<crate::stats::Stats>,
 }
 
 /// The collector a registry asks at each scrape.
@@ -41,20 +41,20 @@ impl Scrape {
 }
 
 /// Every worker's counters, taken once per scrape.
-struct Snapshot(Vec<Arc<Counters>>);
+struct Snapshot<'a>(Vec<Arc<Counters>>, &'a Counters);
 
-impl Snapshot {
-    fn take() -> Snapshot {
-        Snapshot(WORKERS.lock().map(|w| w.clone()).unwrap_or_default())
+impl Snapshot<'_> {
+    fn take(stats: &crate::stats::Stats) -> Snapshot<'_> {
+        Snapshot(stats.workers(), &stats.global)
     }
 
     /// The sum of one counter over every worker (and the global set).
     fn sum(&self, read: impl Fn(&Counters) -> u64) -> u64 {
-        self.0.iter().map(|c| read(c)).sum::<u64>() + read(&GLOBAL)
+        self.0.iter().map(|c| read(c)).sum::<u64>() + read(self.1)
     }
 
     fn sum_i(&self, read: impl Fn(&Counters) -> i64) -> i64 {
-        self.0.iter().map(|c| read(c)).sum::<i64>() + read(&GLOBAL)
+        self.0.iter().map(|c| read(c)).sum::<i64>() + read(self.1)
     }
 }
 
@@ -86,7 +86,7 @@ fn gauge(
 
 impl Collector for Scrape {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let all = Snapshot::take();
+        let all = Snapshot::take(&self.sources.stats);
         let mut family = encoder.encode_descriptor(
             "henaserver_requests",
             "Requests answered, by protocol, method and status class",
@@ -189,13 +189,13 @@ impl Collector for Scrape {
             &mut encoder,
             "henaserver_compression_cache_hits",
             "Compressed copies served from the cache",
-            load(&GLOBAL.compression_hits),
+            load(&all.1.compression_hits),
         )?;
         counter(
             &mut encoder,
             "henaserver_compressed_bytes",
             "Bytes of compressed copies made on the fly",
-            load(&GLOBAL.compression_bytes),
+            load(&all.1.compression_bytes),
         )?;
         if let Some(limiter) = &self.sources.limiter {
             let mut family = encoder.encode_descriptor(

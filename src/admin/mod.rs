@@ -47,8 +47,8 @@ impl Admin {
     /// An admin endpoint whose metrics also read `sources`; not ready yet.
     pub fn new(sources: metrics::Sources) -> Admin {
         let mut registry = Registry::default();
+        sources.stats.enable();
         registry.register_collector(Box::new(metrics::Scrape::new(sources)));
-        crate::stats::enable();
         Admin {
             ready: AtomicBool::new(false),
             registry,

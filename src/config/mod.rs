@@ -461,6 +461,16 @@ pub fn resolve_bind(bind: &str, port: u16) -> Result<Vec<SocketAddr>, ConfigErro
     Ok(addrs)
 }
 
+/// A glob over URL paths (`/assets/**`, `*` staying within a segment), as
+/// `[[rules]]`, `[[limits]]` and the library's `Files` write them.
+pub fn path_glob(text: &str) -> Result<globset::GlobMatcher, String> {
+    globset::GlobBuilder::new(text)
+        .literal_separator(true)
+        .build()
+        .map(|g| g.compile_matcher())
+        .map_err(|e| format!("glob {text:?}: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -499,14 +509,4 @@ mod tests {
             .contains("not a directory"));
         assert!(check_root(".".into()).unwrap().is_absolute());
     }
-}
-
-/// A glob over URL paths (`/assets/**`, `*` staying within a segment), as
-/// `[[rules]]`, `[[limits]]` and the library's `Files` write them.
-pub fn path_glob(text: &str) -> Result<globset::GlobMatcher, String> {
-    globset::GlobBuilder::new(text)
-        .literal_separator(true)
-        .build()
-        .map(|g| g.compile_matcher())
-        .map_err(|e| format!("glob {text:?}: {e}"))
 }

@@ -80,7 +80,7 @@ pub(super) async fn serve_tls(
 ) {
     let timeout = shared.limits.tls_handshake_timeout;
     let accepted = tokio::time::timeout(timeout, tls.accept(stream)).await;
-    crate::stats::handshake(matches!(
+    shared.observe.handshake(matches!(
         accepted,
         Ok(Accepted::Tls(_) | Accepted::Kernel(_))
     ));

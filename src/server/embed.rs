@@ -36,8 +36,9 @@ impl Server {
         let reply = open_reply(&config)?;
         let dev = start_dev(&config);
         let limiter = Arc::new(Limiter::new(&config.client_limits));
-        let compressed = Arc::new(Compressed::default());
-        let sites = open_sites(&config, &dev.live, &limiter, &compressed)
+        let stats = Arc::new(Stats::default());
+        let compressed = Arc::new(Compressed::counted_in(&stats));
+        let sites = open_sites(&config, &dev.live, &limiter, &compressed, &stats)
             .map_err(|(path, e)| Error::Root(path, e))?;
         let tls = match &config.tls {
             Some(settings) => Some(Tls::new(settings, config.http2).map_err(Error::Tls)?),
@@ -45,7 +46,7 @@ impl Server {
         };
         let dump = open_dump(&config)?;
         let (log, log_thread) = open_log(&config)?;
-        let observe = Observers::new(log, dump, dev.inspect.clone(), true);
+        let observe = Observers::new(log, dump, dev.inspect.clone(), Some(stats));
         let responder = site_responder(&config, sites, &dev, &None, &reply);
         let shared = Shared::new(&config, responder, observe, tls, config.http2);
         let shared = Arc::new(shared.limited_by(limiter));

@@ -50,6 +50,7 @@ use crate::respond::{Files, Redirect, Responder};
 use crate::site::encoding::Compressed;
 use crate::site::files::Root;
 use crate::site::{Named, Pipeline, Sites};
+use crate::stats::Stats;
 use crate::stop::{self, Stopped};
 use crate::tls::{certs::CERT_POLL, Accepted, Tls};
 use crate::transport::Transport;
@@ -158,6 +159,8 @@ pub struct Server {
     limiter: Arc<Limiter>,
     /// Compressed copies, shared by the sites and kept across reloads.
     compressed: Arc<Compressed>,
+    /// What the server counts, for its admin listener's metrics.
+    stats: Arc<Stats>,
     log: AccessLog,
     log_thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -183,8 +186,9 @@ impl Server {
         let dev = start_dev(&config);
         let reply = open_reply(&config)?;
         let limiter = Arc::new(Limiter::new(&config.client_limits));
-        let compressed = Arc::new(Compressed::default());
-        let sites = open_sites(&config, &dev.live, &limiter, &compressed)
+        let stats = Arc::new(Stats::default());
+        let compressed = Arc::new(Compressed::counted_in(&stats));
+        let sites = open_sites(&config, &dev.live, &limiter, &compressed, &stats)
             .map_err(|(path, e)| Error::Root(path, e))?;
         let Inherited {
             mut listeners,
@@ -282,6 +286,7 @@ impl Server {
                     dump: dump.clone(),
                     acme: acme.as_ref().map(|m| m.status.clone()),
                     limiter: Some(limiter.clone()),
+                    stats: stats.clone(),
                 };
                 Some((listener, Arc::new(Admin::new(sources))))
             }
@@ -306,6 +311,7 @@ impl Server {
             dump,
             limiter,
             compressed,
+            stats,
             log,
             log_thread,
         })
@@ -399,6 +405,7 @@ impl Server {
             dump,
             limiter,
             compressed,
+            stats,
             log,
             log_thread,
         } = self;
@@ -452,7 +459,7 @@ impl Server {
             .first()
             .and_then(|l| l.local_addr().ok())
             .map_or(443, |a| a.port());
-        let observe = Observers::new(log, dump, dev.inspect.clone(), true);
+        let observe = Observers::new(log, dump, dev.inspect.clone(), Some(stats.clone()));
         let responder = site_responder(&config, sites, &dev, &challenges, &reply);
         let mut shared = Shared::new(
             &config,
@@ -549,6 +556,7 @@ impl Server {
             dev: dev.clone(),
             reply,
             compressed,
+            stats,
         };
         runtime.block_on(async {
             if let Some(acme) = &acme {

@@ -37,6 +37,8 @@ pub(super) struct Running {
     pub(super) handover: Handover,
     /// Compressed copies, kept across reloads.
     pub(super) compressed: Arc<Compressed>,
+    /// The server's counters.
+    pub(super) stats: Arc<Stats>,
 }
 
 /// Applies a new configuration on each request: the sites' settings
@@ -110,12 +112,13 @@ pub(super) fn open_sites(
     live: &Option<Arc<Live>>,
     limiter: &Arc<Limiter>,
     store: &Arc<Compressed>,
+    stats: &Arc<Stats>,
 ) -> Result<Sites, (std::path::PathBuf, io::Error)> {
     let open = |c: &Config| Root::open(&c.root).map_err(|e| (c.root.clone(), e));
     let pipeline = |c: &Config, name: &str| {
         Ok(Pipeline::new(open(c)?, Site::new(c), live.clone())
             .limited(limiter, name)
-            .compressing_into(store))
+            .shared_with(store, stats))
     };
     if config.sites.is_empty() {
         return Ok(Sites::single(pipeline(config, "")?));
@@ -176,6 +179,7 @@ pub(super) fn apply(running: &Running, config: Config) -> Result<Config, String>
         &running.dev.live,
         &running.shared.limiter,
         &running.compressed,
+        &running.stats,
     )
     .map_err(|(path, e)| format!("root {}: {e}", path.display()))?;
     let responder = site_responder(

@@ -99,7 +99,8 @@ pub fn get(root: &Root, key: &[u8]) -> Option<(Arc<FileInfo>, Siblings)> {
     .flatten()
 }
 
-/// Remembers that `key` names `info`, beside which `siblings` exist.
+/// Remembers that `key` names `info`, beside which `siblings` exist;
+/// returns how many files the cache then holds.
 pub fn put(
     root: &Root,
     key: &[u8],
@@ -107,13 +108,13 @@ pub fn put(
     siblings: Siblings,
     max_entries: usize,
     max_bytes: usize,
-) {
+) -> Option<usize> {
     if !info.stable || max_entries == 0 {
-        return;
+        return None;
     }
     let size = content_len(info);
     if size > max_bytes {
-        return;
+        return None;
     }
     with_cache(root, true, |cache| {
         if let Some(old) = cache.map.remove(key) {
@@ -138,6 +139,6 @@ pub fn put(
                 checked: Instant::now(),
             },
         );
-        crate::stats::file_cache_entries(cache.map.len());
-    });
+        cache.map.len()
+    })
 }

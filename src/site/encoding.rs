@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
@@ -142,7 +142,11 @@ struct Store {
 /// room: one per server (all its sites and workers) or per library
 /// `Files`, never shared with another.
 #[derive(Default)]
-pub struct Compressed(Mutex<Store>);
+pub struct Compressed {
+    store: Mutex<Store>,
+    /// Where hits and bytes made are counted.
+    stats: Option<Arc<crate::stats::Stats>>,
+}
 
 impl std::fmt::Debug for Compressed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -151,10 +155,24 @@ impl std::fmt::Debug for Compressed {
 }
 
 impl Compressed {
+    /// An empty store that counts in `stats`.
+    pub fn counted_in(stats: &Arc<crate::stats::Stats>) -> Compressed {
+        Compressed {
+            store: Mutex::default(),
+            stats: Some(stats.clone()),
+        }
+    }
+
+    fn count(&self, hit: bool, bytes: usize) {
+        if let Some(stats) = &self.stats {
+            stats.compression(hit, bytes);
+        }
+    }
+
     /// The cached `coding` of the file version `identity`: `None` when it
     /// was never made, `Some(None)` when it did not make the file smaller.
     pub fn cached(&self, identity: Identity, coding: Coding) -> Option<Option<Bytes>> {
-        let guard = self.0.lock().ok()?;
+        let guard = self.store.lock().ok()?;
         guard.map.get(&(identity, coding)).cloned()
     }
 
@@ -169,17 +187,17 @@ impl Compressed {
         max_bytes: usize,
     ) -> Option<Bytes> {
         let key = (identity, coding);
-        if let Ok(guard) = self.0.lock() {
+        if let Ok(guard) = self.store.lock() {
             if let Some(hit) = guard.map.get(&key) {
-                crate::stats::compression(true, 0);
+                self.count(true, 0);
                 return hit.clone();
             }
         }
         let made = compress(data, coding);
-        crate::stats::compression(false, made.as_ref().map_or(0, Bytes::len));
+        self.count(false, made.as_ref().map_or(0, Bytes::len));
         let size = made.as_ref().map_or(0, Bytes::len);
         if size <= max_bytes {
-            if let Ok(mut store) = self.0.lock() {
+            if let Ok(mut store) = self.store.lock() {
                 while store.bytes + size > max_bytes || store.map.len() >= MAX_VARIANTS {
                     let Some(victim) = store.map.keys().next().copied() else {
                         break;

@@ -56,7 +56,7 @@ use crate::dev::explain::{self, Trace};
 use crate::dev::live::{self, Live};
 use crate::exchange::{Body, Coding, Method, Name, Piece, Plan, Request, Text};
 use crate::limit::{Guard, Limiter, Verdict};
-use crate::stats;
+use crate::stats::Stats;
 use conditional::Precondition;
 use files::{FileInfo, Lookup, Root, Siblings, SMALL_FILE};
 use range::Ranges;
@@ -87,6 +87,8 @@ pub struct Pipeline {
     /// Compressed copies, the server's (shared by its sites) or this
     /// pipeline's own.
     compressed: Arc<encoding::Compressed>,
+    /// Where its caches are counted for the metrics.
+    stats: Option<Arc<Stats>>,
 }
 
 /// A large file to compress before the plan can be made.
@@ -107,6 +109,7 @@ impl Pipeline {
             guard: None,
             verified: auth::Verified::default(),
             compressed: Arc::default(),
+            stats: None,
         }
     }
 
@@ -119,11 +122,20 @@ impl Pipeline {
     }
 
     /// This pipeline, keeping compressed copies in `store` (the server's,
-    /// which its sites share and reloads keep).
-    pub fn compressing_into(self, store: &Arc<encoding::Compressed>) -> Pipeline {
+    /// which its sites share and reloads keep) and counting in `stats`.
+    pub fn shared_with(self, store: &Arc<encoding::Compressed>, stats: &Arc<Stats>) -> Pipeline {
         Pipeline {
             compressed: store.clone(),
+            stats: Some(stats.clone()),
             ..self
+        }
+    }
+
+    /// Counts in the stats, when there are any.
+    #[inline]
+    fn count(&self, f: impl FnOnce(&Arc<Stats>)) {
+        if let Some(stats) = &self.stats {
+            f(stats);
         }
     }
 
@@ -316,11 +328,11 @@ impl Pipeline {
         // Step 5: resolve and open.
         let path = req.path;
         if let Some((info, siblings)) = cache::get(&self.root, path) {
-            stats::file_cache(true);
+            self.count(|s| s.file_cache(true));
             trace.note(|| format!("file {} (open-file cache)", info.rel));
             return ctx.file(info, siblings);
         }
-        stats::file_cache(false);
+        self.count(|s| s.file_cache(false));
         let resolved = match resolve::resolve(path) {
             Ok(r) => r,
             Err(Refusal::BadRequest(why)) => {
@@ -375,7 +387,9 @@ impl Pipeline {
                 }
                 let siblings = self.root.siblings(&info.rel);
                 let (entries, bytes) = (site.limits.cache_entries, site.limits.cache_bytes);
-                cache::put(&self.root, path, &info, siblings, entries, bytes);
+                if let Some(n) = cache::put(&self.root, path, &info, siblings, entries, bytes) {
+                    self.count(|s| s.file_cache_entries(n));
+                }
                 ctx.file(info, siblings)
             }
             Ok(Lookup::AddSlash) => {
@@ -806,7 +820,10 @@ impl Ctx<'_, '_> {
             None => match files::lookup(root, &rel, false, &site.index) {
                 Ok(Lookup::File(found)) => {
                     let (entries, bytes) = (site.limits.cache_entries, site.limits.cache_bytes);
-                    cache::put(root, &key, &found, Siblings::default(), entries, bytes);
+                    let held = cache::put(root, &key, &found, Siblings::default(), entries, bytes);
+                    if let Some(n) = held {
+                        self.pipeline.count(|s| s.file_cache_entries(n));
+                    }
                     found
                 }
                 _ => return None,
