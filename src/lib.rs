@@ -60,6 +60,8 @@
 
 pub(crate) mod acme;
 mod admin;
+/// The `henaserver` binary's entry point; not part of the library's API.
+#[doc(hidden)]
 pub mod command;
 pub mod config;
 mod dev;

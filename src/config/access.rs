@@ -10,6 +10,14 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 /// One rule: allow or deny a network, or every address.
+///
+/// ```
+/// use henaserver::config::access::AccessRule;
+/// let rule = AccessRule::parse("deny 192.0.2.0/24")?;
+/// assert!(!rule.allow);
+/// assert_eq!(rule.to_string(), "deny 192.0.2.0/24");
+/// # Ok::<(), String>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AccessRule {
     /// Allow (else deny).
@@ -21,6 +29,13 @@ pub struct AccessRule {
 impl AccessRule {
     /// `allow CIDR`, `deny CIDR`, `allow all` or `deny all` (an address
     /// alone is its own network).
+    ///
+    /// ```
+    /// use henaserver::config::access::AccessRule;
+    /// assert!(AccessRule::parse("allow all")?.net.is_none());
+    /// assert!(AccessRule::parse("permit 10.0.0.0/8").is_err());
+    /// # Ok::<(), String>(())
+    /// ```
     pub fn parse(text: &str) -> Result<AccessRule, String> {
         let (verb, what) = text.trim().split_once(char::is_whitespace).ok_or_else(|| {
             format!("{text:?} is not `allow CIDR`, `deny CIDR`, `allow all` or `deny all`")
@@ -53,6 +68,16 @@ impl std::fmt::Display for AccessRule {
 /// Whether `rules` let `ip` in: the first rule that matches decides; when
 /// none does, the client is allowed, unless every rule is an allow (a list
 /// of allows names the only clients served).
+///
+/// ```
+/// use henaserver::config::access::{allows, AccessRule};
+/// let rules = [AccessRule::parse("deny 10.0.0.5")?, AccessRule::parse("allow 10.0.0.0/8")?];
+/// assert!(!allows(&rules, "10.0.0.5".parse().unwrap()));
+/// assert!(allows(&rules, "10.1.2.3".parse().unwrap()));
+/// // Every rule an allow: nothing else comes in.
+/// assert!(!allows(&rules[1..], "192.0.2.1".parse().unwrap()));
+/// # Ok::<(), String>(())
+/// ```
 #[inline]
 pub fn allows(rules: &[AccessRule], ip: IpAddr) -> bool {
     if rules.is_empty() {

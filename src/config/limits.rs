@@ -71,7 +71,15 @@ pub const DEFAULT_QUIC_MAX_UDP_PAYLOAD: u16 = 1472;
 /// spoofed addresses then costs one packet each, not a handshake.
 pub const DEFAULT_QUIC_RETRY_ABOVE: usize = 64;
 
-/// The limits and timeouts of one server.
+/// The limits and timeouts of one server; the defaults are the `DEFAULT_`
+/// constants of this module.
+///
+/// ```
+/// use std::time::Duration;
+/// let mut limits = henaserver::Limits::default();
+/// limits.keepalive_timeout = Duration::from_secs(5);
+/// assert_eq!(limits.max_headers, henaserver::config::limits::DEFAULT_MAX_HEADERS);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// See [`DEFAULT_MAX_REQUEST_LINE`].

@@ -14,11 +14,22 @@ mod site;
 
 pub use crate::exchange::Coding;
 use crate::exchange::DEFAULT_PREFERENCE;
+pub use crate::privileges::RunAs;
 pub use limits::Limits;
 pub use routes::{Pattern, Route};
 pub use site::{Compression, Mode, Rule, Site, User};
 
 /// Where the certificates of HTTPS come from.
+///
+/// ```
+/// let mut config = henaserver::Config::new(std::env::temp_dir(), 0)?;
+/// config.tls = Some(henaserver::config::TlsSettings {
+///     self_signed: true,
+///     names: vec!["dev.test".into()],
+///     ..Default::default()
+/// });
+/// # Ok::<(), henaserver::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsSettings {
     /// Certificate chain and key files, in PEM; the first is the default.
@@ -37,6 +48,12 @@ pub struct TlsSettings {
 }
 
 /// How access log lines are written.
+///
+/// ```
+/// let mut config = henaserver::Config::new(std::env::temp_dir(), 0)?;
+/// config.log_format = henaserver::config::Format::Json;
+/// # Ok::<(), henaserver::ConfigError>(())
+/// ```
 #[derive(
     Debug,
     Clone,
@@ -85,6 +102,12 @@ pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
 pub const LETS_ENCRYPT_STAGING: &str = "https://acme-staging-v02.api.letsencrypt.org/directory";
 
 /// Which ACME challenge is answered.
+///
+/// ```
+/// use henaserver::config::AcmeChallenge;
+/// let challenge = AcmeChallenge::Http01;
+/// assert_ne!(challenge, AcmeChallenge::Auto);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum AcmeChallenge {
     /// TLS-ALPN-01 when the CA offers it, else HTTP-01 when a plain
@@ -99,6 +122,20 @@ pub enum AcmeChallenge {
 }
 
 /// Certificates from an ACME CA (`--acme`).
+///
+/// ```
+/// use henaserver::config::{AcmeChallenge, AcmeSettings};
+/// let acme = AcmeSettings {
+///     domains: vec!["example.com".into()],
+///     email: Some("ops@example.com".into()),
+///     directory: "https://acme-staging-v02.api.letsencrypt.org/directory".into(),
+///     ca_root: None,
+///     dir: henaserver::config::default_acme_dir(),
+///     challenge: AcmeChallenge::Auto,
+///     retry: std::time::Duration::from_secs(60),
+/// };
+/// assert_eq!(acme.domains.len(), 1);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcmeSettings {
     /// The domains, each ordered on its own.
@@ -121,6 +158,12 @@ pub struct AcmeSettings {
 /// labels of 1 to 63 letters, digits and hyphens, not starting with a
 /// hyphen; with `underscore`, underscores too, as some internal names
 /// have them.
+///
+/// ```
+/// use henaserver::config::is_host_name;
+/// assert!(is_host_name("example.com", false));
+/// assert!(!is_host_name("exa mple.com", false));
+/// ```
 pub fn is_host_name(name: &str, underscore: bool) -> bool {
     !name.is_empty()
         && name.len() <= 253
@@ -136,6 +179,11 @@ pub fn is_host_name(name: &str, underscore: bool) -> bool {
 
 /// Where ACME state is kept when `--acme-dir` names no place:
 /// `$XDG_DATA_HOME/henaserver/acme`, else `~/.local/share/henaserver/acme`.
+///
+/// ```
+/// let dir = henaserver::config::default_acme_dir();
+/// assert!(dir.ends_with("acme"));
+/// ```
 pub fn default_acme_dir() -> PathBuf {
     std::env::var_os("XDG_DATA_HOME")
         .filter(|v| !v.is_empty())
@@ -146,6 +194,11 @@ pub fn default_acme_dir() -> PathBuf {
 }
 
 /// Strict-Transport-Security (RFC 6797).
+///
+/// ```
+/// let hsts = henaserver::config::Hsts { max_age: 31536000, include_subdomains: true, preload: false };
+/// assert_eq!(hsts.value(), "max-age=31536000; includeSubDomains");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hsts {
     /// Seconds a browser keeps to HTTPS.
@@ -158,6 +211,11 @@ pub struct Hsts {
 
 impl Hsts {
     /// The field value.
+    ///
+    /// ```
+    /// let hsts = henaserver::config::Hsts { max_age: 60, include_subdomains: false, preload: true };
+    /// assert_eq!(hsts.value(), "max-age=60; preload");
+    /// ```
     pub fn value(&self) -> String {
         let mut v = format!("max-age={}", self.max_age);
         if self.include_subdomains {
@@ -182,7 +240,18 @@ pub const DEFAULT_BIND: &str = "127.0.0.1";
 /// File served for a directory.
 pub const DEFAULT_INDEX: &str = "index.html";
 
-/// Everything a [`crate::Server`] needs to start.
+/// Everything a [`crate::Server`] needs to start: plain data, built in
+/// code as well as from a command line.
+///
+/// ```no_run
+/// let mut config = henaserver::Config::new("static", 8080)?;
+/// config.listing = true;
+/// config.cache_control = Some("public, max-age=60".into());
+/// config.limits.max_connections = 1024;
+/// config.headers.push(("X-Frame-Options".into(), "DENY".into()));
+/// let server = henaserver::Server::bind(config)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The document root, canonical.
@@ -257,7 +326,7 @@ pub struct Config {
     /// `[[rewrites]]` from the configuration file, in the order written.
     pub rewrites: Vec<Route>,
     /// Who to run as once the sockets are bound.
-    pub user: Option<crate::privileges::RunAs>,
+    pub user: Option<RunAs>,
     /// HTTPS, when the listeners speak it.
     pub tls: Option<TlsSettings>,
     /// Plain listeners that redirect every request to HTTPS.
@@ -280,6 +349,13 @@ pub struct Config {
 }
 
 /// Development mode: live reload, the inspector, explanations.
+///
+/// ```
+/// let mut config = henaserver::Config::new(std::env::temp_dir(), 0)?;
+/// config.dev.live = true;
+/// config.dev.explain = true;
+/// # Ok::<(), henaserver::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DevSettings {
     /// `--live`.
@@ -297,6 +373,18 @@ pub struct DevSettings {
 }
 
 /// One of several sites of a server (`[[sites]]`).
+///
+/// ```
+/// let mut config = henaserver::Config::new(std::env::temp_dir(), 0)?;
+/// let site = config.clone();
+/// config.sites.push(henaserver::config::VirtualHost {
+///     name: "blog".into(),
+///     hosts: vec!["blog.example".into()],
+///     default: false,
+///     config: Box::new(site),
+/// });
+/// # Ok::<(), henaserver::ConfigError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct VirtualHost {
     /// The name the access log gives it: its first host, or `default`.
@@ -312,6 +400,12 @@ pub struct VirtualHost {
 impl Config {
     /// The certificate and key files of every site, the top level's
     /// first, each pair once.
+    ///
+    /// ```
+    /// let config = henaserver::Config::new(std::env::temp_dir(), 0)?;
+    /// assert!(config.certificate_pairs().is_empty());
+    /// # Ok::<(), henaserver::ConfigError>(())
+    /// ```
     pub fn certificate_pairs(&self) -> Vec<(PathBuf, PathBuf)> {
         let mut pairs: Vec<(PathBuf, PathBuf)> = Vec::new();
         let own = self.tls.iter().flat_map(|t| t.pairs.iter());
@@ -329,6 +423,16 @@ impl Config {
 }
 
 /// `--dump`: where and how much.
+///
+/// ```
+/// let mut config = henaserver::Config::new(std::env::temp_dir(), 0)?;
+/// config.dump = Some(henaserver::config::DumpSettings {
+///     dir: std::env::temp_dir().join("dump"),
+///     max: 100,
+///     secrets: false,
+/// });
+/// # Ok::<(), henaserver::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DumpSettings {
     /// The directory the files go to; created if missing.
@@ -341,6 +445,11 @@ pub struct DumpSettings {
 }
 
 /// A configuration that cannot be used, with what is wrong.
+///
+/// ```
+/// let err = henaserver::Config::new("/no/such/root", 0).unwrap_err();
+/// assert!(err.to_string().contains("/no/such/root"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError(pub String);
 
@@ -353,7 +462,17 @@ impl std::fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl Config {
-    /// A configuration serving `root` on 127.0.0.1:`port` with defaults.
+    /// A configuration serving `root` on 127.0.0.1:`port` with defaults;
+    /// port 0 picks a free port. The error names a root that is not a
+    /// directory.
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir();
+    /// let config = henaserver::Config::new(&dir, 0)?;
+    /// assert_eq!(config.index, "index.html");
+    /// assert!(henaserver::Config::new("/no/such/root", 0).is_err());
+    /// # Ok::<(), henaserver::ConfigError>(())
+    /// ```
     pub fn new(root: impl Into<PathBuf>, port: u16) -> Result<Config, ConfigError> {
         let root = check_root(root.into())?;
         Ok(Config {
@@ -406,6 +525,11 @@ impl Config {
 }
 
 /// Compression on the fly with the default limits: on.
+///
+/// ```
+/// let c = henaserver::config::default_compression();
+/// assert!(c.enabled && c.min < c.max);
+/// ```
 pub fn default_compression() -> Compression {
     Compression {
         enabled: true,
@@ -416,11 +540,21 @@ pub fn default_compression() -> Compression {
 }
 
 /// The number of cores this process may run on.
+///
+/// ```
+/// assert!(henaserver::config::default_threads() >= 1);
+/// ```
 pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Checks that `root` is a directory and makes it canonical.
+///
+/// ```
+/// let root = henaserver::config::check_root(std::env::temp_dir())?;
+/// assert!(root.is_absolute());
+/// # Ok::<(), henaserver::ConfigError>(())
+/// ```
 pub fn check_root(root: PathBuf) -> Result<PathBuf, ConfigError> {
     let shown = root.display().to_string();
     match std::fs::metadata(&root) {
@@ -437,6 +571,14 @@ pub fn check_root(root: PathBuf) -> Result<PathBuf, ConfigError> {
 
 /// Turns `--bind` into socket addresses: an IP address, an address with a
 /// port (`[::1]:8080`), or a host name, which stands for all its addresses.
+///
+/// ```
+/// let addrs = henaserver::config::resolve_bind("[::1]:8443", 8080)?;
+/// assert_eq!(addrs, vec!["[::1]:8443".parse().unwrap()]);
+/// let addrs = henaserver::config::resolve_bind("127.0.0.1", 8080)?;
+/// assert_eq!(addrs[0].port(), 8080);
+/// # Ok::<(), henaserver::ConfigError>(())
+/// ```
 pub fn resolve_bind(bind: &str, port: u16) -> Result<Vec<SocketAddr>, ConfigError> {
     if let Ok(addr) = bind.parse::<SocketAddr>() {
         return Ok(vec![addr]);
@@ -463,6 +605,13 @@ pub fn resolve_bind(bind: &str, port: u16) -> Result<Vec<SocketAddr>, ConfigErro
 
 /// A glob over URL paths (`/assets/**`, `*` staying within a segment), as
 /// `[[rules]]`, `[[limits]]` and the library's `Files` write them.
+///
+/// ```
+/// let glob = henaserver::config::path_glob("/assets/*.css")?;
+/// assert!(glob.is_match("/assets/app.css"));
+/// assert!(!glob.is_match("/assets/dir/app.css"));
+/// # Ok::<(), String>(())
+/// ```
 pub fn path_glob(text: &str) -> Result<globset::GlobMatcher, String> {
     globset::GlobBuilder::new(text)
         .literal_separator(true)

@@ -20,6 +20,12 @@ pub const DEFAULT_IPV6_PREFIX: u8 = 64;
 pub const CONN_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// A request rate: `10/s`, `600/m`, `1000/h`, or `0.5/s`.
+///
+/// ```
+/// let rate = henaserver::config::rate::Rate::parse("600/m")?;
+/// assert_eq!(rate.interval(), std::time::Duration::from_millis(100));
+/// # Ok::<(), String>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rate {
     /// Requests per `unit`.
@@ -30,6 +36,12 @@ pub struct Rate {
 
 impl Rate {
     /// Parses `N/s`, `N/m` or `N/h` (also `Nr/s`, as nginx writes it).
+    ///
+    /// ```
+    /// use henaserver::config::rate::Rate;
+    /// assert!(Rate::parse("10r/s").is_ok());
+    /// assert!(Rate::parse("10").is_err());
+    /// ```
     pub fn parse(text: &str) -> Result<Rate, String> {
         let wrong = || format!("{text:?} is not a rate such as 10/s or 600/m");
         let (count, unit) = text.trim().split_once('/').ok_or_else(wrong)?;
@@ -55,6 +67,12 @@ impl Rate {
     }
 
     /// The time between two requests at this rate.
+    ///
+    /// ```
+    /// let rate = henaserver::config::rate::Rate::parse("4/s")?;
+    /// assert_eq!(rate.interval().as_millis(), 250);
+    /// # Ok::<(), String>(())
+    /// ```
     pub fn interval(&self) -> Duration {
         let unit = match self.unit {
             's' => 1.0,
@@ -73,6 +91,21 @@ impl std::fmt::Display for Rate {
 
 /// One request limit of a site: a rate per client with its burst, and
 /// allow and deny rules, for every path or those a glob matches.
+///
+/// ```
+/// use henaserver::config::rate::{Rate, RateLimit};
+/// let mut config = henaserver::Config::new(std::env::temp_dir(), 0)?;
+/// config.rate_limits.push(RateLimit {
+///     name: "login".into(),
+///     glob: Some(henaserver::config::path_glob("/login/**")?),
+///     glob_text: Some("/login/**".into()),
+///     rate: Some(Rate::parse("5/m")?),
+///     burst: 2,
+///     delay: false,
+///     access: Vec::new(),
+/// });
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct RateLimit {
     /// Its name in the log, the metrics and `Henaserver-Explain`.
@@ -95,12 +128,41 @@ pub struct RateLimit {
 
 impl RateLimit {
     /// Whether it covers `path` (decoded and normalized).
+    ///
+    /// ```
+    /// use henaserver::config::rate::RateLimit;
+    /// let limit = RateLimit {
+    ///     name: "api".into(),
+    ///     glob: Some(henaserver::config::path_glob("/api/**")?),
+    ///     glob_text: Some("/api/**".into()),
+    ///     rate: None,
+    ///     burst: 0,
+    ///     delay: false,
+    ///     access: Vec::new(),
+    /// };
+    /// assert!(limit.covers("/api/v1/users"));
+    /// assert!(!limit.covers("/index.html"));
+    /// # Ok::<(), String>(())
+    /// ```
     pub fn covers(&self, path: &str) -> bool {
         self.glob.as_ref().is_none_or(|g| g.is_match(path))
     }
 
     /// A number that names this limit as configured: the counts of a limit
     /// a reload leaves unchanged carry over, a changed one starts afresh.
+    ///
+    /// ```
+    /// use henaserver::config::rate::{Rate, RateLimit};
+    /// let mut limit = RateLimit {
+    ///     name: "api".into(), glob: None, glob_text: None,
+    ///     rate: Some(Rate::parse("10/s")?), burst: 0, delay: false, access: Vec::new(),
+    /// };
+    /// let before = limit.id("site");
+    /// assert_eq!(limit.id("site"), before);
+    /// limit.burst = 5;
+    /// assert_ne!(limit.id("site"), before);
+    /// # Ok::<(), String>(())
+    /// ```
     pub fn id(&self, site: &str) -> u64 {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -117,6 +179,12 @@ impl RateLimit {
 
 /// `--limit-rate`: bytes per second per response, after the first
 /// `after` bytes (`--limit-rate-after`).
+///
+/// ```
+/// let mut config = henaserver::Config::new(std::env::temp_dir(), 0)?;
+/// config.bandwidth = Some(henaserver::config::rate::Bandwidth { rate: 1 << 20, after: 4 << 20 });
+/// # Ok::<(), henaserver::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bandwidth {
     /// Bytes per second.
@@ -126,6 +194,13 @@ pub struct Bandwidth {
 }
 
 /// The limits counted per client across the whole server.
+///
+/// ```
+/// let mut config = henaserver::Config::new(std::env::temp_dir(), 0)?;
+/// config.client_limits.connections = Some(16);
+/// config.client_limits.streams = Some(64);
+/// # Ok::<(), henaserver::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientLimits {
     /// Connections open at once per client (`--conn-limit`).
@@ -154,6 +229,12 @@ impl Default for ClientLimits {
 }
 
 /// A byte count: digits, with an optional `k`, `m` or `g` (powers of 1024).
+///
+/// ```
+/// use henaserver::config::rate::byte_size;
+/// assert_eq!(byte_size("64k"), Ok(65536));
+/// assert!(byte_size("lots").is_err());
+/// ```
 pub fn byte_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let (digits, scale) = match t.char_indices().last() {

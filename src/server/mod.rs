@@ -77,6 +77,16 @@ pub use reload::Reloader;
 pub const ALT_SVC_MAX_AGE: u32 = 86_400;
 
 /// Why a server could not start.
+///
+/// ```no_run
+/// let config = henaserver::Config::new("static", 80)?;
+/// match henaserver::Server::bind(config) {
+///     Err(henaserver::Error::Bind(addr, e)) => eprintln!("cannot listen on {addr}: {e}"),
+///     Err(e) => eprintln!("{e}"),
+///     Ok(server) => server.run_until_signal()?,
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -169,6 +179,12 @@ impl Server {
     /// Opens the root and binds every address of `config`. Raises the
     /// process's descriptor limit to its hard limit, and lowers
     /// `max_connections` if the descriptors could not serve that many.
+    ///
+    /// ```no_run
+    /// let server = henaserver::Server::bind(henaserver::Config::new("static", 0)?)?;
+    /// let port = server.local_addrs()[0].port();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn bind(mut config: Config) -> Result<Server, Error> {
         if let Some(fds) = raise_fd_limit() {
             let cached = (config.limits.cache_entries * config.threads) as u64;
@@ -385,6 +401,20 @@ impl Server {
 
     /// Serves until `shutdown` completes, then stops as the module docs say.
     /// Blocks the calling thread.
+    ///
+    /// ```no_run
+    /// let server = henaserver::Server::bind(henaserver::Config::new("static", 0)?)?;
+    /// println!("on {:?}", server.local_addrs());
+    /// let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    /// let running = std::thread::spawn(move || {
+    ///     server.run(async move {
+    ///         let _ = tokio::task::spawn_blocking(move || stopped.recv()).await;
+    ///     })
+    /// });
+    /// stop.send(())?;
+    /// running.join().unwrap()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn run<F: Future<Output = ()>>(self, shutdown: F) -> Result<(), Error> {
         let Server {
             config,

@@ -7,10 +7,22 @@ use super::*;
 
 /// Reads the configuration anew: the file, the environment and the flags
 /// the server started with.
+///
+/// ```no_run
+/// let config = henaserver::Config::new("static", 8080)?;
+/// let mut server = henaserver::Server::bind(config)?;
+/// server.reload_with(henaserver::Reloader::new(|| {
+///     let mut config = henaserver::Config::new("static", 8080).map_err(|e| e.to_string())?;
+///     config.listing = true;
+///     Ok(config)
+/// }));
+/// server.run_until_signal()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Reloader(Box<dyn Fn() -> Result<Config, String> + Send>);
 
 impl Reloader {
-    /// A reloader that calls `read`.
+    /// A reloader that calls `read` on each SIGHUP.
     pub fn new(read: impl Fn() -> Result<Config, String> + Send + 'static) -> Reloader {
         Reloader(Box::new(read))
     }
