@@ -634,7 +634,7 @@ impl Args {
             (None, false) => Mode::Files,
         };
         if mode != Mode::Files && self.root.is_some() {
-            return Err(ConfigError(
+            return Err(ConfigError::Invalid(
                 "--reply and --echo serve no files: drop ROOT".into(),
             ));
         }
@@ -675,27 +675,29 @@ impl Args {
         ];
         for (flag, value) in positive {
             if value == 0 {
-                return Err(ConfigError(format!("{flag} must be at least 1")));
+                return Err(ConfigError::Invalid(format!("{flag} must be at least 1")));
             }
         }
         if limits.max_request_line > u32::MAX as usize / 4
             || limits.max_header_bytes > u32::MAX as usize / 4
         {
-            return Err(ConfigError(
+            return Err(ConfigError::Invalid(
                 "request head limits must stay below 1 GiB".into(),
             ));
         }
         if limits.max_connections > tokio::sync::Semaphore::MAX_PERMITS {
-            return Err(ConfigError("--max-connections is too large".into()));
+            return Err(ConfigError::Invalid(
+                "--max-connections is too large".into(),
+            ));
         }
         if self.index.is_empty() || self.index.contains('/') || self.index.starts_with('.') {
-            return Err(ConfigError(format!(
+            return Err(ConfigError::Invalid(format!(
                 "--index {:?} must be a plain file name, not hidden",
                 self.index
             )));
         }
         if self.compress_min > self.compress_max {
-            return Err(ConfigError(format!(
+            return Err(ConfigError::Invalid(format!(
                 "--compress-min {} is larger than --compress-max {}",
                 self.compress_min, self.compress_max
             )));
@@ -705,7 +707,7 @@ impl Args {
         for bind in &self.bind {
             if let Some(path) = bind.strip_prefix("unix:") {
                 if path.is_empty() {
-                    return Err(ConfigError(
+                    return Err(ConfigError::Invalid(
                         "--bind unix: needs a path: unix:/run/henaserver.sock".into(),
                     ));
                 }
@@ -722,7 +724,7 @@ impl Args {
             }
         }
         if self.tls_cert.len() != self.tls_key.len() {
-            return Err(ConfigError(format!(
+            return Err(ConfigError::Invalid(format!(
                 "--tls-cert and --tls-key come in pairs: {} certificates, {} keys",
                 self.tls_cert.len(),
                 self.tls_key.len()
@@ -745,14 +747,14 @@ impl Args {
             ("--acme-dir", self.acme_dir.is_some()),
         ] {
             if given && self.acme.is_empty() {
-                return Err(ConfigError(format!("{flag} needs --acme DOMAIN")));
+                return Err(ConfigError::Invalid(format!("{flag} needs --acme DOMAIN")));
             }
         }
         if self.acme_challenge == AcmeChallenge::Http01
             && !self.acme.is_empty()
             && self.redirect_http.is_none()
         {
-            return Err(ConfigError(
+            return Err(ConfigError::Invalid(
                 "--acme-challenge http-01 needs a plain listener: give --redirect-http [ADDR:]PORT"
                     .into(),
             ));
@@ -763,7 +765,7 @@ impl Args {
                     .bytes()
                     .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
             {
-                return Err(ConfigError(format!(
+                return Err(ConfigError::Invalid(format!(
                     "--acme-email {email:?} is not an address"
                 )));
             }
@@ -793,7 +795,7 @@ impl Args {
             ("--quic-no-offload", self.quic_no_offload),
         ] {
             if given && !https {
-                return Err(ConfigError(format!(
+                return Err(ConfigError::Invalid(format!(
                     "{flag} needs HTTPS: give --tls-cert and --tls-key, or --tls-self-signed"
                 )));
             }
@@ -803,7 +805,7 @@ impl Args {
             ("--quic-no-offload", self.quic_no_offload),
         ] {
             if given && !self.http3 {
-                return Err(ConfigError(format!("{flag} needs --http3")));
+                return Err(ConfigError::Invalid(format!("{flag} needs --http3")));
             }
         }
         for (flag, given, needs, present) in [
@@ -827,11 +829,13 @@ impl Args {
             ),
         ] {
             if given && !present {
-                return Err(ConfigError(format!("{flag} needs {needs}")));
+                return Err(ConfigError::Invalid(format!("{flag} needs {needs}")));
             }
         }
         if self.limit_rate == Some(0) {
-            return Err(ConfigError("--limit-rate 0: give a rate above 0".into()));
+            return Err(ConfigError::Invalid(
+                "--limit-rate 0: give a rate above 0".into(),
+            ));
         }
         let redirect_http = match &self.redirect_http {
             None => Vec::new(),
@@ -843,7 +847,7 @@ impl Args {
                 let addrs = config::resolve_bind(spec, config::DEFAULT_ADMIN_PORT)?;
                 let addr = addrs[0];
                 if !addr.ip().is_loopback() && !self.admin_public {
-                    return Err(ConfigError(format!(
+                    return Err(ConfigError::Invalid(format!(
                         "--admin {spec} is not a loopback address: add --admin-public to serve metrics to other hosts"
                     )));
                 }
@@ -857,7 +861,7 @@ impl Args {
         });
         let cache_control = match self.cache_control {
             Some(v) if v.is_empty() || v.bytes().any(|b| b.is_ascii_control()) => {
-                return Err(ConfigError(format!(
+                return Err(ConfigError::Invalid(format!(
                     "--cache-control {v:?} must be a non-empty field value"
                 )))
             }
@@ -890,7 +894,7 @@ impl Args {
             redirects: Vec::new(),
             rewrites: Vec::new(),
             user: match &self.user {
-                Some(spec) => Some(crate::privileges::resolve(spec).map_err(ConfigError)?),
+                Some(spec) => Some(crate::privileges::resolve(spec).map_err(ConfigError::Invalid)?),
                 None => None,
             },
             http2: !self.no_http2,
@@ -967,7 +971,7 @@ fn redirect_addresses(
     listen: &[std::net::SocketAddr],
 ) -> Result<Vec<std::net::SocketAddr>, ConfigError> {
     let wrong = || {
-        ConfigError(format!(
+        ConfigError::Invalid(format!(
             "--redirect-http {spec:?}: expected PORT or ADDR:PORT"
         ))
     };
@@ -1018,7 +1022,7 @@ mod tests {
                 .unwrap()
                 .into_config()
                 .unwrap_err()
-                .0
+                .to_string()
         };
         assert!(Args::try_parse_from(["henaserver", "--max-headers", "0"]).is_err());
         assert!(err(&["--index", "../x"]).contains("--index"));

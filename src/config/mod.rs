@@ -451,11 +451,26 @@ pub struct DumpSettings {
 /// assert!(err.to_string().contains("/no/such/root"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError(pub String);
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The root is missing, unreadable or not a directory.
+    Root(String),
+    /// An option or a combination of options cannot be used.
+    Invalid(String),
+}
+
+impl ConfigError {
+    /// The line that says what is wrong.
+    pub fn message(&self) -> &str {
+        match self {
+            ConfigError::Root(m) | ConfigError::Invalid(m) => m,
+        }
+    }
+}
 
 impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.message())
     }
 }
 
@@ -559,13 +574,17 @@ pub fn check_root(root: PathBuf) -> Result<PathBuf, ConfigError> {
     let shown = root.display().to_string();
     match std::fs::metadata(&root) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Err(ConfigError(format!("root {shown} does not exist")))
+            Err(ConfigError::Root(format!("root {shown} does not exist")))
         }
-        Err(e) => Err(ConfigError(format!("root {shown} cannot be read: {e}"))),
-        Ok(m) if !m.is_dir() => Err(ConfigError(format!("root {shown} is not a directory"))),
+        Err(e) => Err(ConfigError::Root(format!(
+            "root {shown} cannot be read: {e}"
+        ))),
+        Ok(m) if !m.is_dir() => Err(ConfigError::Root(format!(
+            "root {shown} is not a directory"
+        ))),
         Ok(_) => root
             .canonicalize()
-            .map_err(|e| ConfigError(format!("root {shown} cannot be resolved: {e}"))),
+            .map_err(|e| ConfigError::Root(format!("root {shown} cannot be resolved: {e}"))),
     }
 }
 
@@ -593,12 +612,12 @@ pub fn resolve_bind(bind: &str, port: u16) -> Result<Vec<SocketAddr>, ConfigErro
     };
     let mut addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
-        .map_err(|e| ConfigError(format!("--bind {bind}: cannot resolve: {e}")))?
+        .map_err(|e| ConfigError::Invalid(format!("--bind {bind}: cannot resolve: {e}")))?
         .collect();
     addrs.sort();
     addrs.dedup();
     if addrs.is_empty() {
-        return Err(ConfigError(format!("--bind {bind}: no addresses")));
+        return Err(ConfigError::Invalid(format!("--bind {bind}: no addresses")));
     }
     Ok(addrs)
 }
@@ -649,12 +668,12 @@ mod tests {
     fn roots() {
         assert!(check_root("/definitely/not/here".into())
             .unwrap_err()
-            .0
+            .to_string()
             .contains("does not exist"));
         let file = tempfile::NamedTempFile::new().unwrap();
         assert!(check_root(file.path().into())
             .unwrap_err()
-            .0
+            .to_string()
             .contains("not a directory"));
         assert!(check_root(".".into()).unwrap().is_absolute());
     }
