@@ -273,6 +273,35 @@ fn connections_per_client_past_the_limit_get_429_and_close() {
     }
 }
 
+#[test]
+fn an_http2_connection_over_the_limit_gets_429() {
+    let Some(curl) = curl() else {
+        eprintln!("skipped: curl with HTTP/2 is not installed");
+        return;
+    };
+    let tree = site();
+    let server = start(&tree, &["--conn-limit", "1"]);
+    let mut held = server.connect();
+    held.send(b"GET /index.html HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(held.response().status, 200);
+    let out = std::process::Command::new(curl)
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_version} %{http_code}",
+        ])
+        .arg("--http2-prior-knowledge")
+        .arg(format!("http://{}/index.html", server.addr))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "2 429");
+    // The held connection is still served.
+    held.send(b"GET /index.html HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(held.response().status, 200);
+}
+
 /// An h2c connection whose streams get no window: their responses stay in
 /// flight until it closes.
 fn stalled(addr: SocketAddr) -> Raw {
