@@ -151,9 +151,8 @@ impl Shared {
             return true;
         }
         let dry = self.limiter.dry_run();
-        let limit: Arc<str> = Arc::from(crate::limit::ACCESS);
         self.limiter
-            .count(&limit, if dry { "dry-run" } else { "closed" });
+            .count(crate::limit::ACCESS, if dry { "dry-run" } else { "closed" });
         if dry {
             tracing::info!(%peer, "would be closed by allow and deny (dry run)");
         }

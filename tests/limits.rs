@@ -156,19 +156,7 @@ fn one_client_has_one_count_over_http1_and_http2() {
     let tree = site();
     let server = start(&tree, &["--rate-limit", "1/m", "--threads", "2"]);
     assert_eq!(server.get("/index.html").status, 200);
-    let out = std::process::Command::new(curl)
-        .args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_version} %{http_code}",
-        ])
-        .arg("--http2-prior-knowledge")
-        .arg(format!("http://{}/index.html", server.addr))
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "2 429");
+    assert_eq!(h2c_status(curl, server.addr), "2 429");
 }
 
 #[test]
@@ -284,19 +272,7 @@ fn an_http2_connection_over_the_limit_gets_429() {
     let mut held = server.connect();
     held.send(b"GET /index.html HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(held.response().status, 200);
-    let out = std::process::Command::new(curl)
-        .args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_version} %{http_code}",
-        ])
-        .arg("--http2-prior-knowledge")
-        .arg(format!("http://{}/index.html", server.addr))
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "2 429");
+    assert_eq!(h2c_status(curl, server.addr), "2 429");
     // The held connection is still served.
     held.send(b"GET /index.html HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(held.response().status, 200);
@@ -357,6 +333,23 @@ fn http2_streams_per_client_are_counted_across_connections() {
         std::thread::sleep(Duration::from_millis(20));
         stream += 2;
     }
+}
+
+/// The HTTP version and status curl gets for `/index.html` over h2c.
+fn h2c_status(curl: &str, addr: SocketAddr) -> String {
+    let out = std::process::Command::new(curl)
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_version} %{http_code}",
+        ])
+        .arg("--http2-prior-knowledge")
+        .arg(format!("http://{addr}/index.html"))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn curl() -> Option<&'static str> {

@@ -957,7 +957,7 @@ impl Args {
 /// `--limit-table`: a byte count that holds one bucket at least.
 fn table_size(text: &str) -> Result<usize, String> {
     let n = crate::config::rate::byte_size(text)?;
-    let min = crate::limit::table::ENTRY_BYTES * crate::limit::table::WAYS;
+    let min = crate::config::rate::MIN_LIMIT_TABLE;
     match usize::try_from(n) {
         Ok(n) if n >= min => Ok(n),
         _ => Err(format!("{text:?}: at least {min} bytes")),

@@ -12,6 +12,8 @@ use super::access::AccessRule;
 /// Bytes of the per-client table (`--limit-table`): 1 MiB holds about
 /// 31,000 clients (see `limit::table::ENTRY_BYTES`).
 pub const DEFAULT_LIMIT_TABLE: usize = 1024 * 1024;
+/// The smallest `--limit-table`: a few buckets of 8 clients.
+pub const MIN_LIMIT_TABLE: usize = 4096;
 /// IPv6 clients are counted by this prefix (`--limit-ipv6-prefix`): a
 /// host given a /64 cannot escape its limits by rotating addresses.
 pub const DEFAULT_IPV6_PREFIX: u8 = 64;

@@ -230,15 +230,12 @@ async fn send_body(
 ) -> Result<(), Reason> {
     match body {
         Body::Empty => Ok(()),
-        Body::Bytes(bytes) if pace.is_some() => {
-            send_bytes_paced(stream, bytes, true, timeout, pace).await
-        }
-        Body::Bytes(bytes) => send_bytes(stream, bytes, true, timeout).await,
+        Body::Bytes(bytes) => send_bytes(stream, bytes, true, timeout, pace).await,
         Body::Events(mut events) => {
             // Until the source ends or the server stops; a peer that
             // stops reading meets the send timeout.
             while let Some(event) = events.next().await {
-                send_bytes(stream, event, false, timeout).await?;
+                send_bytes(stream, event, false, timeout, None).await?;
             }
             stream
                 .send_data(Bytes::new(), true)
@@ -249,10 +246,9 @@ async fn send_body(
             for (i, piece) in pieces.into_iter().enumerate() {
                 let last = i + 1 == count;
                 match piece {
-                    Piece::Bytes(bytes) if pace.is_some() => {
-                        send_bytes_paced(stream, bytes, last, timeout, pace.as_deref_mut()).await?
+                    Piece::Bytes(bytes) => {
+                        send_bytes(stream, bytes, last, timeout, pace.as_deref_mut()).await?
                     }
-                    Piece::Bytes(bytes) => send_bytes(stream, bytes, last, timeout).await?,
                     Piece::File(range) => {
                         send_file(stream, &file, range, last, timeout, pace.as_deref_mut()).await?;
                     }
@@ -282,25 +278,9 @@ async fn capacity(
     }
 }
 
-/// Sends `bytes`, ending the stream after them when `last`.
+/// Sends `bytes` (at `pace`, under `--limit-rate`), ending the stream
+/// after them when `last`.
 async fn send_bytes(
-    stream: &mut SendStream<Bytes>,
-    mut bytes: Bytes,
-    last: bool,
-    timeout: Duration,
-) -> Result<(), Reason> {
-    while !bytes.is_empty() {
-        let n = capacity(stream, bytes.len().min(FILE_CHUNK), timeout).await?;
-        let chunk = bytes.split_to(n);
-        stream
-            .send_data(chunk, last && bytes.is_empty())
-            .map_err(|_| Reason::CANCEL)?;
-    }
-    Ok(())
-}
-
-/// Sends `bytes` at `pace`, ending the stream after them when `last`.
-async fn send_bytes_paced(
     stream: &mut SendStream<Bytes>,
     mut bytes: Bytes,
     last: bool,

@@ -120,16 +120,16 @@ impl Limiter {
     }
 
     /// Counts one thing `limit` did to a request or connection.
-    pub fn count(&self, limit: &Arc<str>, action: &'static str) {
+    pub fn count(&self, limit: &str, action: &'static str) {
         let Ok(mut limited) = self.limited.lock() else {
             return;
         };
         match limited
             .iter_mut()
-            .find(|(l, a, _)| *a == action && **l == **limit)
+            .find(|(l, a, _)| *a == action && **l == *limit)
         {
             Some(entry) => entry.2 += 1,
-            None => limited.push((limit.clone(), action, 1)),
+            None => limited.push((Arc::from(limit), action, 1)),
         }
     }
 
@@ -168,7 +168,7 @@ impl Limiter {
             Counted::Untracked => Ok(Ticket(None)),
             Counted::Full => {
                 let dry = self.dry_run();
-                self.count(&Arc::from(name), if dry { "dry-run" } else { "refused" });
+                self.count(name, if dry { "dry-run" } else { "refused" });
                 if dry {
                     tracing::info!(%peer, limit = name, "would be limited (dry run)");
                     Ok(Ticket(None))

@@ -19,6 +19,9 @@ pub const WAYS: usize = 8;
 /// holds about 31,700 clients.
 pub const ENTRY_BYTES: usize = std::mem::size_of::<Bucket>() / WAYS;
 
+// The smallest table the command line takes holds a bucket at least.
+const _: () = assert!(crate::config::rate::MIN_LIMIT_TABLE >= ENTRY_BYTES * WAYS);
+
 /// A client: an IPv4 address, or an IPv6 address cut to its prefix.
 pub type Client = [u64; 2];
 
@@ -73,7 +76,7 @@ impl std::fmt::Debug for Table {
 impl Table {
     /// A table of about `bytes` bytes (one bucket at least).
     pub fn new(bytes: usize) -> Table {
-        let n = (bytes / std::mem::size_of::<Bucket>()).max(1);
+        let n = (bytes / (ENTRY_BYTES * WAYS)).max(1);
         Table {
             buckets: (0..n)
                 .map(|_| Mutex::new([Slot::default(); WAYS]))
@@ -232,6 +235,12 @@ mod tests {
 
     const R: u64 = 1 << 63 | 7;
     const MS: u64 = 1_000_000;
+
+    #[test]
+    fn an_entry_costs_33_bytes_and_the_smallest_table_holds_a_bucket() {
+        // The cost the README and --help state.
+        assert_eq!(ENTRY_BYTES, 33);
+    }
 
     #[test]
     fn a_rate_with_its_burst() {
