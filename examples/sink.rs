@@ -9,8 +9,6 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use rustix::net::RecvFlags;
-
 fn usage() -> ! {
     eprintln!("usage: sink ADDR PATH CONNECTIONS SECONDS");
     std::process::exit(2)
@@ -70,12 +68,12 @@ fn one_connection(addr: SocketAddr, request: &[u8], until: Instant) -> Tally {
             let mut left = len - (head.len() - end) as u64;
             while left > 0 {
                 let want = left.min(discard.len() as u64) as usize;
-                match rustix::net::recv(&stream, &mut discard[..want], RecvFlags::TRUNC) {
-                    Ok((_, 0)) | Err(_) => {
+                match skip(&stream, &mut discard[..want]) {
+                    Ok(0) | Err(_) => {
                         tally.errors += 1;
                         continue 'connect;
                     }
-                    Ok((_, n)) => left -= n as u64,
+                    Ok(n) => left -= n as u64,
                 }
             }
             tally.responses += 1;
@@ -116,4 +114,18 @@ fn main() {
         start.elapsed().as_secs_f64(),
         total.errors
     );
+}
+
+/// Reads past up to `buf.len()` bytes of `stream`: on Linux, discarded in
+/// the kernel (MSG_TRUNC), without a copy.
+#[cfg(target_os = "linux")]
+fn skip(stream: &std::net::TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
+    let (_, n) = rustix::net::recv(stream, buf, rustix::net::RecvFlags::TRUNC)?;
+    Ok(n)
+}
+
+/// Reads past up to `buf.len()` bytes of `stream`.
+#[cfg(not(target_os = "linux"))]
+fn skip(mut stream: &std::net::TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
+    std::io::Read::read(&mut stream, buf)
 }

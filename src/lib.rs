@@ -74,6 +74,7 @@ mod limit;
 mod log;
 mod message;
 mod observe;
+mod platform;
 mod private_file;
 mod privileges;
 mod respond;

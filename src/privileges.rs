@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use rustix::process::{Gid, Uid};
+use crate::platform::process;
 
 /// Who the server runs as after binding.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +35,9 @@ fn lookup(file: &Path, name: &str) -> Option<Vec<String>> {
 
 /// Resolves `NAME[:GROUP]` with the system's user and group files.
 pub fn resolve(spec: &str) -> Result<RunAs, String> {
+    if let Err(why) = process::SWITCH_USER {
+        return Err(format!("--user is Unix-only: {why}"));
+    }
     resolve_in(spec, Path::new("/etc/passwd"), Path::new("/etc/group"))
 }
 
@@ -79,18 +82,12 @@ fn resolve_in(spec: &str, passwd: &Path, group: &Path) -> Result<RunAs, String> 
 /// Switches this thread (and every thread started after) to `who`, with
 /// no supplementary groups, and checks that the switch took.
 pub fn drop_to(who: &RunAs) -> Result<(), String> {
-    let fail = |what: &str, e: rustix::io::Errno| {
+    process::switch_user(who.uid, who.gid).map_err(|(what, e)| {
         format!("--user {}: cannot {what}: {e}; refusing to go on", who.spec)
-    };
-    let (uid, gid) = (Uid::from_raw(who.uid), Gid::from_raw(who.gid));
-    rustix::thread::set_thread_groups(&[]).map_err(|e| fail("clear supplementary groups", e))?;
-    rustix::thread::set_thread_res_gid(gid, gid, gid).map_err(|e| fail("set the group", e))?;
-    rustix::thread::set_thread_res_uid(uid, uid, uid).map_err(|e| fail("set the user", e))?;
-    let took = rustix::process::getuid() == uid
-        && rustix::process::geteuid() == uid
-        && rustix::process::getgid() == gid
-        && rustix::process::getegid() == gid;
-    if !took || (who.uid != 0 && rustix::process::geteuid().is_root()) {
+    })?;
+    let (uid, euid, gid, egid) = process::ids();
+    let took = uid == who.uid && euid == who.uid && gid == who.gid && egid == who.gid;
+    if !took || (who.uid != 0 && euid == 0) {
         return Err(format!(
             "--user {}: still running as another user; refusing to go on",
             who.spec

@@ -18,18 +18,17 @@ use std::fs::File;
 use std::future::Future;
 use std::io;
 use std::ops::Range;
-use std::os::unix::fs::FileExt;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use rustix::net::SendFlags;
 use tokio::io::{AsyncWrite, Interest};
 use tokio::net::TcpStream;
 use tokio::time::Sleep;
 use tokio_rustls::server::TlsStream;
 
+use crate::platform;
 use crate::stop::Stopped;
 use crate::tls::kernel::KernelTls;
 
@@ -103,7 +102,7 @@ impl Transport {
     fn new(stream: Stream, zero_copy: bool, deadline: Instant) -> Transport {
         Transport {
             stream,
-            zero_copy,
+            zero_copy: zero_copy && platform::send::SENDFILE,
             nodelay: false,
             timer: Box::pin(tokio::time::sleep_until(deadline.into())),
             deadline,
@@ -212,11 +211,6 @@ impl Transport {
     /// Writes what the socket takes of `buf` now. With `more`, tells the
     /// kernel that more data follows at once (a head before its body).
     pub fn try_write(&mut self, buf: &[u8], more: bool) -> io::Result<usize> {
-        let flags = if more {
-            SendFlags::MORE | SendFlags::NOSIGNAL
-        } else {
-            SendFlags::NOSIGNAL
-        };
         let stream = match &mut self.stream {
             Stream::Tcp(stream) => &*stream,
             Stream::Kernel(kernel) => kernel.socket(),
@@ -228,9 +222,7 @@ impl Transport {
                 };
             }
         };
-        let sent = stream.try_io(Interest::WRITABLE, || {
-            rustix::net::send(&*stream, buf, flags).map_err(io::Error::from)
-        })?;
+        let sent = platform::send::send(stream, buf, more)?;
         if sent < buf.len() {
             forget(stream, Interest::WRITABLE);
         }
@@ -298,7 +290,7 @@ impl Transport {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     // Files sendfile cannot read (some special file
                     // systems): copy the rest.
-                    Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) => {
+                    Err(e) if platform::send::cannot_sendfile(&e) => {
                         return Box::pin(self.copy_file(file, offset..end, timeout)).await
                     }
                     Err(e) => return Err(e),
@@ -316,9 +308,7 @@ impl Transport {
         let chunk =
             usize::try_from(end - *offset).map_or(SENDFILE_CHUNK, |n| n.min(SENDFILE_CHUNK));
         let stream = self.socket();
-        let sent = stream.try_io(Interest::WRITABLE, || {
-            rustix::fs::sendfile(stream, file, Some(offset), chunk).map_err(io::Error::from)
-        })?;
+        let sent = platform::send::sendfile(stream, file, offset, chunk)?;
         if sent == 0 && chunk > 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
@@ -349,7 +339,7 @@ impl Transport {
             while offset < range.end {
                 let want =
                     usize::try_from(range.end - offset).map_or(COPY_CHUNK, |n| n.min(COPY_CHUNK));
-                let n = match file.read_at(&mut buf[..want], offset) {
+                let n = match platform::fs::read_at(file, &mut buf[..want], offset) {
                     Ok(0) => {
                         return Err(io::Error::new(
                             io::ErrorKind::UnexpectedEof,
@@ -380,14 +370,12 @@ impl Transport {
     /// sendfile calls, so the head and the body leave in full segments;
     /// returns whether it did. [`Transport::uncork`] sends the rest.
     pub fn cork_for(&mut self, len: u64) -> bool {
-        self.zero_copy
-            && len > CORK_ABOVE
-            && rustix::net::sockopt::set_tcp_cork(self.socket(), true).is_ok()
+        self.zero_copy && len > CORK_ABOVE && platform::send::cork(self.socket(), true)
     }
 
     /// Takes the cork off: what is held back leaves now.
     pub fn uncork(&mut self) {
-        let _ = rustix::net::sockopt::set_tcp_cork(self.socket(), false);
+        platform::send::cork(self.socket(), false);
     }
 
     /// Closes the sending side (after TLS's close_notify).

@@ -13,7 +13,6 @@
 
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -148,16 +147,15 @@ pub struct Lock {
 /// when another process (a replica sharing the directory) does.
 pub fn try_lock(dir: &Path, domain: &str) -> io::Result<Option<Lock>> {
     ensure_dir(dir)?;
-    let lock = std::fs::OpenOptions::new()
+    let lock = crate::platform::fs::owner_only()
         .create(true)
         .truncate(false)
         .write(true)
-        .mode(0o600)
         .open(file(dir, domain, "lock"))?;
-    match rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(Some(Lock { _file: lock })),
-        Err(rustix::io::Errno::WOULDBLOCK) => Ok(None),
-        Err(e) => Err(e.into()),
+    if crate::platform::fs::try_lock(&lock)? {
+        Ok(Some(Lock { _file: lock }))
+    } else {
+        Ok(None)
     }
 }
 

@@ -20,6 +20,12 @@ const ABUSE: &str = "Abuse controls";
 ///
 /// Serves the files under ROOT. Dotfiles are never served, and nothing
 /// outside ROOT is, whatever the URL or the symbolic links say.
+///
+/// Signals: SIGINT or SIGTERM stops gracefully, SIGHUP reopens the log and
+/// reloads the certificates, SIGUSR2 hands the sockets to a new binary
+/// (the upgrade); sockets handed over in LISTEN_FDS are served (socket
+/// activation). All of these are Unix-only: on Windows, Ctrl-C (or
+/// Ctrl-Break, or the console closing) stops gracefully.
 #[derive(Debug, Parser)]
 #[command(
     name = "henaserver",
@@ -38,11 +44,12 @@ pub struct Args {
 
     /// Address to listen on: an IP address, ADDR:PORT ([::1]:8080), a
     /// host name for all its addresses, or unix:PATH for a Unix socket
-    /// (repeatable)
+    /// (Unix-only) (repeatable)
     #[arg(long, value_name = "ADDR", default_value = config::DEFAULT_BIND, help_heading = "Listening")]
     pub bind: Vec<String>,
 
     /// Permissions of the Unix sockets --bind unix:PATH makes, in octal
+    /// (Unix-only)
     #[arg(long, value_name = "MODE", default_value = "0660", value_parser = octal_mode, help_heading = "Listening")]
     pub socket_mode: u32,
 
@@ -163,7 +170,7 @@ pub struct Args {
 
     /// Keep TLS in user space even where the kernel offers kernel TLS
     /// (which otherwise takes over each session after the handshake, so
-    /// files go out with sendfile(2))
+    /// files go out with sendfile(2); Linux only)
     #[arg(long, help_heading = "HTTPS")]
     pub no_ktls: bool,
 
@@ -172,7 +179,8 @@ pub struct Args {
     pub index: String,
 
     /// Send file bodies by copying them through a buffer instead of with
-    /// sendfile(2) (for file systems where sendfile misbehaves)
+    /// sendfile(2) (for file systems where sendfile misbehaves; Windows
+    /// always copies)
     #[arg(long, help_heading = "Files")]
     pub no_sendfile: bool,
 
@@ -476,7 +484,7 @@ pub struct Args {
     pub admin_public: bool,
 
     /// After binding, run as user NAME (and GROUP, else the user's own),
-    /// with no supplementary groups
+    /// with no supplementary groups (Linux and FreeBSD)
     #[arg(long, value_name = "NAME[:GROUP]", help_heading = "Operations")]
     pub user: Option<String>,
 
@@ -706,6 +714,11 @@ impl Args {
         let mut listen_unix = Vec::new();
         for bind in &self.bind {
             if let Some(path) = bind.strip_prefix("unix:") {
+                if !crate::platform::net::UNIX {
+                    return Err(ConfigError::Invalid(format!(
+                        "--bind {bind}: Unix sockets are Unix-only, not served on this platform"
+                    )));
+                }
                 if path.is_empty() {
                     return Err(ConfigError::Invalid(
                         "--bind unix: needs a path: unix:/run/henaserver.sock".into(),

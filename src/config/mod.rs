@@ -178,19 +178,18 @@ pub fn is_host_name(name: &str, underscore: bool) -> bool {
 }
 
 /// Where ACME state is kept when `--acme-dir` names no place:
-/// `$XDG_DATA_HOME/henaserver/acme`, else `~/.local/share/henaserver/acme`.
+/// `henaserver/acme` in the user's data directory: `$XDG_DATA_HOME`, else
+/// `~/.local/share` (macOS: `~/Library/Application Support`; Windows:
+/// `%LOCALAPPDATA%`).
 ///
 /// ```
 /// let dir = henaserver::config::default_acme_dir();
 /// assert!(dir.ends_with("acme"));
 /// ```
 pub fn default_acme_dir() -> PathBuf {
-    std::env::var_os("XDG_DATA_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("henaserver/acme")
+    crate::platform::dirs::data_home()
+        .join("henaserver")
+        .join("acme")
 }
 
 /// Strict-Transport-Security (RFC 6797).

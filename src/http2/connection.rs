@@ -314,7 +314,6 @@ async fn send_file(
     timeout: Duration,
     mut pace: Option<&mut Pace>,
 ) -> Result<(), Reason> {
-    use std::os::unix::fs::FileExt;
     let mut offset = range.start;
     // Chunks are split off one buffer: once h2 has sent and dropped the
     // earlier ones, `resize` takes their room back instead of allocating
@@ -328,7 +327,7 @@ async fn send_file(
         }
         let n = capacity(stream, want, timeout).await?;
         buf.resize(n, 0);
-        let got = match file.read_at(&mut buf, offset) {
+        let got = match crate::platform::fs::read_at(file, &mut buf, offset) {
             Ok(0) | Err(_) => return Err(Reason::INTERNAL_ERROR),
             Ok(got) => got,
         };

@@ -329,14 +329,13 @@ async fn send_file(
     timeout: Duration,
     mut pace: Option<&mut Pace>,
 ) -> Result<(), String> {
-    use std::os::unix::fs::FileExt;
     let mut offset = range.start;
     let mut buf = BytesMut::new();
     while offset < range.end {
         let left = usize::try_from(range.end - offset).unwrap_or(FILE_CHUNK);
         let n = paced(&mut pace, left.min(FILE_CHUNK)).await;
         buf.resize(n, 0);
-        let got = match file.read_at(&mut buf, offset) {
+        let got = match crate::platform::fs::read_at(file, &mut buf, offset) {
             Ok(0) => return Err("the file ended early".to_string()),
             Ok(got) => got,
             Err(e) => return Err(e.to_string()),

@@ -27,7 +27,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustix::net::{AddressFamily, SocketType};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
@@ -46,6 +45,8 @@ use crate::http3::endpoint::QuicThread;
 use crate::limit::Limiter;
 use crate::log::{AccessLog, Target, FLUSH_INTERVAL};
 use crate::observe::Observers;
+use crate::platform;
+use crate::platform::net::UnixListener;
 use crate::respond::{Files, Redirect, Responder};
 use crate::site::encoding::Compressed;
 use crate::site::files::Root;
@@ -146,7 +147,7 @@ pub struct Server {
     /// inherited sockets), so that a reload can tell them apart.
     listener_keys: Vec<Option<SocketAddr>>,
     /// The site's Unix sockets, by path.
-    unix: Vec<(PathBuf, std::os::unix::net::UnixListener)>,
+    unix: Vec<(PathBuf, UnixListener)>,
     /// Plain listeners that redirect to HTTPS.
     redirects: Vec<std::net::TcpListener>,
     /// Certificates from an ACME CA.
@@ -186,7 +187,7 @@ impl Server {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn bind(mut config: Config) -> Result<Server, Error> {
-        if let Some(fds) = raise_fd_limit() {
+        if let Some(fds) = platform::net::raise_fd_limit() {
             let cached = (config.limits.cache_entries * config.threads) as u64;
             let room = fds.saturating_sub(cached + RESERVED_FDS).max(1);
             if config.limits.max_connections as u64 > room {
@@ -448,11 +449,11 @@ impl Server {
             .chain(redirects.iter().map(|l| (None, l, REDIRECT_NAME)))
             .chain(admin.iter().map(|(l, _)| (None, l, ADMIN_NAME)))
         {
-            let fd = std::os::fd::OwnedFd::from(listener.try_clone().map_err(Error::Io)?);
+            let fd = platform::net::Handle::from(listener.try_clone().map_err(Error::Io)?);
             handover.push(Handed { key, fd, name });
         }
         for socket in &quic {
-            let fd = std::os::fd::OwnedFd::from(socket.try_clone().map_err(Error::Io)?);
+            let fd = platform::net::Handle::from(socket.try_clone().map_err(Error::Io)?);
             handover.push(Handed {
                 key: None,
                 fd,
@@ -460,7 +461,7 @@ impl Server {
             });
         }
         for (_, listener) in &unix {
-            let fd = std::os::fd::OwnedFd::from(listener.try_clone().map_err(Error::Io)?);
+            let fd = platform::net::Handle::from(listener.try_clone().map_err(Error::Io)?);
             handover.push(Handed {
                 key: None,
                 fd,
@@ -670,35 +671,30 @@ impl Server {
             upgraded: upgraded.clone(),
         });
         self.run(async move {
-            use tokio::signal::unix::{signal, SignalKind};
-            let signals = (
-                signal(SignalKind::interrupt()),
-                signal(SignalKind::terminate()),
-                signal(SignalKind::hangup()),
-                signal(SignalKind::user_defined2()),
-            );
+            let signals = platform::process::Signals::new();
             ready();
             match signals {
-                (Ok(mut int), Ok(mut term), Ok(mut hup), Ok(mut usr2)) => loop {
+                Ok(mut signals) => loop {
                     tokio::select! {
-                        _ = int.recv() => break,
-                        _ = term.recv() => break,
                         () = upgraded.notified() => break,
-                        _ = usr2.recv() => {
-                            tracing::info!("SIGUSR2: starting the new binary");
-                            let _ = upgrade.send(());
-                        }
-                        _ = hup.recv() => {
-                            tracing::info!("SIGHUP: reopening the access log");
-                            log.reopen();
-                            if let Some(tls) = &tls {
-                                reload_certificates(tls, "SIGHUP");
+                        signal = signals.recv() => match signal {
+                            platform::process::Signal::Stop => break,
+                            platform::process::Signal::Upgrade => {
+                                tracing::info!("SIGUSR2: starting the new binary");
+                                let _ = upgrade.send(());
                             }
-                            let _ = reload.send(());
-                        }
+                            platform::process::Signal::Reload => {
+                                tracing::info!("SIGHUP: reopening the access log");
+                                log.reopen();
+                                if let Some(tls) = &tls {
+                                    reload_certificates(tls, "SIGHUP");
+                                }
+                                let _ = reload.send(());
+                            }
+                        },
                     }
                 },
-                _ => std::future::pending().await,
+                Err(_) => std::future::pending().await,
             }
             tracing::info!("stopping: finishing responses in flight");
         })

@@ -19,6 +19,7 @@ pub(super) const QUIC_NAME: &str = "quic";
 pub(super) const NOTIFY_VARIABLE: &str = "HENA_UPGRADE_READY_FD";
 
 /// How long a new binary has to say it is ready before it is given up on.
+#[cfg_attr(windows, allow(dead_code))]
 pub const UPGRADE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Requests from the signal handlers to the running server.
@@ -41,7 +42,7 @@ pub(super) async fn upgrade_on_request(
         let sockets = handover.clone();
         let started = tokio::task::spawn_blocking(move || {
             // Copies, so that shutdown can close the originals meanwhile.
-            let copies: Vec<(std::os::fd::OwnedFd, &'static str)> = match sockets.lock() {
+            let copies: Vec<(platform::net::Handle, &'static str)> = match sockets.lock() {
                 Ok(sockets) if !sockets.is_empty() => sockets
                     .iter()
                     .filter_map(|h| h.fd.try_clone().ok().map(|fd| (fd, h.name)))
@@ -65,11 +66,19 @@ pub(super) async fn upgrade_on_request(
     }
 }
 
+/// The binary upgrade is Unix's: Windows has no SIGUSR2 to ask for it,
+/// nor a way to hand a new process its listening sockets by number.
+#[cfg(windows)]
+pub(super) fn start_new_binary(_: &[(platform::net::Handle, &'static str)]) -> Result<u32, String> {
+    Err("the binary upgrade is Unix-only".to_string())
+}
+
 /// Runs this executable again with the same arguments and the listening
 /// sockets in LISTEN_FDS, and waits until it writes `ready`. Returns its
 /// process id; a binary that fails or is not ready in time is stopped.
+#[cfg(unix)]
 pub(super) fn start_new_binary(
-    handover: &[(std::os::fd::OwnedFd, &'static str)],
+    handover: &[(platform::net::Handle, &'static str)],
 ) -> Result<u32, String> {
     use command_fds::{CommandFdExt, FdMapping};
     use std::io::BufRead;
@@ -133,7 +142,7 @@ pub(super) fn notify_ready() {
     let Ok(fd) = std::env::var(NOTIFY_VARIABLE) else {
         return;
     };
-    let path = format!("/proc/self/fd/{fd}");
+    let path = platform::process::inherited_fd_path(&fd);
     match std::fs::OpenOptions::new().write(true).open(&path) {
         Ok(mut pipe) => {
             use std::io::Write;
@@ -148,7 +157,7 @@ pub(super) fn notify_ready() {
 pub(super) struct Handed {
     /// The configured address it serves, for a site listener.
     pub(super) key: Option<SocketAddr>,
-    pub(super) fd: std::os::fd::OwnedFd,
+    pub(super) fd: platform::net::Handle,
     /// Its kind, in LISTEN_FDNAMES.
     pub(super) name: &'static str,
 }

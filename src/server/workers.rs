@@ -83,7 +83,7 @@ impl Worker {
             for (key, listener, shared) in listeners {
                 let listener = match listener {
                     Listening::Tcp(l) => Accepting::Tcp(TcpListener::from_std(l)?),
-                    Listening::Unix(l) => Accepting::Unix(tokio::net::UnixListener::from_std(l)?),
+                    Listening::Unix(l) => Accepting::Unix(platform::net::AsyncUnixListener::from_std(l)?),
                 };
                 let task = tokio::spawn(accept_loop(listener, shared, self.permits.clone()));
                 accepting.push((key, task));

@@ -79,11 +79,7 @@ impl FileBody {
                         .map_or(FILE_CHUNK, |n| n.min(FILE_CHUNK));
                     // Read into fresh capacity, never zeroed first.
                     let mut buf: Vec<u8> = Vec::with_capacity(want);
-                    let read = rustix::io::pread(
-                        &**file,
-                        rustix::buffer::spare_capacity(&mut buf),
-                        range.start,
-                    );
+                    let read = crate::platform::fs::read_into(file, &mut buf, range.start);
                     let got = match read {
                         Ok(0) => {
                             return Some(Err(std::io::Error::new(
@@ -92,7 +88,7 @@ impl FileBody {
                             )))
                         }
                         Ok(n) => n,
-                        Err(e) => return Some(Err(e.into())),
+                        Err(e) => return Some(Err(e)),
                     };
                     let rest = range.start + got as u64..range.end;
                     if !rest.is_empty() {

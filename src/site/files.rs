@@ -1,28 +1,26 @@
 //! Opening what a resolved path names, safely.
 //!
-//! Files are opened relative to a descriptor of the canonical root with
-//! `openat2(RESOLVE_BENEATH)`: the kernel refuses any resolution, through
-//! `..` or a symbolic link, that leaves the root. A link the kernel refuses
-//! only because it is absolute is looked at once more: it is followed when
-//! its canonical target is still inside the root. Only regular files and
-//! directories are served; FIFOs, sockets and devices are not found.
+//! Files are opened beneath a handle of the canonical root, so that no
+//! resolution, through `..` or a symbolic link, leaves it: with
+//! `openat2(RESOLVE_BENEATH)` on Linux, and each platform's own way (the
+//! `platform::fs` module says which). A link refused only because it is
+//! absolute is looked at once more: it is followed when its canonical
+//! target is still inside the root. Only regular files and directories are
+//! served; FIFOs, sockets and devices are not found.
 
 use std::fs::File;
 use std::io;
-use std::os::fd::OwnedFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use std::os::unix::fs::FileExt;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
 
 use super::mime;
 use crate::exchange::{Coding, DEFAULT_PREFERENCE};
 use crate::exchange::{SharedFields, Text};
+use crate::platform::fs::{self as platform, Dir, Kind, Meta};
 
 /// Which precompressed siblings exist beside a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -45,12 +43,11 @@ impl Siblings {
     }
 }
 
-/// The document root: its canonical path and an open descriptor.
+/// The document root: its canonical path and an open handle.
 #[derive(Debug)]
 pub struct Root {
     id: usize,
-    path: PathBuf,
-    fd: OwnedFd,
+    dir: Dir,
     /// Dropped with the root, so caches can tell it is gone.
     alive: std::sync::Arc<()>,
     /// Content types by extension (lower case) that replace the built-in
@@ -63,17 +60,11 @@ static ROOTS_OPENED: AtomicUsize = AtomicUsize::new(1);
 impl Root {
     /// Opens `path`, which must be a directory.
     pub fn open(path: &Path) -> io::Result<Root> {
-        let path = path.canonicalize()?;
-        let fd = rustix::fs::open(
-            &path,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )?;
+        let dir = Dir::open(path)?;
         let id = ROOTS_OPENED.fetch_add(1, Ordering::Relaxed);
         Ok(Root {
             id,
-            path,
-            fd,
+            dir,
             alive: std::sync::Arc::new(()),
             types: std::sync::Arc::new([]),
         })
@@ -108,13 +99,12 @@ impl Root {
 
     /// Its canonical path.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.dir.path()
     }
 
     /// Whether `rel` is a regular file now (following links).
     pub fn is_file(&self, rel: &str) -> bool {
-        rustix::fs::statat(&self.fd, rel, AtFlags::empty())
-            .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile)
+        self.dir.stat(rel).is_ok_and(|meta| meta.kind == Kind::File)
     }
 
     /// Which precompressed siblings (`rel.br`, `rel.zst`, `rel.gz`) exist.
@@ -135,9 +125,7 @@ impl Root {
     /// The identity of `rel` now, following links, for cache validation:
     /// never used to open anything.
     pub fn identity(&self, rel: &str) -> Option<Identity> {
-        rustix::fs::statat(&self.fd, rel, AtFlags::empty())
-            .ok()
-            .map(|stat| Identity::of(&stat))
+        self.dir.stat(rel).ok().map(|meta| Identity::of(&meta))
     }
 
     /// A token that stops upgrading once the root is dropped.
@@ -151,33 +139,13 @@ impl Root {
     }
 
     /// Opens `rel` (a path `resolve` made) without leaving the root.
-    pub fn open_beneath(&self, rel: &str) -> io::Result<OwnedFd> {
-        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
-        let beneath = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
-        match rustix::fs::openat2(&self.fd, rel, flags, Mode::empty(), beneath) {
-            Err(e) if e == rustix::io::Errno::XDEV || e == rustix::io::Errno::NOSYS => {
-                // An absolute symbolic link, or a kernel without openat2:
-                // follow the links by hand and check where they end.
-                let target = self.path.join(rel).canonicalize()?;
-                let inside = target
-                    .strip_prefix(&self.path)
-                    .map_err(|_| io::Error::from(rustix::io::Errno::XDEV))?
-                    .to_owned();
-                let inside = if inside.as_os_str().is_empty() {
-                    PathBuf::from(".")
-                } else {
-                    inside
-                };
-                let strict = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS;
-                match rustix::fs::openat2(&self.fd, &inside, flags, Mode::empty(), strict) {
-                    Err(e) if e == rustix::io::Errno::NOSYS => {
-                        Ok(rustix::fs::open(&target, flags, Mode::empty())?)
-                    }
-                    other => Ok(other?),
-                }
-            }
-            other => Ok(other?),
-        }
+    pub fn open_beneath(&self, rel: &str) -> io::Result<File> {
+        self.dir.open_beneath(rel)
+    }
+
+    /// The names in the directory `rel` (a path `resolve` made).
+    pub fn names(&self, rel: &str) -> io::Result<Vec<String>> {
+        platform::names_beneath(&self.dir, rel)
     }
 }
 
@@ -227,19 +195,19 @@ impl Missing {
 pub struct Identity {
     dev: u64,
     ino: u64,
-    size: i64,
-    mtime: (i64, u64),
-    ctime: (i64, u64),
+    size: u64,
+    mtime: (u64, u32),
+    ctime: (u64, u32),
 }
 
 impl Identity {
-    fn of(stat: &rustix::fs::Stat) -> Identity {
+    fn of(meta: &Meta) -> Identity {
         Identity {
-            dev: stat.st_dev,
-            ino: stat.st_ino,
-            size: stat.st_size,
-            mtime: (stat.st_mtime, stat.st_mtime_nsec),
-            ctime: (stat.st_ctime, stat.st_ctime_nsec),
+            dev: meta.dev,
+            ino: meta.ino,
+            size: meta.size,
+            mtime: meta.mtime,
+            ctime: meta.ctime,
         }
     }
 }
@@ -281,28 +249,17 @@ pub struct FileInfo {
 }
 
 impl FileInfo {
-    fn open(
-        fd: OwnedFd,
-        stat: &rustix::fs::Stat,
-        name: &str,
-        content_type: &'static str,
-    ) -> FileInfo {
-        let secs = u64::try_from(stat.st_mtime).unwrap_or(0);
-        let nanos = u32::try_from(stat.st_mtime_nsec).unwrap_or(0);
-        let modified = UNIX_EPOCH + Duration::new(secs, nanos);
-        let size = u64::try_from(stat.st_size).unwrap_or(0);
+    fn open(file: File, meta: &Meta, name: &str, content_type: &'static str) -> FileInfo {
+        let (secs, nanos) = meta.mtime;
+        let modified = meta.modified();
+        let size = meta.size;
         let mtime_ns = u128::from(secs) * 1_000_000_000 + u128::from(nanos);
-        let etag = format!("\"{:x}-{:x}-{:x}\"", stat.st_ino, size, mtime_ns);
+        let etag = format!("\"{:x}-{:x}-{:x}\"", meta.ino, size, mtime_ns);
         let last_modified = httpdate::fmt_http_date(modified);
-        let changed = UNIX_EPOCH
-            + Duration::new(
-                u64::try_from(stat.st_ctime).unwrap_or(0),
-                u32::try_from(stat.st_ctime_nsec).unwrap_or(0),
-            );
+        let changed = meta.changed();
         let stable = SystemTime::now()
             .duration_since(changed.max(modified))
             .is_ok_and(|age| age >= RACY_WINDOW);
-        let file = File::from(fd);
         let body = if stable && size <= SMALL_FILE {
             read_exactly(&file, size)
         } else {
@@ -334,7 +291,7 @@ impl FileInfo {
             content_type,
             compressible: mime::compressible(content_type),
             body,
-            identity: Identity::of(stat),
+            identity: Identity::of(meta),
             stable,
         }
     }
@@ -349,7 +306,7 @@ pub fn read_exactly(file: &File, size: u64) -> Option<Bytes> {
     let mut body = vec![0; usize::try_from(size).ok()?];
     let mut got = 0;
     while got < body.len() {
-        match file.read_at(&mut body[got..], got as u64) {
+        match platform::read_at(file, &mut body[got..], got as u64) {
             Ok(0) => return None,
             Ok(n) => got += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -359,38 +316,28 @@ pub fn read_exactly(file: &File, size: u64) -> Option<Bytes> {
     Some(Bytes::from(body))
 }
 
-fn not_found(e: &io::Error) -> bool {
-    use rustix::io::Errno;
-    matches!(
-        e.kind(),
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-    ) || [Errno::XDEV, Errno::LOOP, Errno::NAMETOOLONG, Errno::NXIO]
-        .iter()
-        .any(|errno| e.raw_os_error() == Some(errno.raw_os_error()))
-}
-
 /// Looks `rel` up under `root`; `slash` says the URL ended with `/`, and
 /// `index` names the file served for a directory.
 pub fn lookup(root: &Root, rel: &str, slash: bool, index: &str) -> io::Result<Lookup> {
     let fd = match root.open_beneath(rel) {
         Ok(fd) => fd,
-        Err(e) if not_found(&e) => return Ok(Lookup::NotFound(missing(&e))),
+        Err(e) if platform::not_found(&e) => return Ok(Lookup::NotFound(missing(&e))),
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => return Ok(Lookup::Forbidden),
         Err(e) => return Err(e),
     };
-    let stat = rustix::fs::fstat(&fd)?;
-    match FileType::from_raw_mode(stat.st_mode) {
-        FileType::RegularFile if !slash => {
+    let meta = platform::meta(&fd)?;
+    match meta.kind {
+        Kind::File if !slash => {
             let content_type = root.content_type(rel);
             Ok(Lookup::File(Arc::new(FileInfo::open(
                 fd,
-                &stat,
+                &meta,
                 rel,
                 content_type,
             ))))
         }
-        FileType::Directory if !slash => Ok(Lookup::AddSlash),
-        FileType::Directory => {
+        Kind::Directory if !slash => Ok(Lookup::AddSlash),
+        Kind::Directory => {
             drop(fd);
             let index_rel = if rel == "." {
                 index.to_string()
@@ -399,36 +346,32 @@ pub fn lookup(root: &Root, rel: &str, slash: bool, index: &str) -> io::Result<Lo
             };
             let fd = match root.open_beneath(&index_rel) {
                 Ok(fd) => fd,
-                Err(e) if not_found(&e) => return Ok(Lookup::NoIndex),
+                Err(e) if platform::not_found(&e) => return Ok(Lookup::NoIndex),
                 Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
                     return Ok(Lookup::Forbidden)
                 }
                 Err(e) => return Err(e),
             };
-            let stat = rustix::fs::fstat(&fd)?;
-            if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+            let meta = platform::meta(&fd)?;
+            if meta.kind != Kind::File {
                 return Ok(Lookup::NoIndex);
             }
             let content_type = root.content_type(&index_rel);
             Ok(Lookup::File(Arc::new(FileInfo::open(
                 fd,
-                &stat,
+                &meta,
                 &index_rel,
                 content_type,
             ))))
         }
-        FileType::RegularFile => Ok(Lookup::NotFound(Missing::FileWithSlash)),
+        Kind::File => Ok(Lookup::NotFound(Missing::FileWithSlash)),
         _ => Ok(Lookup::NotFound(Missing::Special)),
     }
 }
 
 /// Why an error that means "not found" happened.
 fn missing(e: &io::Error) -> Missing {
-    use rustix::io::Errno;
-    let leaves = [Errno::XDEV, Errno::LOOP]
-        .iter()
-        .any(|errno| e.raw_os_error() == Some(errno.raw_os_error()));
-    if leaves {
+    if platform::leaves_root(e) {
         Missing::LeavesRoot
     } else {
         Missing::NoSuchFile

@@ -5,12 +5,10 @@
 //! root (the same checks as serving the file would make). Names are
 //! escaped; directories come first, then files, each sorted by name.
 
-use std::time::{Duration, UNIX_EPOCH};
-
-use rustix::fs::FileType;
 use serde::Serialize;
 
 use super::files::Root;
+use crate::platform::fs::{meta, Kind};
 
 /// One entry of a listing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -28,11 +26,8 @@ pub struct Entry {
 
 /// The entries of directory `rel` that may be shown.
 pub fn entries(root: &Root, rel: &str) -> std::io::Result<Vec<Entry>> {
-    let dir = root.open_beneath(rel)?;
     let mut out = Vec::new();
-    for entry in rustix::fs::Dir::read_from(&dir)? {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
+    for name in root.names(rel)? {
         if name.starts_with('.') || name.contains('/') || name.contains('\0') {
             continue;
         }
@@ -42,27 +37,23 @@ pub fn entries(root: &Root, rel: &str) -> std::io::Result<Vec<Entry>> {
             format!("{rel}/{name}")
         };
         // Opening it the way a request would keeps escaping links out.
-        let Ok(fd) = root.open_beneath(&child) else {
+        let Ok(file) = root.open_beneath(&child) else {
             continue;
         };
-        let Ok(stat) = rustix::fs::fstat(&fd) else {
+        let Ok(meta) = meta(&file) else {
             continue;
         };
-        let kind = match FileType::from_raw_mode(stat.st_mode) {
-            FileType::Directory => "directory",
-            FileType::RegularFile => "file",
-            _ => continue,
+        let kind = match meta.kind {
+            Kind::Directory => "directory",
+            Kind::File => "file",
+            Kind::Other => continue,
         };
-        let modified = UNIX_EPOCH + Duration::from_secs(u64::try_from(stat.st_mtime).unwrap_or(0));
+        let whole_seconds = std::time::UNIX_EPOCH + std::time::Duration::from_secs(meta.mtime.0);
         out.push(Entry {
             name,
             kind,
-            size: if kind == "file" {
-                u64::try_from(stat.st_size).unwrap_or(0)
-            } else {
-                0
-            },
-            modified: httpdate::fmt_http_date(modified),
+            size: if kind == "file" { meta.size } else { 0 },
+            modified: httpdate::fmt_http_date(whole_seconds),
         });
     }
     out.sort_by(|a, b| (a.kind != "directory", &a.name).cmp(&(b.kind != "directory", &b.name)));
@@ -171,6 +162,7 @@ pub fn prefers_json(accept: Option<&[u8]>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     #[test]
     fn escaping() {

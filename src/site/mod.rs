@@ -46,7 +46,6 @@ pub(crate) mod pages;
 pub(crate) mod range;
 pub(crate) mod resolve;
 
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -884,7 +883,7 @@ fn read_up_to(info: &FileInfo, size: u64) -> std::io::Result<Bytes> {
     let mut body = vec![0; size as usize];
     let mut got = 0;
     while got < body.len() {
-        match info.file.read_at(&mut body[got..], got as u64) {
+        match crate::platform::fs::read_at(&info.file, &mut body[got..], got as u64) {
             Ok(0) => break,
             Ok(n) => got += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}

@@ -50,9 +50,8 @@ fn body(plan: &Plan) -> Vec<u8> {
                 match piece {
                     Piece::Bytes(b) => out.extend_from_slice(b),
                     Piece::File(r) => {
-                        let mut buf = vec![0; (r.end - r.start) as usize];
-                        file.read_exact_at(&mut buf, r.start).unwrap();
-                        out.extend_from_slice(&buf);
+                        let bytes = crate::site::files::read_exactly(file, r.end).unwrap();
+                        out.extend_from_slice(&bytes[r.start as usize..]);
                     }
                 }
             }

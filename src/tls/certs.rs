@@ -43,9 +43,12 @@ enum Source {
 pub type Stamp = Option<(SystemTime, u64, u64)>;
 
 fn stamp(path: &Path) -> Stamp {
-    use std::os::unix::fs::MetadataExt;
     let meta = std::fs::metadata(path).ok()?;
-    Some((meta.modified().ok()?, meta.len(), meta.ino()))
+    Some((
+        meta.modified().ok()?,
+        meta.len(),
+        crate::platform::fs::inode(&meta),
+    ))
 }
 
 /// The certificates in force, with the stamps of their files.

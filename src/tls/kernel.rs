@@ -72,6 +72,16 @@ impl KernelTls {
         })
     }
 
+    /// Runs the handshake on `stream` with `acceptor` (the outer error),
+    /// then hands the session to the kernel (the inner one).
+    pub async fn accept(
+        acceptor: &tokio_rustls::TlsAcceptor,
+        stream: TcpStream,
+    ) -> io::Result<io::Result<KernelTls>> {
+        let tls = acceptor.accept(CorkStream::new(stream)).await?;
+        Ok(KernelTls::upgrade(tls).await)
+    }
+
     /// The TCP socket, which reads and writes plaintext.
     pub fn socket(&self) -> &TcpStream {
         self.stream.get_ref()

@@ -17,11 +17,9 @@ pub struct KeyLogFile {
 impl KeyLogFile {
     /// Opens `path` for appending (created with mode 0600).
     pub fn open(path: &Path) -> Result<KeyLogFile, String> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let file = std::fs::OpenOptions::new()
+        let file = crate::platform::fs::owner_only()
             .create(true)
             .append(true)
-            .mode(0o600)
             .open(path)
             .map_err(|e| format!("--tls-keylog {}: {e}", path.display()))?;
         Ok(KeyLogFile {

@@ -17,6 +17,8 @@
 //! over each session after the handshake ([`kernel`]).
 
 pub(crate) mod certs;
+/// Kernel TLS on Linux; elsewhere a stand-in that is never available.
+#[cfg_attr(not(target_os = "linux"), path = "kernel_absent.rs")]
 pub(crate) mod kernel;
 pub(crate) mod keylog;
 pub(crate) mod self_signed;
@@ -152,13 +154,10 @@ impl Tls {
             Err(e) => return Accepted::Failed(e),
         }
         if self.kernel {
-            let upgraded = match self.acceptor.accept(ktls::CorkStream::new(stream)).await {
-                Ok(tls) => KernelTls::upgrade(tls).await,
-                Err(e) => return Accepted::Failed(e),
-            };
-            return match upgraded {
-                Ok(kernel) => Accepted::Kernel(Box::new(kernel)),
-                Err(e) => {
+            return match KernelTls::accept(&self.acceptor, stream).await {
+                Err(e) => Accepted::Failed(e),
+                Ok(Ok(kernel)) => Accepted::Kernel(Box::new(kernel)),
+                Ok(Err(e)) => {
                     tracing::warn!(error = %e, "a TLS session could not move to the kernel");
                     Accepted::Failed(e)
                 }

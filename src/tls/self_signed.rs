@@ -8,15 +8,12 @@ use std::path::{Path, PathBuf};
 /// The names every self-signed certificate covers.
 pub const LOCAL_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 
-/// Where self-signed certificates are kept: `$XDG_CACHE_HOME/henaserver`,
-/// else `~/.cache/henaserver`, else the temporary directory.
+/// Where self-signed certificates are kept: `henaserver` in the user's
+/// cache directory: `$XDG_CACHE_HOME`, else `~/.cache` (macOS:
+/// `~/Library/Caches`; Windows: `%LOCALAPPDATA%`), else the temporary
+/// directory.
 pub fn cache_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("henaserver")
+    crate::platform::dirs::cache_home().join("henaserver")
 }
 
 /// The self-signed certificate for `extra` names and the local ones, as

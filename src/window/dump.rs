@@ -143,32 +143,12 @@ fn writer(dir: &Path, rx: Receiver<File>) {
 }
 
 /// Writes `bytes` to `dir/name` so that a reader of the directory never
-/// sees half a file: written unnamed (O_TMPFILE), then linked under its
+/// sees half a file: written unnamed (O_TMPFILE, on Linux), then linked under its
 /// name. Where the file system cannot make unnamed files, written under a
 /// hidden temporary name and renamed.
 fn write_whole(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
-    use rustix::fs::{AtFlags, Mode, OFlags, CWD};
-    use std::io::Write;
-    use std::os::fd::AsRawFd;
-    let unnamed = rustix::fs::open(
-        dir,
-        OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC,
-        Mode::from_raw_mode(0o644),
-    );
-    match unnamed {
-        Ok(fd) => {
-            let mut file = std::fs::File::from(fd);
-            file.write_all(bytes)?;
-            let path = format!("/proc/self/fd/{}", file.as_raw_fd());
-            rustix::fs::linkat(
-                CWD,
-                path.as_str(),
-                CWD,
-                dir.join(name),
-                AtFlags::SYMLINK_FOLLOW,
-            )?;
-            Ok(())
-        }
+    match crate::platform::fs::write_unnamed(dir, name, bytes) {
+        Ok(()) => Ok(()),
         Err(_) => {
             let part = dir.join(format!(".{name}.part"));
             let written =
