@@ -268,6 +268,7 @@ fn the_pid_file_is_written_and_removed() {
     assert!(!pid_file.exists());
 }
 
+#[cfg(unix)]
 #[test]
 fn user_drops_privileges_after_binding() {
     if !rustix::process::geteuid().is_root() {

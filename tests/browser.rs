@@ -6,6 +6,7 @@
 //! requests. And the demo page over HTTP/3: Chromium forced onto QUIC for
 //! the test origin. `.ci/run` installs Chromium; without it the tests say
 //! so and are skipped.
+#![cfg(unix)]
 
 mod common;
 use common::*;
@@ -51,10 +52,15 @@ impl Browser {
     /// A browser started with `extra` flags too.
     fn start_with(path: &Path, extra: &[String]) -> Browser {
         use command_fds::{CommandFdExt, FdMapping};
-        let cloexec = rustix::pipe::PipeFlags::CLOEXEC;
-        let (their_in, to) = rustix::pipe::pipe_with(cloexec).unwrap();
-        let (from, their_out) = rustix::pipe::pipe_with(cloexec).unwrap();
-        let (to, from) = (std::fs::File::from(to), std::fs::File::from(from));
+        use std::os::fd::OwnedFd;
+        // Closed on exec but for the mappings below.
+        let (their_in, to) = std::io::pipe().unwrap();
+        let (from, their_out) = std::io::pipe().unwrap();
+        let (their_in, their_out) = (OwnedFd::from(their_in), OwnedFd::from(their_out));
+        let (to, from) = (
+            std::fs::File::from(OwnedFd::from(to)),
+            std::fs::File::from(OwnedFd::from(from)),
+        );
         let profile = tempfile::tempdir().unwrap();
         let mut command = Command::new(path);
         command

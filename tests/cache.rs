@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::os::unix::fs::symlink;
 use std::time::Duration;
 
 use common::*;

@@ -353,7 +353,7 @@ fn explain_traces_each_outcome_with_relative_paths() {
         .file("pre.txt.br", "br bytes")
         .file("about.html", "<p>about</p>")
         .file("404.html", "<p>custom</p>");
-    std::os::unix::fs::symlink("/etc", tree.path().join("escape")).unwrap();
+    symlink("/etc", tree.path().join("escape")).unwrap();
     let fifo = tree.path().join("pipe");
     let made = std::process::Command::new("mkfifo").arg(&fifo).status();
     let config = tree.path().join("rules.toml");
@@ -481,6 +481,7 @@ fn the_inspector_answers_this_machine_only_unless_public() {
     }
 }
 
+#[cfg(unix)]
 #[test]
 fn open_runs_the_browser_opener_and_warns_when_it_fails() {
     let tree = site();

@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::os::unix::fs::symlink;
 use std::process::{Command, Stdio};
 
 use common::*;

@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::os::unix::fs::symlink;
-
 use common::*;
 
 const SECRET: &str = "TOP-SECRET-a8f3e1";

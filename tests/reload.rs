@@ -1,6 +1,7 @@
 //! SIGHUP reads the configuration again: new requests follow it, requests
 //! in flight finish as they began, and a configuration that does not load
 //! changes nothing.
+#![cfg(unix)]
 
 mod common;
 use common::*;

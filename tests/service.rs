@@ -22,7 +22,7 @@ fn site() -> Tree {
     tree.file("www/scene.gltf", "{}\n");
     tree.file("www/.env", "SECRET=1\n");
     tree.file("outside.txt", "outside\n");
-    std::os::unix::fs::symlink(
+    symlink(
         tree.path().join("outside.txt"),
         tree.path().join("www/leak.txt"),
     )

@@ -461,6 +461,7 @@ fn keys_in_pkcs8_rsa_and_ec_forms_are_accepted() {
     }
 }
 
+#[cfg(unix)]
 #[test]
 fn a_self_signed_certificate_is_made_and_kept() {
     let s = setup();

@@ -1,6 +1,7 @@
 //! Unix sockets: `--bind unix:PATH` served like any listener, its mode,
 //! a stale socket file replaced and a live one refused, the peer logged as
 //! `unix`, trusted with `--trusted-proxy unix`, and socket activation.
+#![cfg(unix)]
 
 mod common;
 use common::*;

@@ -1,5 +1,6 @@
 //! SIGUSR2: the binary is started again with the listening sockets, and
 //! the old process hands over without a failed request.
+#![cfg(unix)]
 
 mod common;
 use common::*;

@@ -45,6 +45,26 @@ impl Tree {
     }
 }
 
+/// Makes `link` a symbolic link to `target` (on Windows, a file or
+/// directory link by what `target` is, which needs the right to make
+/// links).
+pub fn symlink(target: impl AsRef<Path>, link: impl AsRef<Path>) -> std::io::Result<()> {
+    #[cfg(unix)]
+    return std::os::unix::fs::symlink(target, link);
+    #[cfg(windows)]
+    {
+        let (target, link) = (target.as_ref(), link.as_ref());
+        let resolved = link
+            .parent()
+            .map_or(target.to_path_buf(), |p| p.join(target));
+        if resolved.is_dir() {
+            std::os::windows::fs::symlink_dir(target, link)
+        } else {
+            std::os::windows::fs::symlink_file(target, link)
+        }
+    }
+}
+
 /// The addresses of the URLs (http:// or https://) in a start line, in
 /// order.
 pub fn start_line_addrs(line: &str) -> Vec<SocketAddr> {
