@@ -581,8 +581,7 @@ pub fn check_root(root: PathBuf) -> Result<PathBuf, ConfigError> {
         Ok(m) if !m.is_dir() => Err(ConfigError::Root(format!(
             "root {shown} is not a directory"
         ))),
-        Ok(_) => root
-            .canonicalize()
+        Ok(_) => crate::platform::fs::canonicalize(&root)
             .map_err(|e| ConfigError::Root(format!("root {shown} cannot be resolved: {e}"))),
     }
 }

@@ -70,6 +70,15 @@ pub struct Dir {
     path: PathBuf,
 }
 
+/// The canonical form of `path`, as users write it: on Windows without the
+/// `\\?\` prefix wherever the path means the same without it.
+pub fn canonicalize(path: &Path) -> io::Result<PathBuf> {
+    #[cfg(windows)]
+    return dunce::canonicalize(path);
+    #[cfg(unix)]
+    path.canonicalize()
+}
+
 /// `rel`'s segments (joined by `/`) under `base`: pushed one by one, for a
 /// canonical Windows path (`\\?\C:\...`) takes no `/` as a separator.
 fn join(base: &Path, rel: &str) -> PathBuf {
@@ -507,4 +516,73 @@ mod sys {
 /// The names in directory `rel` beneath `dir` (`.` and `..` left out).
 pub fn names_beneath(dir: &Dir, rel: &str) -> io::Result<Vec<String>> {
     sys::names_beneath(dir, rel)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    fn tree() -> (tempfile::TempDir, Dir) {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("root/sub")).unwrap();
+        std::fs::write(t.path().join("root/sub/a.txt"), b"inside").unwrap();
+        std::fs::write(t.path().join("secret.txt"), b"outside").unwrap();
+        let root = t.path().join("root");
+        std::os::unix::fs::symlink(t.path().join("secret.txt"), root.join("out")).unwrap();
+        std::os::unix::fs::symlink("../secret.txt", root.join("up")).unwrap();
+        std::os::unix::fs::symlink(root.join("sub/a.txt"), root.join("abs-in")).unwrap();
+        std::os::unix::fs::symlink("sub/a.txt", root.join("rel-in")).unwrap();
+        let dir = Dir::open(&root).unwrap();
+        (t, dir)
+    }
+
+    fn read(file: File) -> Vec<u8> {
+        let mut buf = Vec::with_capacity(64);
+        read_into(&file, &mut buf, 0).unwrap();
+        buf
+    }
+
+    #[test]
+    fn links_inside_are_followed_and_links_out_refused() {
+        let (_t, dir) = tree();
+        assert_eq!(read(dir.open_beneath("sub/a.txt").unwrap()), b"inside");
+        assert_eq!(read(dir.open_beneath("rel-in").unwrap()), b"inside");
+        assert_eq!(read(dir.open_beneath("abs-in").unwrap()), b"inside");
+        for escaping in ["out", "up"] {
+            let e = dir.open_beneath(escaping).unwrap_err();
+            assert!(leaves_root(&e) && not_found(&e), "{escaping}: {e}");
+        }
+        let e = dir.open_beneath("sub/none.txt").unwrap_err();
+        assert!(not_found(&e) && !leaves_root(&e), "{e}");
+    }
+
+    #[test]
+    fn metadata_and_names() {
+        let (_t, dir) = tree();
+        let meta = dir.stat("sub/a.txt").unwrap();
+        assert_eq!((meta.kind, meta.size), (Kind::File, 6));
+        assert_eq!(dir.stat("sub").unwrap().kind, Kind::Directory);
+        assert_eq!(
+            meta,
+            super::meta(&dir.open_beneath("sub/a.txt").unwrap()).unwrap()
+        );
+        let mut names = names_beneath(&dir, ".").unwrap();
+        names.sort();
+        assert_eq!(names, ["abs-in", "out", "rel-in", "sub", "up"]);
+        assert_eq!(join(Path::new("/r"), "./a//b"), Path::new("/r/a/b"));
+    }
+
+    #[test]
+    fn reads_at_an_offset_append() {
+        let (_t, dir) = tree();
+        let file = dir.open_beneath("sub/a.txt").unwrap();
+        let mut buf = b"x".to_vec();
+        buf.reserve_exact(3);
+        let n = read_into(&file, &mut buf, 2).unwrap();
+        assert!(n > 0);
+        assert_eq!(buf, &b"xside"[..1 + n]);
+        let mut two = [0; 2];
+        assert_eq!(read_at(&file, &mut two, 4).unwrap(), 2);
+        assert_eq!(&two, b"de");
+    }
 }

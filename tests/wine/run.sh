@@ -2,7 +2,8 @@
 # The Windows binary, run under Wine: it starts, serves the demo site, a
 # 5 MiB file intact, 404, a range, a conditional request, a listing,
 # HTTP/2 by prior knowledge, HTTPS with the development certificate,
-# --echo, --dump and the access log; refuses Unix-only options with one
+# --echo, --reply, `henaserver raw`, --dump, development mode and the
+# access log; refuses Unix-only options with one
 # line and status 2; and stops gracefully on Ctrl-C.
 #
 # Usage: tests/wine/run.sh [henaserver.exe]   (default: builds it with
@@ -131,9 +132,36 @@ expect "5 MiB over TLS" "$got" "$(sha256sum <"$work/site/files/big.bin" | cut -d
 stop
 ls "$work/dump" | grep -q . || fail "--dump wrote nothing"
 
+echo "wine test: development mode"
+start --bind 127.0.0.1 --port 0 --live --inspect "$(winpath "$work/site")"
+curl -s "http://$addr/" | grep -q '/.henaserver/live' || fail "--live did not add its script to the page"
+curl -sN --max-time 30 "http://$addr/.henaserver/live" >"$work/events" &
+events=$!
+sleep 2
+echo "<p>edited</p>" >>"$work/site/index.html"
+i=0
+while ! grep -q "event: reload" "$work/events"; do
+    i=$((i + 1))
+    [ $i -lt 250 ] || fail "no reload event after editing the page (got: $(cat "$work/events"))"
+    sleep 0.1
+done
+kill "$events" 2>/dev/null || true
+expect "inspector" "$(curl -s -o /dev/null -w '%{http_code}' "http://$addr/.henaserver/inspect")" 200
+stop
+
 echo "wine test: --echo"
 start --bind 127.0.0.1 --port 0 --echo
 curl -s -H "X-Probe: wine" "http://$addr/anything" | grep -q "X-Probe: wine" || fail "--echo did not echo the request"
+printf 'GET /raw HTTP/1.1\nHost: x\nConnection: close\n\n' >"$work/request.txt"
+wine "$work/bin/henaserver.exe" raw "$addr" "$(winpath "$work/request.txt")" >"$work/raw.txt" 2>&1 ||
+    fail "henaserver raw failed: $(cat "$work/raw.txt")"
+grep -q "GET /raw HTTP/1.1" "$work/raw.txt" || fail "henaserver raw did not print the echoed request"
+stop
+
+echo "wine test: --reply"
+printf 'HTTP/1.1 418 I'"'"'m a teapot\r\nContent-Length: 5\r\n\r\nshort' >"$work/reply.txt"
+start --bind 127.0.0.1 --port 0 --reply "$(winpath "$work/reply.txt")"
+expect "--reply" "$(curl -s -w ' %{http_code}' "http://$addr/")" "short 418"
 stop
 
 echo "wine test: Unix-only options are refused"
