@@ -31,6 +31,23 @@ fn help_and_version() {
     assert!(out.starts_with("henaserver "));
 }
 
+/// `--help` says which options and signals are not everywhere.
+#[test]
+fn help_names_what_is_unix_only() {
+    let (code, out, _) = run(&["--help"]);
+    assert_eq!(code, Some(0));
+    let flat = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    for said in [
+        "unix:PATH for a Unix socket (Unix-only)",
+        "in octal (Unix-only)",
+        "with no supplementary groups (Linux and FreeBSD)",
+        "sendfile(2); Linux only)",
+        "All of these are Unix-only: on Windows, Ctrl-C",
+    ] {
+        assert!(flat.contains(said), "--help does not say {said:?}");
+    }
+}
+
 fn assert_one_line_error(args: &[&str], code: i32, needle: &str) {
     let (got, out, err) = run(args);
     assert_eq!(got, Some(code), "{args:?}: {err}");
