@@ -6,7 +6,6 @@
 //! Date value is formatted once per second per worker thread.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use crate::exchange::{Plan, SharedFields};
 use crate::wire::{push_date, reason};
@@ -20,8 +19,10 @@ const ENCODED_BLOCKS: usize = 256;
 thread_local! {
     /// Shared field blocks and their HTTP/1 encoding, by the block's
     /// address. Each entry holds the block itself, so the address cannot
-    /// be reused by another block while the entry lives.
-    static ENCODED: RefCell<HashMap<usize, Encoded>> = RefCell::new(HashMap::new());
+    /// be reused by another block while the entry lives. Hashed with
+    /// FxHash: an address is no key a client can choose.
+    static ENCODED: RefCell<rustc_hash::FxHashMap<usize, Encoded>> =
+        RefCell::new(rustc_hash::FxHashMap::default());
 }
 
 /// Appends one field line.
