@@ -52,7 +52,9 @@ for target in "${targets[@]}"; do
     zig_target=$target
     [ "$target" = x86_64-unknown-linux-gnu ] && zig_target=$target.2.28
     echo "dist: $target"
-    cargo zigbuild --release --locked --bin henaserver --target "$zig_target" --target-dir target/dist
+    # Without the line tables the release profile keeps for profiling.
+    CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=symbols \
+        cargo zigbuild --release --locked --bin henaserver --target "$zig_target" --target-dir target/dist
     exe=henaserver
     case $target in *windows*) exe=henaserver.exe ;; esac
     name=henaserver-$version-$target

@@ -1,7 +1,8 @@
-//! Kernel TLS is Linux's alone (FreeBSD has its own, which no well-kept
-//! crate hands rustls's keys to): here the type exists so that the code
-//! serving it compiles, no value of it can be made, and [`available`]
-//! says no, so every session stays in user space.
+//! Kernel TLS is Linux's alone, and its crate (ktls) builds against
+//! glibc's definitions only, not musl's; FreeBSD has kernel TLS of its
+//! own, which no well-kept crate hands rustls's keys to. Here the type
+//! exists so that the code serving it compiles, no value of it can be
+//! made, and [`available`] says no, so every session stays in user space.
 
 use std::io;
 use std::pin::Pin;

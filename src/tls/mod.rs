@@ -17,8 +17,12 @@
 //! over each session after the handshake ([`kernel`]).
 
 pub(crate) mod certs;
-/// Kernel TLS on Linux; elsewhere a stand-in that is never available.
-#[cfg_attr(not(target_os = "linux"), path = "kernel_absent.rs")]
+/// Kernel TLS on Linux (with glibc); elsewhere a stand-in that is never
+/// available.
+#[cfg_attr(
+    not(all(target_os = "linux", not(target_env = "musl"))),
+    path = "kernel_absent.rs"
+)]
 pub(crate) mod kernel;
 pub(crate) mod keylog;
 pub(crate) mod self_signed;
