@@ -19,6 +19,8 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
+# No request may hang the test.
+curl() { command curl --max-time 60 "$@"; }
 project=$(cd "$here/../.." && pwd)
 target=x86_64-pc-windows-gnu
 
@@ -83,11 +85,14 @@ start() {
     addr=$(grep -o "127.0.0.1:[0-9]*" "$work/out" | head -1)
 }
 
-# Ctrl-C, then the exit status must be 0.
+# Ctrl-C, then the exit status must be 0, within 60 s.
 stop() {
     kill -INT "$server"
+    (sleep 60 && kill -KILL "$server") >/dev/null 2>&1 &
+    watchdog=$!
     status=0
     wait "$server" || status=$?
+    kill "$watchdog" 2>/dev/null || true
     server=""
     [ "$status" -eq 0 ] || fail "exit status $status after Ctrl-C"
     grep -q "stopping" "$work/err" || fail "no graceful stop in the log"
@@ -135,7 +140,7 @@ ls "$work/dump" | grep -q . || fail "--dump wrote nothing"
 echo "wine test: development mode"
 start --bind 127.0.0.1 --port 0 --live --inspect "$(winpath "$work/site")"
 curl -s "http://$addr/" | grep -q '/.henaserver/live' || fail "--live did not add its script to the page"
-curl -sN --max-time 30 "http://$addr/.henaserver/live" >"$work/events" &
+command curl -sN --max-time 30 "http://$addr/.henaserver/live" >"$work/events" &
 events=$!
 sleep 2
 echo "<p>edited</p>" >>"$work/site/index.html"
