@@ -340,11 +340,27 @@ pub fn valid_authority(a: &[u8]) -> bool {
             None => (a, &b""[..]),
         }
     };
-    let host_ok = host
-        .iter()
-        .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b));
+    let host_ok = host.iter().all(|&b| HOST_BYTE[usize::from(b)]);
     host_ok && port.len() <= 5 && port.iter().all(u8::is_ascii_digit)
 }
+
+/// Which bytes a reg-name or IPv4 address may hold: unreserved,
+/// sub-delims and `%` (RFC 3986 §3.2.2), one lookup per byte.
+static HOST_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let others = b"-._~!$&'()*+,;=%";
+    let mut i = 0;
+    while i < others.len() {
+        table[others[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
 
 fn parse_content_length(v: &[u8]) -> Result<u64, ParseError> {
     let mut value: Option<u64> = None;
@@ -688,6 +704,19 @@ fn strip_scheme(target: &[u8]) -> Option<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_host_byte_table_is_unreserved_sub_delims_and_percent() {
+        for b in 0..=255u8 {
+            let expected = b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b);
+            assert_eq!(HOST_BYTE[usize::from(b)], expected, "byte {b:#04x}");
+            if b != b':' && b != b'[' {
+                assert_eq!(valid_authority(&[b'h', b]), expected, "byte {b:#04x}");
+            }
+        }
+        assert!(valid_authority(b"example.com:8080"));
+        assert!(!valid_authority(b"exa mple.com"));
+    }
     use crate::http1::body::ChunkedDrain;
 
     fn p(s: &str) -> Result<Option<RequestHead>, ParseError> {
