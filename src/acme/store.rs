@@ -152,10 +152,10 @@ pub fn try_lock(dir: &Path, domain: &str) -> io::Result<Option<Lock>> {
         .truncate(false)
         .write(true)
         .open(file(dir, domain, "lock"))?;
-    if crate::platform::fs::try_lock(&lock)? {
-        Ok(Some(Lock { _file: lock }))
-    } else {
-        Ok(None)
+    match lock.try_lock() {
+        Ok(()) => Ok(Some(Lock { _file: lock })),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
     }
 }
 

@@ -9,40 +9,49 @@
 //!
 //! Where none of these can be found, the temporary directory.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 /// The directory for caches (the self-signed certificate).
 pub fn cache_home() -> PathBuf {
-    home("XDG_CACHE_HOME", CACHE)
+    home("XDG_CACHE_HOME", sys::CACHE)
 }
 
 /// The directory for data kept across runs (ACME accounts and
 /// certificates).
 pub fn data_home() -> PathBuf {
-    home("XDG_DATA_HOME", DATA)
+    home("XDG_DATA_HOME", sys::DATA)
+}
+
+/// The variable `xdg`, else the platform's `base` and `under` it.
+fn home(xdg: &str, under: &str) -> PathBuf {
+    set(xdg)
+        .map(PathBuf::from)
+        .or_else(|| set(sys::BASE).map(|base| PathBuf::from(base).join(under)))
+        .unwrap_or_else(std::env::temp_dir)
+}
+
+fn set(name: &str) -> Option<OsString> {
+    std::env::var_os(name).filter(|v| !v.is_empty())
 }
 
 #[cfg(all(unix, not(target_vendor = "apple")))]
-const CACHE: &str = ".cache";
-#[cfg(all(unix, not(target_vendor = "apple")))]
-const DATA: &str = ".local/share";
-#[cfg(target_vendor = "apple")]
-const CACHE: &str = "Library/Caches";
-#[cfg(target_vendor = "apple")]
-const DATA: &str = "Library/Application Support";
-#[cfg(windows)]
-const CACHE: &str = "";
-#[cfg(windows)]
-const DATA: &str = "";
+mod sys {
+    pub(super) const BASE: &str = "HOME";
+    pub(super) const CACHE: &str = ".cache";
+    pub(super) const DATA: &str = ".local/share";
+}
 
-fn home(xdg: &str, _under_home: &str) -> PathBuf {
-    let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-    #[cfg(unix)]
-    let base = set("HOME").map(|h| PathBuf::from(h).join(_under_home));
-    #[cfg(windows)]
-    let base = set("LOCALAPPDATA").map(PathBuf::from);
-    set(xdg)
-        .map(PathBuf::from)
-        .or(base)
-        .unwrap_or_else(std::env::temp_dir)
+#[cfg(target_vendor = "apple")]
+mod sys {
+    pub(super) const BASE: &str = "HOME";
+    pub(super) const CACHE: &str = "Library/Caches";
+    pub(super) const DATA: &str = "Library/Application Support";
+}
+
+#[cfg(windows)]
+mod sys {
+    pub(super) const BASE: &str = "LOCALAPPDATA";
+    pub(super) const CACHE: &str = "";
+    pub(super) const DATA: &str = "";
 }

@@ -1,5 +1,5 @@
 //! Files: the document root's handle, opening beneath it, what a file's
-//! metadata says, positional reads, advisory locks and owner-only modes.
+//! metadata says, positional reads and owner-only modes.
 //!
 //! | | opening beneath the root | a file's identity |
 //! |---|---|---|
@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// What a file is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     /// A regular file.
     File,
@@ -32,7 +32,7 @@ pub enum Kind {
 }
 
 /// What the server reads of a file's metadata.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Meta {
     /// What it is.
     pub kind: Kind,
@@ -173,16 +173,6 @@ pub fn read_into(file: &File, buf: &mut Vec<u8>, offset: u64) -> io::Result<usiz
     sys::read_into(file, buf, offset)
 }
 
-/// Takes an exclusive advisory lock on `file` without waiting: `Ok(false)`
-/// when another process holds it.
-pub fn try_lock(file: &File) -> io::Result<bool> {
-    match file.try_lock() {
-        Ok(()) => Ok(true),
-        Err(std::fs::TryLockError::WouldBlock) => Ok(false),
-        Err(std::fs::TryLockError::Error(e)) => Err(e),
-    }
-}
-
 /// Options that create a file only its owner may read and write (mode
 /// 0600 on Unix; Windows files inherit their directory's access list).
 pub fn owner_only() -> std::fs::OpenOptions {
@@ -268,6 +258,17 @@ mod sys {
         .union(OFlags::NONBLOCK)
         .union(OFlags::NOCTTY);
 
+    /// The canonical path of `rel` checked against the directory's, then
+    /// opened: where no call opens beneath a descriptor.
+    #[cfg(not(any(target_os = "freebsd", target_vendor = "apple")))]
+    fn open_canonical(dir: &Dir, rel: &Path) -> io::Result<File> {
+        let target = dir.path.join(rel).canonicalize()?;
+        if !target.starts_with(&dir.path) {
+            return Err(leaving());
+        }
+        Ok(rustix::fs::open(&target, FLAGS, Mode::empty())?.into())
+    }
+
     /// `openat2` with every link kept beneath the directory; a kernel
     /// without `openat2` (before 5.6) gets the same check by hand.
     #[cfg(target_os = "linux")]
@@ -275,13 +276,7 @@ mod sys {
         use rustix::fs::ResolveFlags;
         let beneath = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
         match rustix::fs::openat2(&dir.fd, rel, FLAGS, Mode::empty(), beneath) {
-            Err(Errno::NOSYS) => {
-                let target = dir.path.join(rel).canonicalize()?;
-                if !target.starts_with(&dir.path) {
-                    return Err(leaving());
-                }
-                Ok(rustix::fs::open(&target, FLAGS, Mode::empty())?.into())
-            }
+            Err(Errno::NOSYS) => open_canonical(dir, rel),
             other => Ok(other?.into()),
         }
     }
@@ -305,11 +300,7 @@ mod sys {
     /// Elsewhere: the canonical path checked, then opened.
     #[cfg(not(any(target_os = "linux", target_os = "freebsd", target_vendor = "apple")))]
     pub(super) fn open_strict(dir: &Dir, rel: &Path) -> io::Result<File> {
-        let target = dir.path.join(rel).canonicalize()?;
-        if !target.starts_with(&dir.path) {
-            return Err(leaving());
-        }
-        Ok(rustix::fs::open(&target, FLAGS, Mode::empty())?.into())
+        open_canonical(dir, rel)
     }
 
     /// The errors a strict open gives for a link it will not follow.

@@ -125,7 +125,7 @@ impl Root {
     /// The identity of `rel` now, following links, for cache validation:
     /// never used to open anything.
     pub fn identity(&self, rel: &str) -> Option<Identity> {
-        self.dir.stat(rel).ok().map(|meta| Identity::of(&meta))
+        self.dir.stat(rel).ok()
     }
 
     /// A token that stops upgrading once the root is dropped.
@@ -189,28 +189,10 @@ impl Missing {
     }
 }
 
-/// What identifies one version of a file: any write, truncation, rename
-/// over it, chmod or touch changes at least the change time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Identity {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime: (u64, u32),
-    ctime: (u64, u32),
-}
-
-impl Identity {
-    fn of(meta: &Meta) -> Identity {
-        Identity {
-            dev: meta.dev,
-            ino: meta.ino,
-            size: meta.size,
-            mtime: meta.mtime,
-            ctime: meta.ctime,
-        }
-    }
-}
+/// What identifies one version of a file (its device, inode, size and
+/// times): any write, truncation, rename over it, chmod or touch changes
+/// at least the change time.
+pub type Identity = Meta;
 
 /// A file changed less than this long ago may change again within the
 /// same timestamp tick, unseen; it is neither cached nor kept in memory.
@@ -291,7 +273,7 @@ impl FileInfo {
             content_type,
             compressible: mime::compressible(content_type),
             body,
-            identity: Identity::of(meta),
+            identity: *meta,
             stable,
         }
     }
