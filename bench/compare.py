@@ -34,6 +34,10 @@ HENA_ARGS = []
 BASELINE = None
 BASELINE_ARGS = []
 NGINX_PORT = 18481
+# nginx is told to trust its open-file cache, found and missing files
+# alike, for a second (open_file_cache_valid 1s, open_file_cache_errors
+# on); henaserver is told the same, unless --hena-args says otherwise.
+MATCHED_CACHE = "--file-cache-valid 1s"
 TICK = os.sysconf("SC_CLK_TCK")
 
 SCENARIOS = {
@@ -149,6 +153,7 @@ http {{
     tcp_nodelay on;
     open_file_cache max=10000 inactive=60s;
     open_file_cache_valid 1s;
+    open_file_cache_errors on;
     keepalive_requests 10000000;
     keepalive_timeout 60s;
     types {{ application/octet-stream bin; text/html html; }}
@@ -402,8 +407,10 @@ def main():
     ap.add_argument("--duration", type=float, default=5)
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
     ap.add_argument("--no-scaling", action="store_true", help="skip the unpinned two-core run")
-    ap.add_argument("--hena-args", default="",
-                    help="more henaserver options, as one string (\"--admin 127.0.0.1:0\")")
+    ap.add_argument("--hena-args", default=MATCHED_CACHE,
+                    help="henaserver options, as one string (\"--admin 127.0.0.1:0\"); "
+                         f"default \"{MATCHED_CACHE}\", nginx's open_file_cache_valid "
+                         "(\"\" for henaserver's own defaults)")
     ap.add_argument("--binary", default=None,
                     help="henaserver executable to measure (another build, to compare two)")
     ap.add_argument("--other", choices=["nginx", "caddy"], default="nginx",

@@ -124,3 +124,92 @@ fn a_small_cache_still_serves_everything() {
     let s = TestServer::start(tree.path(), &["--quiet", "--cache-entries", "0"]);
     assert_eq!(s.get("/f1.txt").text(), "file 1");
 }
+
+#[test]
+fn within_file_cache_valid_a_file_and_a_missing_path_are_trusted() {
+    let tree = settled_tree();
+    let root = tree.path().join("root");
+    let s = TestServer::start(
+        &root,
+        &["--quiet", "--threads", "1", "--file-cache-valid", "1h"],
+    );
+    assert_eq!(warm(&s, "/small.txt").body, b"0123456789");
+    assert_eq!(s.get("/new.txt").status, 404);
+    // Changed, created and deleted on disk: the window is an hour, so the
+    // answers stay what they were, whole and consistent.
+    std::fs::write(root.join("small.txt"), "short").unwrap();
+    std::fs::write(root.join("new.txt"), "new").unwrap();
+    let r = s.get("/small.txt");
+    assert_eq!(r.body, b"0123456789");
+    assert_eq!(r.header("Content-Length"), Some("10"));
+    assert_eq!(s.get("/new.txt").status, 404);
+    std::fs::remove_file(root.join("small.txt")).unwrap();
+    assert_eq!(s.get("/small.txt").body, b"0123456789");
+    // A path never asked for is looked up as usual.
+    assert_eq!(s.get("/inside.txt").body, b"inside");
+}
+
+#[test]
+fn after_file_cache_valid_a_change_is_seen() {
+    let tree = settled_tree();
+    let root = tree.path().join("root");
+    let s = TestServer::start(
+        &root,
+        &["--quiet", "--threads", "1", "--file-cache-valid", "200ms"],
+    );
+    assert_eq!(warm(&s, "/small.txt").body, b"0123456789");
+    assert_eq!(s.get("/new.txt").status, 404);
+    std::fs::write(root.join("small.txt"), "short").unwrap();
+    std::fs::write(root.join("new.txt"), "new").unwrap();
+    // Well past the window, however slowly this machine runs.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(s.get("/small.txt").body, b"short");
+    assert_eq!(s.get("/new.txt").body, b"new");
+    std::fs::remove_file(root.join("new.txt")).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(s.get("/new.txt").status, 404);
+}
+
+#[test]
+fn within_file_cache_valid_a_swapped_symlink_serves_nothing_from_outside() {
+    let tree = settled_tree();
+    let root = tree.path().join("root");
+    let s = TestServer::start(
+        &root,
+        &["--quiet", "--threads", "1", "--file-cache-valid", "1h"],
+    );
+    assert_eq!(warm(&s, "/link.txt").body, b"inside");
+    std::fs::remove_file(root.join("link.txt")).unwrap();
+    symlink(
+        tree.path().join("outside/secret.txt"),
+        root.join("link.txt"),
+    )
+    .unwrap();
+    // The descriptor opened beneath the root is what is served.
+    let r = s.get("/link.txt");
+    assert!(!r.text().contains("SECRET"));
+    assert_eq!(r.body, b"inside");
+}
+
+#[test]
+fn live_mode_checks_every_request_whatever_file_cache_valid_says() {
+    let tree = settled_tree();
+    let root = tree.path().join("root");
+    let s = TestServer::start(
+        &root,
+        &[
+            "--quiet",
+            "--threads",
+            "1",
+            "--live",
+            "--file-cache-valid",
+            "1h",
+        ],
+    );
+    assert_eq!(warm(&s, "/small.txt").body, b"0123456789");
+    std::fs::write(root.join("small.txt"), "abcdefghij").unwrap();
+    assert_eq!(s.get("/small.txt").body, b"abcdefghij");
+    assert_eq!(s.get("/new.txt").status, 404);
+    std::fs::write(root.join("new.txt"), "new").unwrap();
+    assert_eq!(s.get("/new.txt").body, b"new");
+}

@@ -227,6 +227,12 @@ pub struct Args {
     #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_CACHE_BYTES, help_heading = "Caching")]
     pub cache_bytes: usize,
 
+    /// Time a cached file, or a path found missing, is trusted without a
+    /// `stat` of its path (0s: every request checks, so a change is seen at
+    /// once; with --live, always 0s)
+    #[arg(long, value_name = "TIME", default_value = "0s", value_parser = duration, help_heading = "Caching")]
+    pub file_cache_valid: Duration,
+
     /// Smallest file compressed on the fly, in bytes
     #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_COMPRESS_MIN, help_heading = "Caching")]
     pub compress_min: u64,
@@ -674,6 +680,11 @@ impl Args {
             max_ranges: self.max_ranges,
             cache_entries: self.cache_entries,
             cache_bytes: self.cache_bytes,
+            cache_valid: if self.live {
+                Duration::ZERO
+            } else {
+                self.file_cache_valid
+            },
         };
         let positive = [
             ("--max-request-line", limits.max_request_line),

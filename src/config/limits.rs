@@ -35,6 +35,10 @@ pub const DEFAULT_LINGER_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_CACHE_ENTRIES: usize = 256;
 /// Bytes of small-file content each worker thread keeps in memory.
 pub const DEFAULT_CACHE_BYTES: usize = 16 * 1024 * 1024;
+/// Time a cached file, or a path found missing, is trusted without
+/// looking at the path again. Zero: every hit is checked with one `stat`,
+/// so a change is seen from the very next request.
+pub const DEFAULT_CACHE_VALID: Duration = Duration::ZERO;
 /// Most ranges served from one request; more get the whole file (200)
 /// rather than an amplified multipart answer.
 pub const DEFAULT_MAX_RANGES: usize = 100;
@@ -124,6 +128,8 @@ pub struct Limits {
     pub cache_entries: usize,
     /// See [`DEFAULT_CACHE_BYTES`].
     pub cache_bytes: usize,
+    /// See [`DEFAULT_CACHE_VALID`].
+    pub cache_valid: Duration,
 }
 
 impl Default for Limits {
@@ -150,6 +156,7 @@ impl Default for Limits {
             max_ranges: DEFAULT_MAX_RANGES,
             cache_entries: DEFAULT_CACHE_ENTRIES,
             cache_bytes: DEFAULT_CACHE_BYTES,
+            cache_valid: DEFAULT_CACHE_VALID,
         }
     }
 }

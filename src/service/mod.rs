@@ -367,6 +367,18 @@ impl Files {
         })
     }
 
+    /// How long a cached file, or a path found missing, is trusted without
+    /// a `stat` of its path (default zero: every request checks, so a
+    /// change is seen at once).
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// let files = henaserver::Files::new("static").file_cache_valid(Duration::from_secs(1));
+    /// ```
+    pub fn file_cache_valid(self, valid: std::time::Duration) -> Files {
+        self.with(|s| s.limits.cache_valid = valid)
+    }
+
     /// Most ranges served from one request; more get the whole file.
     ///
     /// ```no_run

@@ -21,6 +21,11 @@
 //! The trade-off against change notification (inotify) is one `stat` per
 //! request in exchange for having no watch limits, no missed events on
 //! network filesystems, and no window between a change and its event.
+//!
+//! `--file-cache-valid` trades freshness for that `stat`, as nginx's
+//! `open_file_cache_valid` does: a file is trusted for that long after its
+//! path was last looked at, and a path found missing is remembered as
+//! missing for as long.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -41,12 +46,17 @@ struct Cache {
     alive: std::sync::Weak<()>,
     map: HashMap<Box<[u8]>, Slot>,
     bytes: usize,
+    /// Paths found missing, and when (with `--file-cache-valid` only).
+    missing: HashMap<Box<[u8]>, Instant>,
 }
 
 struct Slot {
     info: Arc<FileInfo>,
     siblings: Siblings,
+    /// When the siblings were last looked for.
     checked: Instant,
+    /// When the path was last seen to name this file.
+    validated: Instant,
 }
 
 thread_local! {
@@ -66,6 +76,7 @@ fn with_cache<T>(root: &Root, create: bool, f: impl FnOnce(&mut Cache) -> T) -> 
                     alive: root.liveness(),
                     map: HashMap::new(),
                     bytes: 0,
+                    missing: HashMap::new(),
                 });
                 caches.len() - 1
             }
@@ -80,14 +91,19 @@ fn content_len(info: &FileInfo) -> usize {
 }
 
 /// The cached file for `key` and its siblings, if it is still the file on
-/// disk.
-pub fn get(root: &Root, key: &[u8]) -> Option<(Arc<FileInfo>, Siblings)> {
+/// disk, or was within `valid` ago.
+pub fn get(root: &Root, key: &[u8], valid: Duration) -> Option<(Arc<FileInfo>, Siblings)> {
     with_cache(root, false, |cache| {
         let slot = cache.map.get_mut(key)?;
+        if !valid.is_zero() && slot.validated.elapsed() < valid {
+            return Some((slot.info.clone(), slot.siblings));
+        }
         if root.identity(&slot.info.rel) == Some(slot.info.identity) {
-            if slot.checked.elapsed() > SIBLING_RECHECK {
+            let now = Instant::now();
+            slot.validated = now;
+            if now.duration_since(slot.checked) > SIBLING_RECHECK {
                 slot.siblings = root.siblings(&slot.info.rel);
-                slot.checked = Instant::now();
+                slot.checked = now;
             }
             return Some((slot.info.clone(), slot.siblings));
         }
@@ -131,14 +147,55 @@ pub fn put(
             }
         }
         cache.bytes += size;
+        let now = Instant::now();
+        cache.missing.remove(key);
         cache.map.insert(
             key.into(),
             Slot {
                 info: info.clone(),
                 siblings,
-                checked: Instant::now(),
+                checked: now,
+                validated: now,
             },
         );
         cache.map.len()
     })
+}
+
+/// Whether `key` was found missing within `valid` ago (never, when
+/// `valid` is zero).
+pub fn is_missing(root: &Root, key: &[u8], valid: Duration) -> bool {
+    if valid.is_zero() {
+        return false;
+    }
+    with_cache(root, false, |cache| match cache.missing.get(key) {
+        Some(seen) if seen.elapsed() < valid => true,
+        Some(_) => {
+            cache.missing.remove(key);
+            false
+        }
+        None => false,
+    })
+    .unwrap_or(false)
+}
+
+/// Remembers that `key` names nothing, for `valid` (nothing is
+/// remembered when `valid` is zero). At most `max_entries` missing paths
+/// are held: when full, the expired go, and if none has, all do.
+pub fn put_missing(root: &Root, key: &[u8], valid: Duration, max_entries: usize) {
+    if valid.is_zero() || max_entries == 0 {
+        return;
+    }
+    with_cache(root, true, |cache| {
+        let now = Instant::now();
+        if cache.missing.len() >= max_entries {
+            cache
+                .missing
+                .retain(|_, seen| now.duration_since(*seen) < valid);
+            if cache.missing.len() >= max_entries {
+                cache.missing.clear();
+            }
+        }
+        cache.missing.insert(key.into(), now);
+    });
 }

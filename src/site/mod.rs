@@ -326,10 +326,16 @@ impl Pipeline {
 
         // Step 5: resolve and open.
         let path = req.path;
-        if let Some((info, siblings)) = cache::get(&self.root, path) {
+        let valid = site.limits.cache_valid;
+        if let Some((info, siblings)) = cache::get(&self.root, path, valid) {
             self.count(|s| s.file_cache(true));
             trace.note(|| format!("file {} (open-file cache)", info.rel));
             return ctx.file(info, siblings);
+        }
+        if cache::is_missing(&self.root, path, valid) {
+            self.count(|s| s.file_cache(true));
+            trace.note(|| "404: found missing within --file-cache-valid".into());
+            return ctx.not_found();
         }
         self.count(|s| s.file_cache(false));
         let resolved = match resolve::resolve(path) {
@@ -410,6 +416,7 @@ impl Pipeline {
             // Step 6: not found.
             Ok(Lookup::NotFound(missing)) => {
                 trace.note(|| format!("404: {}", missing.reason()));
+                cache::put_missing(&self.root, path, valid, site.limits.cache_entries);
                 ctx.not_found()
             }
             Err(e) => {
@@ -814,7 +821,7 @@ impl Ctx<'_, '_> {
         let mut key = Vec::with_capacity(rel.len() + 1);
         key.push(0);
         key.extend_from_slice(rel.as_bytes());
-        let found = match cache::get(root, &key) {
+        let found = match cache::get(root, &key, site.limits.cache_valid) {
             Some((found, _)) => found,
             None => match files::lookup(root, &rel, false, &site.index) {
                 Ok(Lookup::File(found)) => {
