@@ -79,8 +79,15 @@ const CHAIN_THRESHOLD_WITHOUT_VECTORED_IO: usize = 1024;
 /// Payloads up to this size are copied into the write buffer when it has
 /// room for them, rather than chained: a chained payload must be written
 /// before the next frame is buffered, so many small responses would each
-/// cost a write (and, over TLS, records of their own).
-const COALESCE_MAX: usize = 4 * 1_024;
+/// cost a write (and, over TLS, records of their own), and a large body
+/// would cost a write per frame, each frame split by TLS into a full
+/// record and a record of a few bytes (its last bytes, past 16 KiB).
+const COALESCE_MAX: usize = frame::DEFAULT_MAX_FRAME_SIZE as usize;
+
+/// The write buffer grows, as payloads are copied into it, up to this many
+/// bytes: four DATA frames of the default maximum size with their heads, so
+/// a large body leaves in writes of 64 KiB (over TLS, full records).
+const MAX_BUFFER_CAPACITY: usize = 4 * (COALESCE_MAX + frame::HEADER_LEN);
 
 // TODO: Make generic
 impl<T, B> FramedWrite<T, B>
@@ -243,8 +250,13 @@ where
                     return Err(PayloadTooBig);
                 }
 
-                let room = self.buf.get_ref().capacity() - self.buf.get_ref().len();
-                let coalesce = len <= COALESCE_MAX && room >= len + frame::HEADER_LEN;
+                let used = self.buf.get_ref().len();
+                let coalesce =
+                    len <= COALESCE_MAX && used + len + frame::HEADER_LEN <= MAX_BUFFER_CAPACITY;
+                if coalesce && self.buf.get_ref().capacity() < used + len + frame::HEADER_LEN {
+                    // Straight to the largest size, not by doubling past it.
+                    self.buf.get_mut().reserve(MAX_BUFFER_CAPACITY - used);
+                }
                 if len >= self.chain_threshold && !coalesce {
                     let head = v.head();
 
@@ -315,9 +327,9 @@ where
     }
 
     fn has_capacity(&self) -> bool {
+        // The buffer grows as frames need it, up to MAX_BUFFER_CAPACITY.
         self.next.is_none()
-            && (self.buf.get_ref().capacity() - self.buf.get_ref().len()
-                >= self.min_buffer_capacity)
+            && self.buf.get_ref().len() + self.min_buffer_capacity <= MAX_BUFFER_CAPACITY
     }
 
     fn is_empty(&self) -> bool {
@@ -382,5 +394,76 @@ mod unstable {
         pub fn get_ref(&self) -> &T {
             &self.inner
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    /// Records each write it is given.
+    #[derive(Default)]
+    struct Writes(Vec<Vec<u8>>);
+
+    impl AsyncWrite for Writes {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.0.push(buf.to_vec());
+            Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn data(stream: u32, payload: Vec<u8>) -> Frame<Bytes> {
+        frame::Data::new(stream.into(), Bytes::from(payload)).into()
+    }
+
+    /// Buffers frames while `poll_ready` allows, then flushes; returns the
+    /// writes made.
+    fn send(frames: Vec<Frame<Bytes>>) -> Vec<Vec<u8>> {
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let mut codec: FramedWrite<Writes, Bytes> = FramedWrite::new(Writes::default());
+        for f in frames {
+            assert!(codec.poll_ready(&mut cx).is_ready());
+            codec.buffer(f).unwrap();
+        }
+        assert!(codec.flush(&mut cx).is_ready());
+        codec.inner.0
+    }
+
+    #[test]
+    fn four_full_data_frames_leave_in_one_write() {
+        let frames = (0..4u8).map(|i| data(1, vec![i; 16_384])).collect();
+        let writes = send(frames);
+        assert_eq!(writes.len(), 1, "{:?}", writes.iter().map(Vec::len).collect::<Vec<_>>());
+        let out = &writes[0];
+        assert_eq!(out.len(), 4 * (16_384 + 9));
+        for i in 0..4 {
+            let frame = &out[i * (16_384 + 9)..(i + 1) * (16_384 + 9)];
+            // Length 16384, type DATA, no flags, stream 1.
+            assert_eq!(&frame[..9], &[0, 0x40, 0, 0, 0, 0, 0, 0, 1]);
+            assert!(frame[9..].iter().all(|&b| b == i as u8));
+        }
+    }
+
+    #[test]
+    fn a_fifth_full_frame_waits_for_the_next_write() {
+        let frames = (0..5u8).map(|i| data(1, vec![i; 16_384])).collect();
+        let writes = send(frames);
+        let all: Vec<u8> = writes.concat();
+        assert_eq!(all.len(), 5 * (16_384 + 9));
+        assert_eq!(writes[0].len(), 4 * (16_384 + 9));
+        assert_eq!(&all[4 * (16_384 + 9)..][..9], &[0, 0x40, 0, 0, 0, 0, 0, 0, 1]);
+        assert!(all[4 * (16_384 + 9) + 9..].iter().all(|&b| b == 4));
     }
 }
