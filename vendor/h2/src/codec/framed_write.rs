@@ -445,7 +445,12 @@ mod tests {
     fn four_full_data_frames_leave_in_one_write() {
         let frames = (0..4u8).map(|i| data(1, vec![i; 16_384])).collect();
         let writes = send(frames);
-        assert_eq!(writes.len(), 1, "{:?}", writes.iter().map(Vec::len).collect::<Vec<_>>());
+        assert_eq!(
+            writes.len(),
+            1,
+            "{:?}",
+            writes.iter().map(Vec::len).collect::<Vec<_>>()
+        );
         let out = &writes[0];
         assert_eq!(out.len(), 4 * (16_384 + 9));
         for i in 0..4 {
@@ -463,7 +468,10 @@ mod tests {
         let all: Vec<u8> = writes.concat();
         assert_eq!(all.len(), 5 * (16_384 + 9));
         assert_eq!(writes[0].len(), 4 * (16_384 + 9));
-        assert_eq!(&all[4 * (16_384 + 9)..][..9], &[0, 0x40, 0, 0, 0, 0, 0, 0, 1]);
+        assert_eq!(
+            &all[4 * (16_384 + 9)..][..9],
+            &[0, 0x40, 0, 0, 0, 0, 0, 0, 1]
+        );
         assert!(all[4 * (16_384 + 9) + 9..].iter().all(|&b| b == 4));
     }
 }
