@@ -213,3 +213,37 @@ fn live_mode_checks_every_request_whatever_file_cache_valid_says() {
     std::fs::write(root.join("new.txt"), "new").unwrap();
     assert_eq!(s.get("/new.txt").body, b"new");
 }
+
+#[test]
+fn error_pages_and_the_fallback_are_cached_and_stay_fresh() {
+    let tree = Tree::new();
+    tree.file("404.html", "<h1>custom one</h1>")
+        .file("app.html", "<h1>app one</h1>");
+    std::thread::sleep(Duration::from_millis(1300));
+    let s = TestServer::start(
+        tree.path(),
+        &["--quiet", "--threads", "1", "--error-page", "404=404.html"],
+    );
+    for _ in 0..2 {
+        let r = s.get("/nope.txt");
+        assert_eq!(r.status, 404);
+        assert_eq!(r.text(), "<h1>custom one</h1>");
+    }
+    std::fs::write(tree.path().join("404.html"), "<h1>custom two</h1>").unwrap();
+    assert_eq!(s.get("/nope.txt").text(), "<h1>custom two</h1>");
+    std::fs::remove_file(tree.path().join("404.html")).unwrap();
+    let r = s.get("/nope.txt");
+    assert_eq!(r.status, 404);
+    assert!(r.text().contains("404 Not Found"), "{}", r.text());
+
+    let s = TestServer::start(
+        tree.path(),
+        &["--quiet", "--threads", "1", "--fallback", "app.html"],
+    );
+    let page = "GET /route HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\n\r\n";
+    for _ in 0..2 {
+        assert_eq!(s.request(page).text(), "<h1>app one</h1>");
+    }
+    std::fs::write(tree.path().join("app.html"), "<h1>app two</h1>").unwrap();
+    assert_eq!(s.request(page).text(), "<h1>app two</h1>");
+}

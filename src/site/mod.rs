@@ -506,14 +506,12 @@ impl Ctx<'_, '_> {
             .iter()
             .find(|(s, _)| *s == status)
             .and_then(|(_, rel)| {
-                match files::lookup(&self.pipeline.root, rel, false, &site.index) {
-                    Ok(Lookup::File(info)) if info.size <= SMALL_FILE => {
-                        read_up_to(&info, info.size)
-                            .ok()
-                            .map(|body| (info.content_type, body))
-                    }
-                    _ => None,
-                }
+                let info = self.named_file(rel).filter(|i| i.size <= SMALL_FILE)?;
+                let body = match &info.body {
+                    Some(body) => body.clone(),
+                    None => read_up_to(&info, info.size).ok()?,
+                };
+                Some((info.content_type, body))
             });
         let (content_type, page) = match custom {
             Some(found) => {
@@ -565,9 +563,7 @@ impl Ctx<'_, '_> {
         let site = self.site();
         if let Some(fallback) = &site.fallback {
             if self.accepts_html() {
-                if let Ok(Lookup::File(info)) =
-                    files::lookup(&self.pipeline.root, fallback, false, &site.index)
-                {
+                if let Some(info) = self.named_file(fallback) {
                     self.trace
                         .note(|| format!("fallback {fallback} for a page"));
                     return self.file(info, Siblings::default());
@@ -816,30 +812,36 @@ impl Ctx<'_, '_> {
     /// The precompressed sibling of `info` for `coding`, opened beneath the
     /// root and cached like any file.
     fn sibling(&self, info: &FileInfo, coding: Coding) -> Option<Representation> {
-        let (site, root) = (self.site(), &self.pipeline.root);
-        let rel = format!("{}{}", info.rel, coding.suffix());
-        let mut key = Vec::with_capacity(rel.len() + 1);
-        key.push(0);
-        key.extend_from_slice(rel.as_bytes());
-        let found = match cache::get(root, &key, site.limits.cache_valid) {
-            Some((found, _)) => found,
-            None => match files::lookup(root, &rel, false, &site.index) {
-                Ok(Lookup::File(found)) => {
-                    let (entries, bytes) = (site.limits.cache_entries, site.limits.cache_bytes);
-                    let held = cache::put(root, &key, &found, Siblings::default(), entries, bytes);
-                    if let Some(n) = held {
-                        self.pipeline.count(|s| s.file_cache_entries(n));
-                    }
-                    found
-                }
-                _ => return None,
-            },
-        };
+        let found = self.named_file(&format!("{}{}", info.rel, coding.suffix()))?;
         let rep = identity(&found, self.req.head_only()).ok()?;
         Some(Representation {
             coding: Some(coding),
             ..rep
         })
+    }
+
+    /// The file at `rel` (a precompressed sibling, a custom error page),
+    /// opened beneath the root and cached like any file under a key no URL
+    /// can be: a NUL and the path.
+    fn named_file(&self, rel: &str) -> Option<Arc<FileInfo>> {
+        let (site, root) = (self.site(), &self.pipeline.root);
+        let mut key = Vec::with_capacity(rel.len() + 1);
+        key.push(0);
+        key.extend_from_slice(rel.as_bytes());
+        if let Some((found, _)) = cache::get(root, &key, site.limits.cache_valid) {
+            return Some(found);
+        }
+        match files::lookup(root, rel, false, &site.index) {
+            Ok(Lookup::File(found)) => {
+                let (entries, bytes) = (site.limits.cache_entries, site.limits.cache_bytes);
+                let held = cache::put(root, &key, &found, Siblings::default(), entries, bytes);
+                if let Some(n) = held {
+                    self.pipeline.count(|s| s.file_cache_entries(n));
+                }
+                Some(found)
+            }
+            _ => None,
+        }
     }
 }
 
