@@ -39,6 +39,13 @@ const READ_CHUNK: usize = 8 * 1024;
 pub const OUT_FLUSH: usize = 64 * 1024;
 /// Idle buffers each worker keeps for reuse.
 const POOLED_BUFFERS: usize = 16;
+/// Room an output buffer starts with: a response head and a small body
+/// fit without growing it.
+const OUT_INITIAL: usize = 4 * 1024;
+/// Buffers that grew past these (a long head, many pipelined responses)
+/// are not pooled, so the pool of an idle worker stays small.
+const POOLED_READ_MAX: usize = 2 * READ_CHUNK;
+const POOLED_OUT_MAX: usize = 2 * OUT_FLUSH;
 
 thread_local! {
     /// Buffers of connections that are waiting for their next request: an
@@ -250,6 +257,11 @@ impl Connection {
                 });
             }
         }
+        // What is left unread or unsent is of no use now: the next
+        // connection reuses the buffers.
+        self.buf.clear();
+        self.out.clear();
+        self.release_buffers();
         None
     }
 
@@ -659,17 +671,25 @@ impl Connection {
     fn take_buffers(&mut self) {
         if self.buffers == Buffers::Pooled {
             let pooled = POOL.with(|p| p.borrow_mut().pop());
-            (self.buf, self.out) =
-                pooled.unwrap_or_else(|| (BytesMut::with_capacity(READ_CHUNK), Vec::new()));
+            (self.buf, self.out) = pooled.unwrap_or_else(|| {
+                (
+                    BytesMut::with_capacity(READ_CHUNK),
+                    Vec::with_capacity(OUT_INITIAL),
+                )
+            });
             self.buffers = Buffers::Held;
         }
     }
 
-    /// Gives empty buffers back to the pool while the connection waits.
+    /// Gives empty buffers back to the pool while the connection waits
+    /// (or once it has closed).
     fn release_buffers(&mut self) {
         if self.buffers == Buffers::Held && self.buf.is_empty() && self.out.is_empty() {
             self.buffers = Buffers::Pooled;
             let buffers = (std::mem::take(&mut self.buf), std::mem::take(&mut self.out));
+            if buffers.0.capacity() > POOLED_READ_MAX || buffers.1.capacity() > POOLED_OUT_MAX {
+                return;
+            }
             POOL.with(|p| {
                 let mut pool = p.borrow_mut();
                 if pool.len() < POOLED_BUFFERS {
