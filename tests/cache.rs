@@ -125,20 +125,29 @@ fn a_small_cache_still_serves_everything() {
     assert_eq!(s.get("/f1.txt").text(), "file 1");
 }
 
-#[test]
-fn within_file_cache_valid_a_file_and_a_missing_path_are_trusted() {
+/// A server that trusts its cache for `valid`, once it has served
+/// /small.txt and found /new.txt missing, and both have then changed on
+/// disk: the first rewritten shorter, the second created.
+fn cached_then_changed(valid: &str) -> (Tree, TestServer) {
     let tree = settled_tree();
     let root = tree.path().join("root");
     let s = TestServer::start(
         &root,
-        &["--quiet", "--threads", "1", "--file-cache-valid", "1h"],
+        &["--quiet", "--threads", "1", "--file-cache-valid", valid],
     );
     assert_eq!(warm(&s, "/small.txt").body, b"0123456789");
     assert_eq!(s.get("/new.txt").status, 404);
-    // Changed, created and deleted on disk: the window is an hour, so the
-    // answers stay what they were, whole and consistent.
     std::fs::write(root.join("small.txt"), "short").unwrap();
     std::fs::write(root.join("new.txt"), "new").unwrap();
+    (tree, s)
+}
+
+#[test]
+fn within_file_cache_valid_a_file_and_a_missing_path_are_trusted() {
+    // The window is an hour, so the answers stay what they were, whole
+    // and consistent.
+    let (tree, s) = cached_then_changed("1h");
+    let root = tree.path().join("root");
     let r = s.get("/small.txt");
     assert_eq!(r.body, b"0123456789");
     assert_eq!(r.header("Content-Length"), Some("10"));
@@ -151,16 +160,8 @@ fn within_file_cache_valid_a_file_and_a_missing_path_are_trusted() {
 
 #[test]
 fn after_file_cache_valid_a_change_is_seen() {
-    let tree = settled_tree();
+    let (tree, s) = cached_then_changed("200ms");
     let root = tree.path().join("root");
-    let s = TestServer::start(
-        &root,
-        &["--quiet", "--threads", "1", "--file-cache-valid", "200ms"],
-    );
-    assert_eq!(warm(&s, "/small.txt").body, b"0123456789");
-    assert_eq!(s.get("/new.txt").status, 404);
-    std::fs::write(root.join("small.txt"), "short").unwrap();
-    std::fs::write(root.join("new.txt"), "new").unwrap();
     // Well past the window, however slowly this machine runs.
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(s.get("/small.txt").body, b"short");
