@@ -90,29 +90,53 @@ fn content_len(info: &FileInfo) -> usize {
     info.body.as_ref().map_or(0, |b| b.len())
 }
 
-/// The cached file for `key` and its siblings, if it is still the file on
-/// disk, or was within `valid` ago.
-pub fn get(root: &Root, key: &[u8], valid: Duration) -> Option<(Arc<FileInfo>, Siblings)> {
+/// What the cache knows of a key.
+pub enum Cached {
+    /// The file, still on disk as cached (or checked within `valid`), and
+    /// its siblings.
+    File(Arc<FileInfo>, Siblings),
+    /// Found missing within `valid` ago.
+    Missing,
+    /// Nothing: look it up.
+    Unknown,
+}
+
+/// What the cache knows of `key`: the cached file if it is still the file
+/// on disk, or was within `valid` ago; or that the path was found missing
+/// within `valid` ago (never, when `valid` is zero).
+pub fn get(root: &Root, key: &[u8], valid: Duration) -> Cached {
     with_cache(root, false, |cache| {
-        let slot = cache.map.get_mut(key)?;
-        if !valid.is_zero() && slot.validated.elapsed() < valid {
-            return Some((slot.info.clone(), slot.siblings));
-        }
-        if root.identity(&slot.info.rel) == Some(slot.info.identity) {
-            let now = Instant::now();
-            slot.validated = now;
-            if now.duration_since(slot.checked) > SIBLING_RECHECK {
-                slot.siblings = root.siblings(&slot.info.rel);
-                slot.checked = now;
+        if let Some(slot) = cache.map.get_mut(key) {
+            if !valid.is_zero() && slot.validated.elapsed() < valid {
+                return Cached::File(slot.info.clone(), slot.siblings);
             }
-            return Some((slot.info.clone(), slot.siblings));
+            if root.identity(&slot.info.rel) == Some(slot.info.identity) {
+                let now = Instant::now();
+                slot.validated = now;
+                if now.duration_since(slot.checked) > SIBLING_RECHECK {
+                    slot.siblings = root.siblings(&slot.info.rel);
+                    slot.checked = now;
+                }
+                return Cached::File(slot.info.clone(), slot.siblings);
+            }
+            if let Some(slot) = cache.map.remove(key) {
+                cache.bytes -= content_len(&slot.info);
+            }
+            return Cached::Unknown;
         }
-        if let Some(slot) = cache.map.remove(key) {
-            cache.bytes -= content_len(&slot.info);
+        if valid.is_zero() {
+            return Cached::Unknown;
         }
-        None
+        match cache.missing.get(key) {
+            Some(seen) if seen.elapsed() < valid => Cached::Missing,
+            Some(_) => {
+                cache.missing.remove(key);
+                Cached::Unknown
+            }
+            None => Cached::Unknown,
+        }
     })
-    .flatten()
+    .unwrap_or(Cached::Unknown)
 }
 
 /// Remembers that `key` names `info`, beside which `siblings` exist;
@@ -160,23 +184,6 @@ pub fn put(
         );
         cache.map.len()
     })
-}
-
-/// Whether `key` was found missing within `valid` ago (never, when
-/// `valid` is zero).
-pub fn is_missing(root: &Root, key: &[u8], valid: Duration) -> bool {
-    if valid.is_zero() {
-        return false;
-    }
-    with_cache(root, false, |cache| match cache.missing.get(key) {
-        Some(seen) if seen.elapsed() < valid => true,
-        Some(_) => {
-            cache.missing.remove(key);
-            false
-        }
-        None => false,
-    })
-    .unwrap_or(false)
 }
 
 /// Remembers that `key` names nothing, for `valid` (nothing is

@@ -56,6 +56,7 @@ use crate::dev::live::{self, Live};
 use crate::exchange::{Body, Coding, Method, Name, Piece, Plan, Request, Text};
 use crate::limit::{Guard, Limiter, Verdict};
 use crate::stats::Stats;
+use cache::Cached;
 use conditional::Precondition;
 use files::{FileInfo, Lookup, Root, Siblings, SMALL_FILE};
 use range::Ranges;
@@ -327,17 +328,19 @@ impl Pipeline {
         // Step 5: resolve and open.
         let path = req.path;
         let valid = site.limits.cache_valid;
-        if let Some((info, siblings)) = cache::get(&self.root, path, valid) {
-            self.count(|s| s.file_cache(true));
-            trace.note(|| format!("file {} (open-file cache)", info.rel));
-            return ctx.file(info, siblings);
+        match cache::get(&self.root, path, valid) {
+            Cached::File(info, siblings) => {
+                self.count(|s| s.file_cache(true));
+                trace.note(|| format!("file {} (open-file cache)", info.rel));
+                return ctx.file(info, siblings);
+            }
+            Cached::Missing => {
+                self.count(|s| s.file_cache(true));
+                trace.note(|| "404: found missing within --file-cache-valid".into());
+                return ctx.not_found();
+            }
+            Cached::Unknown => self.count(|s| s.file_cache(false)),
         }
-        if cache::is_missing(&self.root, path, valid) {
-            self.count(|s| s.file_cache(true));
-            trace.note(|| "404: found missing within --file-cache-valid".into());
-            return ctx.not_found();
-        }
-        self.count(|s| s.file_cache(false));
         let resolved = match resolve::resolve(path) {
             Ok(r) => r,
             Err(Refusal::BadRequest(why)) => {
@@ -507,11 +510,7 @@ impl Ctx<'_, '_> {
             .find(|(s, _)| *s == status)
             .and_then(|(_, rel)| {
                 let info = self.named_file(rel).filter(|i| i.size <= SMALL_FILE)?;
-                let body = match &info.body {
-                    Some(body) => body.clone(),
-                    None => read_up_to(&info, info.size).ok()?,
-                };
-                Some((info.content_type, body))
+                Some((info.content_type, whole(&info).ok()?))
             });
         let (content_type, page) = match custom {
             Some(found) => {
@@ -828,7 +827,7 @@ impl Ctx<'_, '_> {
         let mut key = Vec::with_capacity(rel.len() + 1);
         key.push(0);
         key.extend_from_slice(rel.as_bytes());
-        if let Some((found, _)) = cache::get(root, &key, site.limits.cache_valid) {
+        if let Cached::File(found, _) = cache::get(root, &key, site.limits.cache_valid) {
             return Some(found);
         }
         match files::lookup(root, rel, false, &site.index) {
@@ -888,6 +887,15 @@ fn relative(from: &[u8], target: &str) -> String {
 
 /// Reads up to `size` bytes from the start of the file; fewer if it
 /// shrank meanwhile.
+/// The file's content: the copy it holds in memory, else what a read
+/// finds now.
+fn whole(info: &FileInfo) -> std::io::Result<Bytes> {
+    match &info.body {
+        Some(body) => Ok(body.clone()),
+        None => read_up_to(info, info.size),
+    }
+}
+
 fn read_up_to(info: &FileInfo, size: u64) -> std::io::Result<Bytes> {
     let mut body = vec![0; size as usize];
     let mut got = 0;
@@ -942,11 +950,7 @@ fn identity(info: &FileInfo, head_only: bool) -> std::io::Result<Representation>
 /// `info` with the `--live` script in it: a representation of its own,
 /// whose validator differs from the file's.
 fn injected(info: &FileInfo) -> std::io::Result<Representation> {
-    let whole = match &info.body {
-        Some(body) => body.clone(),
-        None => read_up_to(info, info.size)?,
-    };
-    let content = live::inject(&whole);
+    let content = live::inject(&whole(info)?);
     Ok(Representation {
         file: info.file.clone(),
         len: content.len() as u64,
@@ -1007,10 +1011,7 @@ fn compressed(
     info: &FileInfo,
     coding: Coding,
 ) -> Option<Representation> {
-    let whole = match &info.body {
-        Some(body) => body.clone(),
-        None => read_up_to(info, info.size).ok()?,
-    };
+    let whole = whole(info).ok()?;
     if whole.len() as u64 != info.size {
         return None;
     }
