@@ -201,15 +201,17 @@ def tree_pids(pid):
 
 
 def cpu_ticks(pids):
-    total = 0
+    """Clock ticks the processes spent in user space and in the kernel."""
+    user = system = 0
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
+            user += int(fields[11])
+            system += int(fields[12])
         except OSError:
             pass
-    return total
+    return user, system
 
 
 def status_kib(pids, key):
@@ -384,8 +386,14 @@ def run_load(server, scenario, duration, client_cores, wrk_threads=1):
         seconds = float(fields["seconds"])
         r = {"value": int(fields["bytes"]) / seconds / 1e9, "errors": int(fields["errors"]),
              "non2xx": 0, "p99_ms": None, "requests": int(fields["responses"]), "unit": "GB/s"}
-    cpu = (cpu_ticks(server.pids) - before) / TICK
+    after = cpu_ticks(server.pids)
+    user, system = ((a - b) / TICK for a, b in zip(after, before))
+    cpu = user + system
     r["per_cpu_s"] = r["requests"] / cpu if cpu > 0 else 0
+    # Microseconds of server CPU per request, in user space and in the
+    # kernel: which side a row's difference lies on.
+    r["user_us"] = user * 1e6 / r["requests"] if r["requests"] else None
+    r["system_us"] = system * 1e6 / r["requests"] if r["requests"] else None
     r["peak_rss"] = status_kib(server.pids, "VmHWM")
     return r
 
@@ -486,6 +494,20 @@ def main():
         print(f"| {SCENARIOS[s][0]} | {fmt(hv, digits)} {unit} | {fmt(gv, digits)} {unit} | "
               f"{ratio:.2f}x | {fmt(median([r['per_cpu_s'] for r in h]), 0)} | "
               f"{fmt(median([r['per_cpu_s'] for r in g]), 0)} | {p99} | {rss} | {err} | {non} |")
+    print()
+    print(f"Server CPU per request, microseconds (user + kernel), and the ratio of requests "
+          f"per CPU-second (henaserver / {other}).")
+    print()
+    print(f"| scenario | per CPU-s ratio | henaserver user | henaserver kernel "
+          f"| {other} user | {other} kernel |")
+    print("|---|---|---|---|---|---|")
+    for s in scenarios:
+        h, g = results[(s, "henaserver")], results[(s, other)]
+        ratio = median([a["per_cpu_s"] / b["per_cpu_s"] for a, b in zip(h, g)
+                        if b["per_cpu_s"]]) or 0.0
+        cells = [fmt(median([r[k] for r in rs]), 2)
+                 for rs in (h, g) for k in ("user_us", "system_us")]
+        print(f"| {SCENARIOS[s][0]} | {ratio:.2f}x | " + " | ".join(cells) + " |")
     print()
     print(f"| idle RSS MiB | henaserver {median(idles['henaserver']) / 1024:.1f} | "
           f"{other} {median(idles[other]) / 1024:.1f} |")

@@ -93,8 +93,10 @@ pub(super) async fn accept_loop(listener: Accepting, shared: Arc<Shared>, permit
                 // Counted against --conn-limit while it lives; a client at
                 // its limit is served by the listener that answers 429.
                 let (ticket, shared) = shared.admit(peer);
+                // Each connection's state lives on the heap from the
+                // start: the task then moves a pointer, not the future.
                 match shared.tls.clone() {
-                    None => stop::spawn(async move {
+                    None => stop::spawn(Box::pin(async move {
                         let handover = connection::serve_tcp(stream, peer, shared.clone()).await;
                         if let Some(h) = handover {
                             // The connection opened with the HTTP/2 preface.
@@ -102,7 +104,7 @@ pub(super) async fn accept_loop(listener: Accepting, shared: Arc<Shared>, permit
                             Box::pin(http2::serve(io, peer, shared, None)).await;
                         }
                         drop((permit, ticket));
-                    }),
+                    })),
                     // The handshake's state is large: it lives on the heap.
                     Some(tls) => stop::spawn(Box::pin(async move {
                         serve_tls(tls, stream, peer, shared).await;
