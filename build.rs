@@ -39,6 +39,28 @@ fn main() {
         );
         println!("cargo:rustc-link-arg-bins=-Wl,--no-warn-symbol-ordering");
     }
+    // Relative relocations packed (DT_RELR): the loader reads a few KiB at
+    // start-up where it read the 400 KiB of a table kept resident after.
+    // The C library must know the format, as glibc does from 2.36: the one
+    // this binary is built against, and so runs with here.
+    if glibc_at_least(2, 36) {
+        println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
+    }
+}
+
+/// Whether the C library of the machine building is glibc `major.minor`
+/// or later.
+fn glibc_at_least(major: u32, minor: u32) -> bool {
+    let Ok(out) = Command::new("getconf").arg("GNU_LIBC_VERSION").output() else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let Some(version) = text.trim().strip_prefix("glibc ") else {
+        return false;
+    };
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let found = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    found >= (major, minor)
 }
 
 /// Whether the compiler's sysroot carries `rust-lld` as the `ld.lld` its

@@ -63,7 +63,9 @@ run h2 https --http2 --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem"
 python3 - "$BIN" "$WORK"/{plain,tls,h2c,h2}.out >link/startup.order <<'PY'
 import re, sys
 binary, outs = sys.argv[1], sys.argv[2:]
-seen, order = set(), []
+# The C run-time's entry point first: left where the linker puts it, just
+# past the packed code, the pages mapped around it would be others.
+seen, order = {"_start"}, ["_start"]
 for out in outs:
     objects, names, current = {}, {}, None
     for line in open(out):
