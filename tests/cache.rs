@@ -240,3 +240,47 @@ fn error_pages_and_the_fallback_are_cached_and_stay_fresh() {
     std::fs::write(tree.path().join("app.html"), "<h1>app two</h1>").unwrap();
     assert_eq!(s.request(page).text(), "<h1>app two</h1>");
 }
+
+/// With `--error-page 404=404.html` and `--file-cache-valid valid`: asks
+/// for a missing path while 404.html is missing too, then creates it.
+fn error_page_created_after_a_404(valid: &str) -> (Tree, TestServer) {
+    let tree = settled_tree();
+    let root = tree.path().join("root");
+    let s = TestServer::start(
+        &root,
+        &[
+            "--quiet",
+            "--threads",
+            "1",
+            "--error-page",
+            "404=404.html",
+            "--file-cache-valid",
+            valid,
+        ],
+    );
+    let r = s.get("/nope.txt");
+    assert_eq!(r.status, 404);
+    assert!(r.text().contains("404 Not Found"), "{}", r.text());
+    std::fs::write(root.join("404.html"), "<h1>custom</h1>").unwrap();
+    (tree, s)
+}
+
+#[test]
+fn within_file_cache_valid_a_missing_error_page_is_remembered() {
+    // The window is an hour: the page is still known missing, and the
+    // built-in page answers.
+    let (_tree, s) = error_page_created_after_a_404("1h");
+    let r = s.get("/nope.txt");
+    assert_eq!(r.status, 404);
+    assert!(r.text().contains("404 Not Found"), "{}", r.text());
+}
+
+#[test]
+fn after_file_cache_valid_a_created_error_page_is_served() {
+    let (_tree, s) = error_page_created_after_a_404("200ms");
+    // Well past the window, however slowly this machine runs.
+    std::thread::sleep(Duration::from_millis(1500));
+    let r = s.get("/nope.txt");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.text(), "<h1>custom</h1>");
+}

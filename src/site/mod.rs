@@ -819,25 +819,32 @@ impl Ctx<'_, '_> {
         })
     }
 
-    /// The file at `rel` (a precompressed sibling, a custom error page),
-    /// opened beneath the root and cached like any file under a key no URL
-    /// can be: a NUL and the path.
+    /// The file at `rel` (a precompressed sibling, a custom error page, the
+    /// fallback page), opened beneath the root and cached like any file,
+    /// found or missing, under a key no URL can be: a NUL and the path.
     fn named_file(&self, rel: &str) -> Option<Arc<FileInfo>> {
         let (site, root) = (self.site(), &self.pipeline.root);
+        let limits = &site.limits;
         let mut key = Vec::with_capacity(rel.len() + 1);
         key.push(0);
         key.extend_from_slice(rel.as_bytes());
-        if let Cached::File(found, _) = cache::get(root, &key, site.limits.cache_valid) {
-            return Some(found);
+        match cache::get(root, &key, limits.cache_valid) {
+            Cached::File(found, _) => return Some(found),
+            Cached::Missing => return None,
+            Cached::Unknown => {}
         }
         match files::lookup(root, rel, false, &site.index) {
             Ok(Lookup::File(found)) => {
-                let (entries, bytes) = (site.limits.cache_entries, site.limits.cache_bytes);
+                let (entries, bytes) = (limits.cache_entries, limits.cache_bytes);
                 let held = cache::put(root, &key, &found, Siblings::default(), entries, bytes);
                 if let Some(n) = held {
                     self.pipeline.count(|s| s.file_cache_entries(n));
                 }
                 Some(found)
+            }
+            Ok(Lookup::NotFound(_)) => {
+                cache::put_missing(root, &key, limits.cache_valid, limits.cache_entries);
+                None
             }
             _ => None,
         }
@@ -885,8 +892,6 @@ fn relative(from: &[u8], target: &str) -> String {
     out
 }
 
-/// Reads up to `size` bytes from the start of the file; fewer if it
-/// shrank meanwhile.
 /// The file's content: the copy it holds in memory, else what a read
 /// finds now.
 fn whole(info: &FileInfo) -> std::io::Result<Bytes> {
@@ -896,6 +901,8 @@ fn whole(info: &FileInfo) -> std::io::Result<Bytes> {
     }
 }
 
+/// Reads up to `size` bytes from the start of the file; fewer if it
+/// shrank meanwhile.
 fn read_up_to(info: &FileInfo, size: u64) -> std::io::Result<Bytes> {
     let mut body = vec![0; size as usize];
     let mut got = 0;
