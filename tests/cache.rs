@@ -27,6 +27,14 @@ fn settled_tree() -> Tree {
     tree
 }
 
+/// A server on a settled tree's root, one worker, quiet, with `args`.
+fn serve_settled(args: &[&str]) -> (Tree, TestServer) {
+    let tree = settled_tree();
+    let root = tree.path().join("root");
+    let s = TestServer::start(&root, &[&["--quiet", "--threads", "1"], args].concat());
+    (tree, s)
+}
+
 fn warm(s: &TestServer, path: &str) -> Response {
     let first = s.get(path);
     let second = s.get(path);
@@ -37,9 +45,8 @@ fn warm(s: &TestServer, path: &str) -> Response {
 
 #[test]
 fn in_place_rewrites_of_the_same_size_are_seen() {
-    let tree = settled_tree();
+    let (tree, s) = serve_settled(&[]);
     let root = tree.path().join("root");
-    let s = TestServer::start(&root, &["--quiet", "--threads", "1"]);
     let before = warm(&s, "/small.txt");
     assert_eq!(before.body, b"0123456789");
     std::fs::write(root.join("small.txt"), "abcdefghij").unwrap();
@@ -54,9 +61,8 @@ fn in_place_rewrites_of_the_same_size_are_seen() {
 
 #[test]
 fn replaced_truncated_and_deleted_files_are_seen() {
-    let tree = settled_tree();
+    let (tree, s) = serve_settled(&[]);
     let root = tree.path().join("root");
-    let s = TestServer::start(&root, &["--quiet", "--threads", "1"]);
     assert_eq!(warm(&s, "/big.bin").body.len(), 300_000);
     // Replaced by a rename.
     let fresh = tree.path().join("fresh.bin");
@@ -82,9 +88,8 @@ fn replaced_truncated_and_deleted_files_are_seen() {
 /// Serves /link.txt (a link to a file inside) with `args`, then points the
 /// link at a secret outside the root and asks again.
 fn link_swapped_outside(args: &[&str]) -> Response {
-    let tree = settled_tree();
+    let (tree, s) = serve_settled(args);
     let root = tree.path().join("root");
-    let s = TestServer::start(&root, &[&["--quiet", "--threads", "1"], args].concat());
     assert_eq!(warm(&s, "/link.txt").body, b"inside");
     std::fs::remove_file(root.join("link.txt")).unwrap();
     symlink(
@@ -135,12 +140,8 @@ fn a_small_cache_still_serves_everything() {
 /// /small.txt and found /new.txt missing, and both have then changed on
 /// disk: the first rewritten shorter, the second created.
 fn cached_then_changed(valid: &str) -> (Tree, TestServer) {
-    let tree = settled_tree();
+    let (tree, s) = serve_settled(&["--file-cache-valid", valid]);
     let root = tree.path().join("root");
-    let s = TestServer::start(
-        &root,
-        &["--quiet", "--threads", "1", "--file-cache-valid", valid],
-    );
     assert_eq!(warm(&s, "/small.txt").body, b"0123456789");
     assert_eq!(s.get("/new.txt").status, 404);
     std::fs::write(root.join("small.txt"), "short").unwrap();
@@ -186,19 +187,8 @@ fn within_file_cache_valid_a_swapped_symlink_serves_nothing_from_outside() {
 
 #[test]
 fn live_mode_checks_every_request_whatever_file_cache_valid_says() {
-    let tree = settled_tree();
+    let (tree, s) = serve_settled(&["--live", "--file-cache-valid", "1h"]);
     let root = tree.path().join("root");
-    let s = TestServer::start(
-        &root,
-        &[
-            "--quiet",
-            "--threads",
-            "1",
-            "--live",
-            "--file-cache-valid",
-            "1h",
-        ],
-    );
     assert_eq!(warm(&s, "/small.txt").body, b"0123456789");
     std::fs::write(root.join("small.txt"), "abcdefghij").unwrap();
     assert_eq!(s.get("/small.txt").body, b"abcdefghij");
@@ -244,20 +234,8 @@ fn error_pages_and_the_fallback_are_cached_and_stay_fresh() {
 /// With `--error-page 404=404.html` and `--file-cache-valid valid`: asks
 /// for a missing path while 404.html is missing too, then creates it.
 fn error_page_created_after_a_404(valid: &str) -> (Tree, TestServer) {
-    let tree = settled_tree();
+    let (tree, s) = serve_settled(&["--error-page", "404=404.html", "--file-cache-valid", valid]);
     let root = tree.path().join("root");
-    let s = TestServer::start(
-        &root,
-        &[
-            "--quiet",
-            "--threads",
-            "1",
-            "--error-page",
-            "404=404.html",
-            "--file-cache-valid",
-            valid,
-        ],
-    );
     let r = s.get("/nope.txt");
     assert_eq!(r.status, 404);
     assert!(r.text().contains("404 Not Found"), "{}", r.text());
