@@ -435,7 +435,10 @@ impl Connection {
             Rest::Paced(paced) => Box::pin(self.send_paced(paced)).await?,
         }
         if !keep_alive {
-            self.flush().await?;
+            // The connection closes next: over plain TCP the end of this
+            // response waits for the FIN, and both leave in one segment.
+            let more = !self.io.is_tls();
+            self.write_out(more).await?;
         }
         self.log(logged);
         Ok(())
