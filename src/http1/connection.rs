@@ -307,19 +307,24 @@ impl Connection {
             let keep_alive = self.head.keep_alive && !stop::stopping() && !self.shared.refuses;
             let (len, framing) = (self.head.len, self.head.framing);
             let keep_alive = if framing == Framing::None {
-                let raw = &self.buf[..len];
-                let fields = HeadFields::new(&self.head, raw);
-                let req = self
-                    .head
-                    .request(raw, &fields, self.peer, self.io.tls_names(), &[]);
-                let responder = self.shared.responder.load_full();
-                let mut plan = responder.respond(&req).await;
-                self.shared.advertise(&mut plan);
-                let mark = self.out.len();
-                encode::head(&mut self.out, &plan, keep_alive);
-                self.exchange.inspected = self.record(&self.buf[..len], mark);
-                self.buf.advance(len);
-                let staged = self.stage(plan);
+                // The request and the plan end in this block: what is
+                // alive across an await is kept in the connection's
+                // future, and sending needs only what is staged.
+                let staged = {
+                    let raw = &self.buf[..len];
+                    let fields = HeadFields::new(&self.head, raw);
+                    let req = self
+                        .head
+                        .request(raw, &fields, self.peer, self.io.tls_names(), &[]);
+                    let responder = self.shared.responder.load_full();
+                    let mut plan = responder.respond(&req).await;
+                    self.shared.advertise(&mut plan);
+                    let mark = self.out.len();
+                    encode::head(&mut self.out, &plan, keep_alive);
+                    self.exchange.inspected = self.record(&self.buf[..len], mark);
+                    self.buf.advance(len);
+                    self.stage(plan)
+                };
                 self.send(staged, keep_alive).await?;
                 keep_alive
             } else {
@@ -414,11 +419,13 @@ impl Connection {
     /// Answers a request that could not be read (`status`: 400, 408, 413,
     /// 414, 431, 505…) and closes: nothing after it can be trusted.
     async fn answer_refusal(&mut self, status: u16, received: &[u8]) -> io::Result<()> {
-        let plan = pages::error_plan(status, false);
-        let mark = self.out.len();
-        encode::head(&mut self.out, &plan, false);
-        self.exchange.inspected = self.record(received, mark);
-        let staged = self.stage(plan);
+        let staged = {
+            let plan = pages::error_plan(status, false);
+            let mark = self.out.len();
+            encode::head(&mut self.out, &plan, false);
+            self.exchange.inspected = self.record(received, mark);
+            self.stage(plan)
+        };
         self.send(staged, false).await
     }
 

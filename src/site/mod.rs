@@ -173,26 +173,29 @@ impl Pipeline {
                 Err(plan) => return self.finished(*plan, trace),
             }
         }
-        let first = self.respond(req, &trace, true);
-        let plan = match first {
-            Ok(plan) => plan,
+        // Nothing of the first answer is kept across the wait for a
+        // compressed copy: a plan is large, and this future lives inside
+        // every connection's.
+        let compressing = match self.respond(req, &trace, true) {
+            Ok(plan) => return self.finished(plan, trace),
             Err(Deferred { info, coding }) => {
                 let cache_bytes = self.site.compression.cache_bytes;
                 let store = self.compressed.clone();
-                Box::pin(compress_off_loop(store, info, coding, cache_bytes)).await;
-                // The trace starts again once the copy is made.
-                trace.restart();
-                self.respond(req, &trace, false).unwrap_or_else(|_| {
-                    let ctx = Ctx {
-                        pipeline: self,
-                        req,
-                        trace: &trace,
-                        defer: false,
-                    };
-                    ctx.fail(500, Vec::new())
-                })
+                Box::pin(compress_off_loop(store, info, coding, cache_bytes))
             }
         };
+        compressing.await;
+        // The trace starts again once the copy is made.
+        trace.restart();
+        let plan = self.respond(req, &trace, false).unwrap_or_else(|_| {
+            let ctx = Ctx {
+                pipeline: self,
+                req,
+                trace: &trace,
+                defer: false,
+            };
+            ctx.fail(500, Vec::new())
+        });
         self.finished(plan, trace)
     }
 
