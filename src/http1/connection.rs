@@ -737,7 +737,6 @@ impl Connection {
                 return Ok(HeadRead::Http2);
             }
             if !self.buf.is_empty() {
-                let deadline = *deadline.get_or_insert_with(|| Instant::now() + header_timeout);
                 match parse::parse(&self.buf, &self.shared.limits) {
                     Ok(Some(head)) => {
                         self.head = head;
@@ -746,6 +745,9 @@ impl Connection {
                     Ok(None) => {}
                     Err(e) => return Ok(HeadRead::Malformed(e)),
                 }
+                // The clock is read only for a head that did not come
+                // whole: its time runs from the first piece seen.
+                let deadline = *deadline.get_or_insert_with(|| Instant::now() + header_timeout);
                 if Instant::now() >= deadline {
                     return Ok(HeadRead::TimedOut);
                 }
