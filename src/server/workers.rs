@@ -28,11 +28,10 @@ impl AdminThread {
             .name("henaserver-admin".into())
             .spawn(move || {
                 runtime.block_on(async move {
-                    let Ok(listener) = TcpListener::from_std(listener) else {
+                    let Ok(listener) = Accepting::tcp(listener) else {
                         return;
                     };
                     let permits = Arc::new(Semaphore::new(ADMIN_MAX_CONNECTIONS));
-                    let listener = Accepting::Tcp(listener);
                     let accepting = tokio::spawn(accept_loop(listener, shared, permits));
                     let _ = stopped.wait_for(|&s| s).await;
                     stop::stop_worker();
@@ -82,7 +81,7 @@ impl Worker {
             let mut accepting: Vec<(Option<SocketAddr>, tokio::task::JoinHandle<()>)> = Vec::new();
             for (key, listener, shared) in listeners {
                 let listener = match listener {
-                    Listening::Tcp(l) => Accepting::Tcp(TcpListener::from_std(l)?),
+                    Listening::Tcp(l) => Accepting::tcp(l)?,
                     Listening::Unix(l) => Accepting::Unix(platform::net::AsyncUnixListener::from_std(l)?),
                 };
                 let task = tokio::spawn(accept_loop(listener, shared, self.permits.clone()));
@@ -112,9 +111,8 @@ impl Worker {
                 tokio::select! {
                     () = &mut stopped => break,
                     command = self.commands.recv(), if commanded => match command {
-                        Some(WorkerCommand::Add(key, listener, shared)) => match TcpListener::from_std(listener) {
+                        Some(WorkerCommand::Add(key, listener, shared)) => match Accepting::tcp(listener) {
                             Ok(listener) => {
-                                let listener = Accepting::Tcp(listener);
                                 let task = tokio::spawn(accept_loop(listener, shared, self.permits.clone()));
                                 accepting.push((Some(key), task));
                             }
