@@ -29,7 +29,6 @@ use tokio::time::Sleep;
 use tokio_rustls::server::TlsStream;
 
 use crate::platform;
-use crate::platform::net::Accepted;
 use crate::stop::Stopped;
 use crate::tls::kernel::KernelTls;
 
@@ -44,13 +43,9 @@ const CORK_ABOVE: u64 = SENDFILE_CHUNK as u64;
 pub const COPY_CHUNK: usize = 64 * 1024;
 /// Copy buffers each worker keeps for reuse.
 const POOLED_COPY_BUFFERS: usize = 4;
-/// Size of the worker's buffer that a connection not yet registered with
-/// the runtime reads through (a request head, nearly always whole).
-const FRESH_READ: usize = 4096;
 
 thread_local! {
     static COPY_BUFFERS: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
-    static FRESH_BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Why a wait for the peer ended.
@@ -66,13 +61,6 @@ pub enum Wake {
 
 /// The stream itself.
 enum Stream {
-    /// Plain TCP not yet registered with the runtime, read and written
-    /// directly: the first wait registers it (`None` only if that failed).
-    /// `drained`: a short read emptied the socket, so the next read waits.
-    Fresh {
-        socket: Option<std::net::TcpStream>,
-        drained: bool,
-    },
     Tcp(TcpStream),
     /// Boxed: a TLS session is large, and rarer than plain connections in
     /// the thousands.
@@ -83,23 +71,14 @@ enum Stream {
 }
 
 impl Stream {
-    /// The registered TCP socket under the stream (`None`: not registered).
-    fn socket(&self) -> Option<&TcpStream> {
+    /// The TCP socket under the stream.
+    fn socket(&self) -> &TcpStream {
         match self {
-            Stream::Fresh { .. } => None,
-            Stream::Tcp(stream) => Some(stream),
-            Stream::Tls(tls) => Some(tls.get_ref().0),
-            Stream::Kernel(kernel) => Some(kernel.socket()),
+            Stream::Tcp(stream) => stream,
+            Stream::Tls(tls) => tls.get_ref().0,
+            Stream::Kernel(kernel) => kernel.socket(),
         }
     }
-}
-
-/// The error of a fresh socket whose registration failed.
-fn unregistered() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::NotConnected,
-        "the socket could not be registered",
-    )
 }
 
 /// One connection's byte stream, with the timer its waits share.
@@ -130,27 +109,10 @@ impl Transport {
         }
     }
 
-    /// A plain TCP connection just accepted, registered with the runtime
-    /// or not, whose first wait ends at `deadline`; with `zero_copy`, file
-    /// ranges are sent with `sendfile(2)`.
-    pub fn accepted(accepted: Accepted, zero_copy: bool, deadline: Instant) -> Transport {
-        let stream = match accepted {
-            Accepted::Fresh(socket) => Stream::Fresh {
-                socket: Some(socket),
-                drained: false,
-            },
-            Accepted::Registered(stream) => Stream::Tcp(stream),
-        };
-        Transport::new(stream, zero_copy, deadline)
-    }
-
-    /// Registers a fresh socket with the runtime, for a wait.
-    fn register(&mut self) -> io::Result<()> {
-        if let Stream::Fresh { socket, .. } = &mut self.stream {
-            let socket = socket.take().ok_or_else(unregistered)?;
-            self.stream = Stream::Tcp(TcpStream::from_std(socket)?);
-        }
-        Ok(())
+    /// A plain TCP stream whose first wait ends at `deadline`; with
+    /// `zero_copy`, file ranges are sent with `sendfile(2)`.
+    pub fn tcp(stream: TcpStream, zero_copy: bool, deadline: Instant) -> Transport {
+        Transport::new(Stream::Tcp(stream), zero_copy, deadline)
     }
 
     /// A TLS stream whose first wait ends at `deadline`. File ranges are
@@ -169,7 +131,6 @@ impl Transport {
     /// The TCP socket of a plain stream, for another protocol to take over.
     pub fn into_tcp(self) -> Option<TcpStream> {
         match self.stream {
-            Stream::Fresh { socket, .. } => TcpStream::from_std(socket?).ok(),
             Stream::Tcp(stream) => Some(stream),
             Stream::Tls(_) | Stream::Kernel(_) => None,
         }
@@ -177,7 +138,7 @@ impl Transport {
 
     /// Whether the stream is encrypted.
     pub fn is_tls(&self) -> bool {
-        !matches!(self.stream, Stream::Tcp(_) | Stream::Fresh { .. })
+        !matches!(self.stream, Stream::Tcp(_))
     }
 
     /// Whether the stream is encrypted, and the server name its client
@@ -186,7 +147,7 @@ impl Transport {
         match &self.stream {
             Stream::Tls(tls) => (true, tls.get_ref().1.server_name()),
             Stream::Kernel(kernel) => (true, kernel.server_name()),
-            Stream::Tcp(_) | Stream::Fresh { .. } => (false, None),
+            Stream::Tcp(_) => (false, None),
         }
     }
 
@@ -195,8 +156,13 @@ impl Transport {
         match &self.stream {
             Stream::Tls(tls) => Some(crate::tls::session_info(tls.get_ref().1)),
             Stream::Kernel(kernel) => Some(kernel.info()),
-            Stream::Tcp(_) | Stream::Fresh { .. } => None,
+            Stream::Tcp(_) => None,
         }
+    }
+
+    /// The TCP socket under the stream.
+    fn socket(&self) -> &TcpStream {
+        self.stream.socket()
     }
 
     /// Sets TCP_NODELAY once: responses that follow one another must not
@@ -204,13 +170,7 @@ impl Transport {
     pub fn set_nodelay(&mut self) {
         if !self.nodelay {
             self.nodelay = true;
-            let _ = match &self.stream {
-                Stream::Fresh {
-                    socket: Some(socket),
-                    ..
-                } => socket.set_nodelay(true),
-                stream => stream.socket().map_or(Ok(()), |s| s.set_nodelay(true)),
-            };
+            let _ = self.socket().set_nodelay(true);
         }
     }
 
@@ -231,10 +191,6 @@ impl Transport {
                 };
             }
             Stream::Kernel(kernel) => return kernel.try_read(buf),
-            Stream::Fresh { socket, drained } => {
-                let socket = socket.as_ref().ok_or_else(unregistered)?;
-                return read_fresh(socket, drained, buf);
-            }
         };
         let room = buf.capacity() - buf.len();
         match stream.try_read_buf(buf) {
@@ -256,10 +212,6 @@ impl Transport {
     /// kernel that more data follows at once (a head before its body).
     pub fn try_write(&mut self, buf: &[u8], more: bool) -> io::Result<usize> {
         let stream = match &mut self.stream {
-            Stream::Fresh { socket, .. } => {
-                let socket = socket.as_ref().ok_or_else(unregistered)?;
-                return platform::send::send_unregistered(socket, buf, more);
-            }
             Stream::Tcp(stream) => &*stream,
             Stream::Kernel(kernel) => kernel.socket(),
             Stream::Tls(tls) => {
@@ -281,7 +233,7 @@ impl Transport {
     /// socket is full; wait until it is writable and try again.
     pub fn try_flush(&mut self) -> io::Result<bool> {
         match &mut self.stream {
-            Stream::Fresh { .. } | Stream::Tcp(_) | Stream::Kernel(_) => Ok(true),
+            Stream::Tcp(_) | Stream::Kernel(_) => Ok(true),
             Stream::Tls(tls) => {
                 let mut cx = Context::from_waker(Waker::noop());
                 match Pin::new(&mut **tls).poll_flush(&mut cx) {
@@ -355,21 +307,20 @@ impl Transport {
     fn try_send_file(&mut self, file: &File, offset: &mut u64, end: u64) -> io::Result<()> {
         let chunk =
             usize::try_from(end - *offset).map_or(SENDFILE_CHUNK, |n| n.min(SENDFILE_CHUNK));
-        let stream = match &self.stream {
-            Stream::Fresh { socket, .. } => {
-                let socket = socket.as_ref().ok_or_else(unregistered)?;
-                let sent = platform::send::sendfile_unregistered(socket, file, offset, chunk)?;
-                return shrank(sent, chunk);
-            }
-            stream => stream.socket().ok_or_else(unregistered)?,
-        };
+        let stream = self.socket();
         let sent = platform::send::sendfile(stream, file, offset, chunk)?;
-        if sent < chunk && sent > 0 {
+        if sent == 0 && chunk > 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "file shrank while it was being sent",
+            ));
+        }
+        if sent < chunk {
             // A short send filled the socket: forget the readiness now
             // rather than learn it from a call that would block.
             forget(stream, Interest::WRITABLE);
         }
-        shrank(sent, chunk)
+        Ok(())
     }
 
     /// Sends `range` of `file` through a buffer of [`COPY_CHUNK`] bytes,
@@ -419,32 +370,18 @@ impl Transport {
     /// sendfile calls, so the head and the body leave in full segments;
     /// returns whether it did. [`Transport::uncork`] sends the rest.
     pub fn cork_for(&mut self, len: u64) -> bool {
-        self.zero_copy && len > CORK_ABOVE && self.cork(true)
+        self.zero_copy && len > CORK_ABOVE && platform::send::cork(self.socket(), true)
     }
 
     /// Takes the cork off: what is held back leaves now.
     pub fn uncork(&mut self) {
-        self.cork(false);
-    }
-
-    fn cork(&self, on: bool) -> bool {
-        match &self.stream {
-            Stream::Fresh {
-                socket: Some(socket),
-                ..
-            } => platform::send::cork(socket, on),
-            stream => stream.socket().is_some_and(|s| platform::send::cork(s, on)),
-        }
+        platform::send::cork(self.socket(), false);
     }
 
     /// Closes the sending side (after TLS's close_notify).
     pub async fn shutdown(&mut self) -> io::Result<()> {
         use tokio::io::AsyncWriteExt;
         match &mut self.stream {
-            Stream::Fresh { socket, .. } => {
-                let socket = socket.as_ref().ok_or_else(unregistered)?;
-                socket.shutdown(std::net::Shutdown::Write)
-            }
             Stream::Tcp(stream) => stream.shutdown().await,
             Stream::Tls(tls) => tls.shutdown().await,
             Stream::Kernel(kernel) => kernel.shutdown().await,
@@ -475,7 +412,6 @@ impl Transport {
         until: Instant,
         mut stop: Option<&mut Stopped>,
     ) -> io::Result<Wake> {
-        self.register()?;
         self.arm(until);
         let Transport {
             stream,
@@ -483,7 +419,7 @@ impl Transport {
             deadline,
             ..
         } = self;
-        let stream = stream.socket().ok_or_else(unregistered)?;
+        let stream = stream.socket();
         std::future::poll_fn(|cx| {
             let stop = stop.as_deref_mut();
             poll_wake(stream.poll_read_ready(cx), timer, *deadline, stop, cx)
@@ -494,7 +430,6 @@ impl Transport {
     /// Waits until the socket takes more data; a peer that reads nothing
     /// for `timeout` is an error.
     pub async fn wait_writable(&mut self, timeout: Duration) -> io::Result<()> {
-        self.register()?;
         self.arm(Instant::now() + timeout);
         let Transport {
             stream,
@@ -502,7 +437,7 @@ impl Transport {
             deadline,
             ..
         } = self;
-        let stream = stream.socket().ok_or_else(unregistered)?;
+        let stream = stream.socket();
         let wake = std::future::poll_fn(|cx| {
             poll_wake(stream.poll_write_ready(cx), timer, *deadline, None, cx)
         })
@@ -538,55 +473,6 @@ fn poll_wake(
         }
     }
     Poll::Pending
-}
-
-/// An error if `sendfile` sent nothing of a `chunk` that was not empty:
-/// the file ended before the range did.
-fn shrank(sent: usize, chunk: usize) -> io::Result<()> {
-    if sent == 0 && chunk > 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "file shrank while it was being sent",
-        ));
-    }
-    Ok(())
-}
-
-/// Reads what a fresh socket holds into `buf`, through the worker's
-/// buffer (`bytes` cannot be read into safely before they are written).
-/// After a short read the socket is drained: the next read reports
-/// nothing without a system call, and the wait that follows registers the
-/// socket, whose first readiness tells of anything that came meanwhile.
-fn read_fresh(
-    socket: &std::net::TcpStream,
-    drained: &mut bool,
-    buf: &mut BytesMut,
-) -> io::Result<Option<usize>> {
-    use std::io::Read;
-    if *drained {
-        return Ok(None);
-    }
-    FRESH_BUFFER.with(|scratch| {
-        let mut scratch = scratch.borrow_mut();
-        if scratch.len() < FRESH_READ {
-            scratch.resize(FRESH_READ, 0);
-        }
-        let want = FRESH_READ.min(buf.capacity() - buf.len()).max(1);
-        match (&*socket).read(&mut scratch[..want]) {
-            Ok(n) => {
-                buf.extend_from_slice(&scratch[..n]);
-                if n > 0 && n < want {
-                    *drained = true;
-                }
-                Ok(Some(n))
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                *drained = true;
-                Ok(None)
-            }
-            Err(e) => Err(e),
-        }
-    })
 }
 
 /// Clears tokio's readiness for `interest` without a system call.
@@ -646,8 +532,7 @@ mod tests {
                 client.read_to_end(&mut got).await.unwrap();
                 got
             });
-            let mut io =
-                Transport::accepted(Accepted::Registered(server), zero_copy, Instant::now());
+            let mut io = Transport::tcp(server, zero_copy, Instant::now());
             io.send_file(&file, range, Duration::from_secs(20))
                 .await
                 .unwrap();
@@ -684,8 +569,7 @@ mod tests {
         for zero_copy in [true, false] {
             runtime().block_on(async {
                 let (_client, server) = pair().await;
-                let mut io =
-                    Transport::accepted(Accepted::Registered(server), zero_copy, Instant::now());
+                let mut io = Transport::tcp(server, zero_copy, Instant::now());
                 let e = io
                     .send_file(&file, 0..100, Duration::from_secs(20))
                     .await
@@ -693,107 +577,5 @@ mod tests {
                 assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof, "{zero_copy}");
             });
         }
-    }
-
-    /// A connected pair of loopback sockets, the server's side accepted
-    /// as a worker accepts it (not registered): (client, server).
-    async fn fresh_pair() -> (TcpStream, Accepted) {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let listener = platform::net::AsyncTcpListener::from_std(listener).unwrap();
-        let (client, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
-        (client.unwrap(), accepted.unwrap().0)
-    }
-
-    fn is_fresh(io: &Transport) -> bool {
-        matches!(io.stream, Stream::Fresh { .. })
-    }
-
-    #[test]
-    fn a_request_already_there_is_answered_without_registering() {
-        runtime().block_on(async {
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            let (mut client, server) = fresh_pair().await;
-            assert!(matches!(server, Accepted::Fresh(_)));
-            client.write_all(b"ping").await.unwrap();
-            let mut io =
-                Transport::accepted(server, true, Instant::now() + Duration::from_secs(20));
-            let mut buf = BytesMut::with_capacity(64);
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while buf.len() < 4 {
-                if io.try_read(&mut buf).unwrap().is_none() {
-                    io.wait_readable(deadline, None).await.unwrap();
-                }
-            }
-            assert_eq!(&buf[..], b"ping");
-            // Loopback queues what is written before the write returns:
-            // the bytes were there at once, and no wait registered it.
-            assert!(is_fresh(&io), "read without a wait");
-            io.write_all(b"pong", false, Duration::from_secs(20))
-                .await
-                .unwrap();
-            io.shutdown().await.unwrap();
-            assert!(is_fresh(&io), "writing what fits needs no wait");
-            let mut got = Vec::new();
-            client.read_to_end(&mut got).await.unwrap();
-            assert_eq!(got, b"pong");
-        });
-    }
-
-    #[test]
-    fn a_fresh_socket_that_must_wait_is_registered_and_woken() {
-        runtime().block_on(async {
-            use tokio::io::AsyncWriteExt;
-            let (mut client, server) = fresh_pair().await;
-            let mut io =
-                Transport::accepted(server, true, Instant::now() + Duration::from_secs(20));
-            let mut buf = BytesMut::with_capacity(64);
-            assert_eq!(io.try_read(&mut buf).unwrap(), None, "nothing sent yet");
-            assert!(is_fresh(&io));
-            let writer = tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                client.write_all(b"late").await.unwrap();
-                client
-            });
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while buf.len() < 4 {
-                if io.try_read(&mut buf).unwrap().is_none() {
-                    let wake = io.wait_readable(deadline, None).await.unwrap();
-                    assert_eq!(wake, Wake::Ready);
-                }
-            }
-            assert!(!is_fresh(&io), "the wait registered the socket");
-            assert_eq!(&buf[..], b"late");
-            drop(writer.await.unwrap());
-        });
-    }
-
-    #[test]
-    fn bytes_that_come_after_a_short_read_are_not_missed() {
-        runtime().block_on(async {
-            use tokio::io::AsyncWriteExt;
-            let (mut client, server) = fresh_pair().await;
-            client.write_all(b"first").await.unwrap();
-            let mut io =
-                Transport::accepted(server, true, Instant::now() + Duration::from_secs(20));
-            let mut buf = BytesMut::with_capacity(64);
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while buf.len() < 5 {
-                if io.try_read(&mut buf).unwrap().is_none() {
-                    io.wait_readable(deadline, None).await.unwrap();
-                }
-            }
-            // Sent before the next read: a read that reports nothing after
-            // the short one must still see it through the wait.
-            client.write_all(b"second").await.unwrap();
-            while buf.len() < 11 {
-                if io.try_read(&mut buf).unwrap().is_none() {
-                    let wake = io.wait_readable(deadline, None).await.unwrap();
-                    assert_eq!(wake, Wake::Ready);
-                }
-            }
-            assert_eq!(&buf[..], b"firstsecond");
-        });
     }
 }

@@ -28,7 +28,6 @@ use crate::config::rate::Bandwidth;
 use crate::exchange::{Body, Events, Piece, Plan};
 use crate::limit::pace::Pace;
 use crate::observe::{Open, Protocol, Record};
-use crate::platform::net::Accepted;
 pub(crate) use crate::shared::Shared;
 use crate::site::pages;
 use crate::stop::{self, Stopped};
@@ -56,12 +55,12 @@ thread_local! {
 
 /// Serves one accepted plain TCP connection until it closes.
 pub fn serve_tcp(
-    stream: Accepted,
+    stream: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
 ) -> impl std::future::Future<Output = Option<Handover>> + Send {
     let deadline = Instant::now() + shared.limits.header_timeout;
-    let io = Transport::accepted(stream, shared.zero_copy, deadline);
+    let io = Transport::tcp(stream, shared.zero_copy, deadline);
     serve(io, peer, shared)
 }
 
@@ -922,7 +921,6 @@ mod footprint {
                 None,
                 true,
             ));
-            let c = crate::platform::net::Accepted::Registered(c);
             let f = super::serve_tcp(c, "127.0.0.1:1".parse().unwrap(), shared);
             // Thousands of idle connections each hold one of these, and
             // the connection's state it points to.

@@ -65,47 +65,6 @@ pub async fn accept_unix(listener: &AsyncUnixListener) -> io::Result<tokio::net:
     sys::accept_unix(listener).await
 }
 
-/// A connection just accepted. Where the platform allows, it is not yet
-/// registered with the runtime: a connection whose request is there when
-/// it is served, and whose answer the socket takes at once, is read,
-/// answered and closed without ever being (two `epoll_ctl` calls and the
-/// runtime's record of it saved).
-#[derive(Debug)]
-pub enum Accepted {
-    /// Non-blocking, not registered: read and written directly until
-    /// something must be waited for (never on Windows).
-    #[cfg_attr(windows, allow(dead_code))]
-    Fresh(std::net::TcpStream),
-    /// Registered with the runtime.
-    Registered(tokio::net::TcpStream),
-}
-
-impl Accepted {
-    /// The connection registered with the runtime (now, if it was not).
-    pub fn register(self) -> io::Result<tokio::net::TcpStream> {
-        match self {
-            Accepted::Fresh(stream) => tokio::net::TcpStream::from_std(stream),
-            Accepted::Registered(stream) => Ok(stream),
-        }
-    }
-}
-
-/// A TCP listener accepting in the runtime.
-#[derive(Debug)]
-pub struct AsyncTcpListener(sys::AsyncTcp);
-
-impl AsyncTcpListener {
-    /// Accepts from `listener` (non-blocking) in the current runtime.
-    pub fn from_std(listener: std::net::TcpListener) -> io::Result<AsyncTcpListener> {
-        sys::async_tcp(listener).map(AsyncTcpListener)
-    }
-
-    /// The next connection and its peer.
-    pub async fn accept(&self) -> io::Result<(Accepted, SocketAddr)> {
-        sys::accept_tcp(&self.0).await
-    }
-}
-
 /// A socket handed over in `LISTEN_FDS` (none on Windows).
 #[derive(Debug)]
 #[cfg_attr(windows, allow(dead_code))]
@@ -219,61 +178,6 @@ mod sys {
         let listener = UnixListener::from(fd);
         listener.set_nonblocking(true)?;
         Ok(listener)
-    }
-
-    /// The listening socket, registered with the runtime for its
-    /// readiness alone. Tokio's own listener registers every connection
-    /// it accepts, and its wait for a bare descriptor is not safe to
-    /// construct; its stream type waits on any socket, and nothing but
-    /// the wait and `accept` is ever called on this one.
-    pub(super) type AsyncTcp = tokio::net::TcpStream;
-
-    pub(super) fn async_tcp(listener: std::net::TcpListener) -> io::Result<AsyncTcp> {
-        let fd = std::os::fd::OwnedFd::from(listener);
-        tokio::net::TcpStream::from_std(std::net::TcpStream::from(fd))
-    }
-
-    /// Waits for the listener, then accepts without registering the
-    /// connection.
-    pub(super) async fn accept_tcp(listener: &AsyncTcp) -> io::Result<(Accepted, SocketAddr)> {
-        loop {
-            listener.readable().await?;
-            match listener.try_io(tokio::io::Interest::READABLE, || accept_now(listener)) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                accepted => return accepted,
-            }
-        }
-    }
-
-    /// One `accept4(2)`: non-blocking and closed on exec from the start.
-    #[cfg(not(target_vendor = "apple"))]
-    fn accept_now(listener: &AsyncTcp) -> io::Result<(Accepted, SocketAddr)> {
-        use rustix::net::SocketFlags;
-        let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
-        let (fd, peer) = rustix::net::acceptfrom_with(listener, flags)?;
-        Ok((
-            Accepted::Fresh(std::net::TcpStream::from(fd)),
-            ip_peer(peer)?,
-        ))
-    }
-
-    /// macOS has no `accept4`: close-on-exec and non-blocking are set
-    /// just after.
-    #[cfg(target_vendor = "apple")]
-    fn accept_now(listener: &AsyncTcp) -> io::Result<(Accepted, SocketAddr)> {
-        let (fd, peer) = rustix::net::acceptfrom(listener)?;
-        rustix::io::fcntl_setfd(&fd, rustix::io::FdFlags::CLOEXEC)?;
-        rustix::io::ioctl_fionbio(&fd, true)?;
-        Ok((
-            Accepted::Fresh(std::net::TcpStream::from(fd)),
-            ip_peer(peer)?,
-        ))
-    }
-
-    /// The peer of a TCP connection, as an IP address and port.
-    fn ip_peer(peer: Option<rustix::net::SocketAddrAny>) -> io::Result<SocketAddr> {
-        peer.and_then(|p| SocketAddr::try_from(p).ok())
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "the peer has no IP address"))
     }
 
     pub(super) async fn accept_unix(
@@ -394,19 +298,6 @@ mod sys {
             io::ErrorKind::Unsupported,
             "Unix sockets are not served on Windows",
         ))
-    }
-
-    pub(super) type AsyncTcp = tokio::net::TcpListener;
-
-    pub(super) fn async_tcp(listener: std::net::TcpListener) -> io::Result<AsyncTcp> {
-        AsyncTcp::from_std(listener)
-    }
-
-    /// Accepts through the runtime's listener, which registers each
-    /// connection: tokio has no readiness wait for a bare socket here.
-    pub(super) async fn accept_tcp(listener: &AsyncTcp) -> io::Result<(Accepted, SocketAddr)> {
-        let (stream, peer) = listener.accept().await?;
-        Ok((Accepted::Registered(stream), peer))
     }
 
     pub(super) async fn accept_unix(

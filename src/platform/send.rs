@@ -27,26 +27,10 @@ pub const SENDFILE: bool = cfg!(any(
     target_vendor = "apple"
 ));
 
-/// A socket: a descriptor on Unix, a `SOCKET` on Windows.
-#[cfg(unix)]
-pub use std::os::fd::AsFd as AsSocket;
-/// A socket: a descriptor on Unix, a `SOCKET` on Windows.
-#[cfg(windows)]
-pub use std::os::windows::io::AsSocket;
-
 /// Writes what the socket takes of `buf` now (`WouldBlock`: nothing).
 /// With `more`, tells the kernel that more data follows at once.
 pub fn send(stream: &TcpStream, buf: &[u8], more: bool) -> io::Result<usize> {
     stream.try_io(Interest::WRITABLE, || sys::send(stream, buf, more))
-}
-
-/// [`send`] on a socket not registered with the runtime.
-pub fn send_unregistered(
-    stream: &std::net::TcpStream,
-    buf: &[u8],
-    more: bool,
-) -> io::Result<usize> {
-    sys::send(stream, buf, more)
 }
 
 /// Sends what the socket takes of `file` from `*offset`, at most `len`
@@ -62,16 +46,6 @@ pub fn sendfile(
     })
 }
 
-/// [`sendfile`] on a socket not registered with the runtime.
-pub fn sendfile_unregistered(
-    stream: &std::net::TcpStream,
-    file: &File,
-    offset: &mut u64,
-    len: usize,
-) -> io::Result<usize> {
-    sys::sendfile(stream, file, offset, len)
-}
-
 /// Whether `e`, from [`sendfile`], says that this file cannot be sent so
 /// (some special file systems): its bytes are copied instead.
 pub fn cannot_sendfile(e: &io::Error) -> bool {
@@ -80,7 +54,7 @@ pub fn cannot_sendfile(e: &io::Error) -> bool {
 
 /// Holds back (`true`) or lets go (`false`) partial segments; `false`
 /// where the platform cannot.
-pub fn cork(stream: &impl AsSocket, on: bool) -> bool {
+pub fn cork(stream: &TcpStream, on: bool) -> bool {
     sys::cork(stream, on)
 }
 
@@ -90,7 +64,7 @@ mod sys {
     use rustix::io::Errno;
     use rustix::net::SendFlags;
 
-    pub(super) fn send(stream: &impl AsSocket, buf: &[u8], more: bool) -> io::Result<usize> {
+    pub(super) fn send(stream: &TcpStream, buf: &[u8], more: bool) -> io::Result<usize> {
         #[cfg(target_os = "linux")]
         let flags = if more {
             SendFlags::MORE | SendFlags::NOSIGNAL
@@ -107,7 +81,7 @@ mod sys {
 
     #[cfg(target_os = "linux")]
     pub(super) fn sendfile(
-        stream: &impl AsSocket,
+        stream: &TcpStream,
         file: &File,
         offset: &mut u64,
         len: usize,
@@ -119,7 +93,7 @@ mod sys {
     /// they stop early (the socket filled, a signal).
     #[cfg(any(target_os = "freebsd", target_vendor = "apple"))]
     pub(super) fn sendfile(
-        stream: &impl AsSocket,
+        stream: &TcpStream,
         file: &File,
         offset: &mut u64,
         len: usize,
@@ -155,12 +129,7 @@ mod sys {
     }
 
     #[cfg(not(any(target_os = "linux", target_os = "freebsd", target_vendor = "apple")))]
-    pub(super) fn sendfile(
-        _: &impl AsSocket,
-        _: &File,
-        _: &mut u64,
-        _: usize,
-    ) -> io::Result<usize> {
+    pub(super) fn sendfile(_: &TcpStream, _: &File, _: &mut u64, _: usize) -> io::Result<usize> {
         Err(io::ErrorKind::Unsupported.into())
     }
 
@@ -172,12 +141,12 @@ mod sys {
     }
 
     #[cfg(target_os = "linux")]
-    pub(super) fn cork(stream: &impl AsSocket, on: bool) -> bool {
+    pub(super) fn cork(stream: &TcpStream, on: bool) -> bool {
         rustix::net::sockopt::set_tcp_cork(stream, on).is_ok()
     }
 
     #[cfg(not(target_os = "linux"))]
-    pub(super) fn cork(_: &impl AsSocket, _: bool) -> bool {
+    pub(super) fn cork(_: &TcpStream, _: bool) -> bool {
         false
     }
 }
@@ -186,17 +155,12 @@ mod sys {
 mod sys {
     use super::*;
 
-    pub(super) fn send(stream: &impl AsSocket, buf: &[u8], _more: bool) -> io::Result<usize> {
+    pub(super) fn send(stream: &TcpStream, buf: &[u8], _more: bool) -> io::Result<usize> {
         // Inside `try_io`: a plain non-blocking send on the socket.
         socket2::SockRef::from(stream).send(buf)
     }
 
-    pub(super) fn sendfile(
-        _: &impl AsSocket,
-        _: &File,
-        _: &mut u64,
-        _: usize,
-    ) -> io::Result<usize> {
+    pub(super) fn sendfile(_: &TcpStream, _: &File, _: &mut u64, _: usize) -> io::Result<usize> {
         Err(io::ErrorKind::Unsupported.into())
     }
 
@@ -204,7 +168,7 @@ mod sys {
         e.kind() == io::ErrorKind::Unsupported
     }
 
-    pub(super) fn cork(_: &impl AsSocket, _: bool) -> bool {
+    pub(super) fn cork(_: &TcpStream, _: bool) -> bool {
         false
     }
 }

@@ -53,15 +53,10 @@ impl Server {
         let max = config.limits.max_connections;
         let permits = Arc::new(Semaphore::new(max));
         let scope = Arc::new(Scope::default());
-        let listeners = listeners
-            .into_iter()
-            .map(|listener| Accepting::tcp(listener.into_std()?))
-            .collect::<io::Result<Vec<_>>>()
-            .map_err(Error::Io)?;
         let accepting: Vec<_> = listeners
             .into_iter()
             .map(|listener| {
-                let task = accept_loop(listener, shared.clone(), permits.clone());
+                let task = accept_loop(Accepting::Tcp(listener), shared.clone(), permits.clone());
                 Scope::spawn(scope.clone(), task)
             })
             .collect();

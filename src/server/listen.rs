@@ -46,27 +46,19 @@ impl Listening {
 
 /// A listening socket a worker accepts from.
 pub(super) enum Accepting {
-    Tcp(platform::net::AsyncTcpListener),
+    Tcp(TcpListener),
     Unix(platform::net::AsyncUnixListener),
 }
 
 impl Accepting {
-    /// Accepts from `listener` in the current runtime.
-    pub(super) fn tcp(listener: std::net::TcpListener) -> io::Result<Accepting> {
-        platform::net::AsyncTcpListener::from_std(listener).map(Accepting::Tcp)
-    }
-
     /// The next connection and its peer ([`UNIX_PEER`] on a Unix socket).
     ///
     /// A connection on a Unix stream socket is served through the same
     /// socket type as TCP (`platform::net::accept_unix`).
-    pub(super) async fn accept(&self) -> io::Result<(platform::net::Accepted, SocketAddr)> {
+    pub(super) async fn accept(&self) -> io::Result<(tokio::net::TcpStream, SocketAddr)> {
         match self {
             Accepting::Tcp(l) => l.accept().await,
-            Accepting::Unix(l) => Ok((
-                platform::net::Accepted::Registered(platform::net::accept_unix(l).await?),
-                UNIX_PEER,
-            )),
+            Accepting::Unix(l) => Ok((platform::net::accept_unix(l).await?, UNIX_PEER)),
         }
     }
 }
@@ -115,10 +107,7 @@ pub(super) async fn accept_loop(listener: Accepting, shared: Arc<Shared>, permit
                     })),
                     // The handshake's state is large: it lives on the heap.
                     Some(tls) => stop::spawn(Box::pin(async move {
-                        match stream.register() {
-                            Ok(stream) => serve_tls(tls, stream, peer, shared).await,
-                            Err(e) => tracing::debug!(%peer, error = %e, "connection not served"),
-                        }
+                        serve_tls(tls, stream, peer, shared).await;
                         drop((permit, ticket));
                     })),
                 };

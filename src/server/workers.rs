@@ -28,10 +28,11 @@ impl AdminThread {
             .name("henaserver-admin".into())
             .spawn(move || {
                 runtime.block_on(async move {
-                    let Ok(listener) = Accepting::tcp(listener) else {
+                    let Ok(listener) = TcpListener::from_std(listener) else {
                         return;
                     };
                     let permits = Arc::new(Semaphore::new(ADMIN_MAX_CONNECTIONS));
+                    let listener = Accepting::Tcp(listener);
                     let accepting = tokio::spawn(accept_loop(listener, shared, permits));
                     let _ = stopped.wait_for(|&s| s).await;
                     stop::stop_worker();
@@ -81,7 +82,7 @@ impl Worker {
             let mut accepting: Vec<(Option<SocketAddr>, tokio::task::JoinHandle<()>)> = Vec::new();
             for (key, listener, shared) in listeners {
                 let listener = match listener {
-                    Listening::Tcp(l) => Accepting::tcp(l)?,
+                    Listening::Tcp(l) => Accepting::Tcp(TcpListener::from_std(l)?),
                     Listening::Unix(l) => Accepting::Unix(platform::net::AsyncUnixListener::from_std(l)?),
                 };
                 let task = tokio::spawn(accept_loop(listener, shared, self.permits.clone()));
@@ -111,8 +112,9 @@ impl Worker {
                 tokio::select! {
                     () = &mut stopped => break,
                     command = self.commands.recv(), if commanded => match command {
-                        Some(WorkerCommand::Add(key, listener, shared)) => match Accepting::tcp(listener) {
+                        Some(WorkerCommand::Add(key, listener, shared)) => match TcpListener::from_std(listener) {
                             Ok(listener) => {
+                                let listener = Accepting::Tcp(listener);
                                 let task = tokio::spawn(accept_loop(listener, shared, self.permits.clone()));
                                 accepting.push((Some(key), task));
                             }
