@@ -57,6 +57,38 @@ fn slowloris_is_dropped_on_time_while_others_are_served() {
 }
 
 #[test]
+fn a_second_request_that_trickles_in_gets_408_after_the_header_timeout() {
+    let t = tree();
+    let s = TestServer::start(
+        t.path(),
+        &[
+            "--quiet",
+            "--header-timeout",
+            "1s",
+            "--keepalive-timeout",
+            "60s",
+        ],
+    );
+    let mut c = s.connect();
+    c.send(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(c.response().body, b"alpha");
+    // The next head's clock starts with its first byte: each byte comes
+    // well within the keep-alive timeout, the whole head never does.
+    let started = Instant::now();
+    let head = b"GET /a.txt HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    for &b in head.iter() {
+        if c.stream.write_all(&[b]).is_err() || started.elapsed() > Duration::from_secs(8) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let rest = c.read_to_close();
+    let text = String::from_utf8_lossy(&rest);
+    assert!(text.starts_with("HTTP/1.1 408 "), "{text:?}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
 fn a_silent_connection_is_closed_after_the_header_timeout() {
     let t = tree();
     let s = TestServer::start(t.path(), &["--quiet", "--header-timeout", "700ms"]);

@@ -746,10 +746,12 @@ impl Connection {
                     Err(e) => return Ok(HeadRead::Malformed(e)),
                 }
                 // The clock is read only for a head that did not come
-                // whole: its time runs from the first piece seen.
-                let deadline = *deadline.get_or_insert_with(|| Instant::now() + header_timeout);
-                if Instant::now() >= deadline {
-                    return Ok(HeadRead::TimedOut);
+                // whole: its time runs from the first piece seen, once,
+                // and is looked at again with each later piece.
+                match deadline {
+                    Some(d) if Instant::now() >= d => return Ok(HeadRead::TimedOut),
+                    Some(_) => {}
+                    None => deadline = Some(Instant::now() + header_timeout),
                 }
             }
             if self.reading == Reading::Closed {
