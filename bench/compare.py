@@ -61,19 +61,21 @@ SCENARIOS = {
     "h2_1k": ("h2 over TLS: 1 KB, 10 conns x 100 streams", "h2load", ["-c10", "-m100"],
               "/1k.bin"),
     "h2_64m": ("h2 over TLS: 64 MiB, 4 conns", "h2load", ["-c4", "-m1"], "/64m.bin"),
+    "h2_64m_sink": ("h2 over TLS: 64 MiB, 4 conns, decrypting client", "sink", 4,
+                    "/64m.bin"),
     "h3_1k": ("h3: 1 KB, 10 conns x 50 streams", "h3load", ["-c10", "-m50"], "/1k.bin"),
     "h3_64m": ("h3: 64 MiB, 4 conns", "h3load", ["-c4", "-m1"], "/64m.bin"),
 }
 
 # Scenarios served over HTTPS, with the same certificate for both servers.
 TLS_SCENARIOS = {"tls_ka_1k", "tls_close_1k", "tls_64m", "tls_64m_wrk", "h2_1k", "h2_64m",
-                 "h3_1k", "h3_64m"}
+                 "h2_64m_sink", "h3_1k", "h3_64m"}
 # Scenarios spoken in HTTP/3 (henaserver gets --http3; nginx 1.22 has no
 # HTTP/3, so these run against Caddy: --other caddy).
 H3_SCENARIOS = {"h3_1k", "h3_64m"}
 H3LOAD = os.path.join(REPO, "target", "release", "examples", "h3load")
 # Scenarios spoken in HTTP/2 (nginx's listener gets the http2 parameter).
-H2_SCENARIOS = {"h2c_1k", "h2_1k", "h2_64m"}
+H2_SCENARIOS = {"h2c_1k", "h2_1k", "h2_64m", "h2_64m_sink"}
 CERT = os.path.join(OUT, "cert.pem")
 KEY = os.path.join(OUT, "key.pem")
 # Mozilla's "intermediate" TLS 1.2 suites, as nginx is told to use them.
@@ -231,6 +233,7 @@ class Server:
     def __init__(self, name, cores, workers=1, tls=False, h2=False, h3=False):
         self.name = name
         self.tls = tls
+        self.h2 = h2
         self.h2c = h2 and not tls
         pin = ["taskset", "-c", cores] if cores else []
         env = None
@@ -379,7 +382,7 @@ def run_load(server, scenario, duration, client_cores, wrk_threads=1):
             r["value"] = r["bytes_per_s"] / 1e9
             r["unit"] = "GB/s"
     else:
-        tls = ["--tls"] if server.tls else []
+        tls = ["--h2"] if server.h2 and server.tls else ["--tls"] if server.tls else []
         cmd = pin + [SINK] + tls + [url_host, path, str(args), str(duration)]
         out = subprocess.run(cmd, capture_output=True, text=True).stdout
         fields = dict(kv.split("=") for kv in out.split())
@@ -513,7 +516,7 @@ def main():
           f"{other} {median(idles[other]) / 1024:.1f} |")
     print(f"| start-up to first response, ms | henaserver {median(starts['henaserver']):.1f} | "
           f"{other} {median(starts[other]):.1f} |")
-    if {"tls_64m", "tls_64m_wrk", "h2_64m"} & set(scenarios):
+    if {"tls_64m", "tls_64m_wrk", "h2_64m", "h2_64m_sink"} & set(scenarios):
         gcm = aes_gcm_one_core()
         if gcm:
             print(f"| openssl speed -evp aes-128-gcm, 16 KiB blocks, core 0 | {gcm:.2f} GB/s |")
