@@ -3,11 +3,12 @@ use crate::codec::UserError::*;
 use crate::frame::{self, Frame, FrameSize};
 use crate::hpack;
 
-use bytes::{Buf, BufMut, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use std::collections::VecDeque;
+use std::io::IoSlice;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio_util::io::poll_write_buf;
 
 use std::io::{self, Cursor};
 
@@ -37,6 +38,18 @@ struct Encoder<B> {
     ///
     /// TODO: Should this be a ring buffer?
     buf: Cursor<BytesMut>,
+
+    /// DATA payloads taken whole instead of copied into `buf`, each with
+    /// the length `buf` had when it was taken: it is written after that
+    /// many bytes of `buf`.
+    shared: VecDeque<(usize, Bytes)>,
+
+    /// Bytes of the payloads in `shared`.
+    shared_len: usize,
+
+    /// Whether the writer takes vectored writes, so that payloads can be
+    /// shared rather than copied.
+    vectored: bool,
 
     /// Next frame to encode
     next: Option<Next<B>>,
@@ -89,6 +102,20 @@ const COALESCE_MAX: usize = frame::DEFAULT_MAX_FRAME_SIZE as usize;
 /// a large body leaves in writes of 64 KiB (over TLS, full records).
 const MAX_BUFFER_CAPACITY: usize = 4 * (COALESCE_MAX + frame::HEADER_LEN);
 
+/// With a writer that takes vectored writes, payloads of this size or more
+/// (up to [`COALESCE_MAX`]) are not copied into the write buffer: their
+/// bytes are shared (a `Bytes` payload is split, not copied) and written in
+/// the same vectored write as the frames around them. Over TLS, each byte
+/// is then copied once, into the record that encrypts it.
+const SHARE_MIN: usize = 4 * 1_024;
+
+/// Most payloads shared at once, which bounds the slices of one write.
+const MAX_SHARED: usize = 16;
+
+/// Most slices handed to one vectored write: the buffer's pieces around
+/// every shared payload, and a chained payload's chunks.
+const MAX_SLICES: usize = 2 * MAX_SHARED + 8;
+
 // TODO: Make generic
 impl<T, B> FramedWrite<T, B>
 where
@@ -96,7 +123,8 @@ where
     B: Buf,
 {
     pub fn new(inner: T) -> FramedWrite<T, B> {
-        let chain_threshold = if inner.is_write_vectored() {
+        let vectored = inner.is_write_vectored();
+        let chain_threshold = if vectored {
             CHAIN_THRESHOLD
         } else {
             CHAIN_THRESHOLD_WITHOUT_VECTORED_IO
@@ -107,6 +135,9 @@ where
             encoder: Encoder {
                 hpack: hpack::Encoder::default(),
                 buf: Cursor::new(BytesMut::with_capacity(DEFAULT_BUFFER_CAPACITY)),
+                shared: VecDeque::new(),
+                shared_len: 0,
+                vectored,
                 next: None,
                 last_data_frame: None,
                 max_frame_size: frame::DEFAULT_MAX_FRAME_SIZE,
@@ -154,21 +185,12 @@ where
 
         loop {
             while !self.encoder.is_empty() {
-                let n = match self.encoder.next {
-                    Some(Next::Data(ref mut frame)) => {
-                        tracing::trace!(queued_data_frame = true);
-                        let mut buf = (&mut self.encoder.buf).chain(frame.payload_mut());
-                        ready!(poll_write_buf(Pin::new(&mut self.inner), cx, &mut buf))?
-                    }
-                    _ => {
-                        tracing::trace!(queued_data_frame = false);
-                        ready!(poll_write_buf(
-                            Pin::new(&mut self.inner),
-                            cx,
-                            &mut self.encoder.buf
-                        ))?
-                    }
+                let n = {
+                    let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                    let k = self.encoder.slices(&mut slices);
+                    ready!(Pin::new(&mut self.inner).poll_write_vectored(cx, &slices[..k]))?
                 };
+                self.encoder.advance(n);
                 if n == 0 {
                     // No progress is possible; retrying would busy-loop.
                     tracing::trace!("write returned zero, but non-zero bytes remaining");
@@ -213,6 +235,9 @@ where
         // Clear internal buffer
         self.buf.set_position(0);
         self.buf.get_mut().clear();
+        debug_assert!(self.shared.is_empty());
+        self.shared.clear();
+        self.shared_len = 0;
 
         // The data frame has been written, so unset it
         match self.next.take() {
@@ -250,9 +275,21 @@ where
                     return Err(PayloadTooBig);
                 }
 
-                let used = self.buf.get_ref().len();
+                let used = self.buf.get_ref().len() + self.shared_len;
                 let coalesce =
                     len <= COALESCE_MAX && used + len + frame::HEADER_LEN <= MAX_BUFFER_CAPACITY;
+                if coalesce && self.vectored && len >= SHARE_MIN && self.shared.len() < MAX_SHARED {
+                    v.head().encode(len, self.buf.get_mut());
+                    let at = self.buf.get_ref().len();
+                    // For a `Bytes` payload, a split rather than a copy.
+                    let payload = v.payload_mut().copy_to_bytes(len);
+                    self.shared_len += len;
+                    self.shared.push_back((at, payload));
+                    // The frame's payload is used up, as when it is copied.
+                    self.last_data_frame = Some(v);
+                    return Ok(());
+                }
+                let used = self.buf.get_ref().len();
                 if coalesce && self.buf.get_ref().capacity() < used + len + frame::HEADER_LEN {
                     // Straight to the largest size, not by doubling past it.
                     self.buf.get_mut().reserve(MAX_BUFFER_CAPACITY - used);
@@ -329,13 +366,84 @@ where
     fn has_capacity(&self) -> bool {
         // The buffer grows as frames need it, up to MAX_BUFFER_CAPACITY.
         self.next.is_none()
-            && self.buf.get_ref().len() + self.min_buffer_capacity <= MAX_BUFFER_CAPACITY
+            && self.shared.len() < MAX_SHARED
+            && self.buf.get_ref().len() + self.shared_len + self.min_buffer_capacity
+                <= MAX_BUFFER_CAPACITY
     }
 
     fn is_empty(&self) -> bool {
         match self.next {
             Some(Next::Data(ref frame)) => !frame.payload().has_remaining(),
-            _ => !self.buf.has_remaining(),
+            _ => !self.buf.has_remaining() && self.shared.is_empty(),
+        }
+    }
+
+    /// Fills `slices` with what is to be written next, in order: the
+    /// buffer's bytes, the shared payloads between them, and a chained
+    /// frame's payload after all of them. Returns how many it filled.
+    fn slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
+        let buf = self.buf.get_ref();
+        let mut pos = self.buf.position() as usize;
+        let mut k = 0;
+        for (at, payload) in &self.shared {
+            if *at > pos {
+                if k == slices.len() {
+                    return k;
+                }
+                slices[k] = IoSlice::new(&buf[pos..*at]);
+                k += 1;
+                pos = *at;
+            }
+            if k == slices.len() {
+                return k;
+            }
+            slices[k] = IoSlice::new(payload);
+            k += 1;
+        }
+        if pos < buf.len() {
+            if k == slices.len() {
+                return k;
+            }
+            slices[k] = IoSlice::new(&buf[pos..]);
+            k += 1;
+        }
+        if let Some(Next::Data(ref frame)) = self.next {
+            k += frame.payload().chunks_vectored(&mut slices[k..]);
+        }
+        k
+    }
+
+    /// Marks `n` bytes of what [`Encoder::slices`] offered as written.
+    fn advance(&mut self, mut n: usize) {
+        while n > 0 {
+            let pos = self.buf.position() as usize;
+            let stop = self
+                .shared
+                .front()
+                .map_or(self.buf.get_ref().len(), |(at, _)| *at);
+            let take = n.min(stop - pos);
+            self.buf.set_position((pos + take) as u64);
+            n -= take;
+            if n == 0 {
+                break;
+            }
+            match self.shared.front_mut() {
+                Some((_, payload)) => {
+                    let take = n.min(payload.len());
+                    payload.advance(take);
+                    self.shared_len -= take;
+                    n -= take;
+                    if payload.is_empty() {
+                        self.shared.pop_front();
+                    }
+                }
+                None => {
+                    if let Some(Next::Data(ref mut frame)) = self.next {
+                        frame.payload_mut().advance(n);
+                    }
+                    break;
+                }
+            }
         }
     }
 }
@@ -402,9 +510,25 @@ mod tests {
     use super::*;
     use bytes::Bytes;
 
-    /// Records each write it is given.
-    #[derive(Default)]
-    struct Writes(Vec<Vec<u8>>);
+    /// Records each write it is given, taking at most `most` bytes of it;
+    /// with `vectored`, it takes vectored writes and records their slices.
+    struct Writes {
+        writes: Vec<Vec<u8>>,
+        slices: Vec<usize>,
+        vectored: bool,
+        most: usize,
+    }
+
+    impl Writes {
+        fn new(vectored: bool, most: usize) -> Writes {
+            Writes {
+                writes: Vec::new(),
+                slices: Vec::new(),
+                vectored,
+                most,
+            }
+        }
+    }
 
     impl AsyncWrite for Writes {
         fn poll_write(
@@ -412,8 +536,35 @@ mod tests {
             _: &mut Context<'_>,
             buf: &[u8],
         ) -> Poll<io::Result<usize>> {
-            self.0.push(buf.to_vec());
-            Poll::Ready(Ok(buf.len()))
+            let n = buf.len().min(self.most);
+            self.writes.push(buf[..n].to_vec());
+            self.slices.push(1);
+            Poll::Ready(Ok(n))
+        }
+        fn poll_write_vectored(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            if !self.vectored {
+                let first = bufs
+                    .iter()
+                    .find(|b| !b.is_empty())
+                    .map_or(&[][..], |b| &**b);
+                return self.poll_write(cx, first);
+            }
+            let taken: Vec<u8> = bufs
+                .iter()
+                .flat_map(|b| b.iter().copied())
+                .take(self.most)
+                .collect();
+            let n = taken.len();
+            self.writes.push(taken);
+            self.slices.push(bufs.len());
+            Poll::Ready(Ok(n))
+        }
+        fn is_write_vectored(&self) -> bool {
+            self.vectored
         }
         fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
             Poll::Ready(Ok(()))
@@ -427,18 +578,25 @@ mod tests {
         frame::Data::new(stream.into(), Bytes::from(payload)).into()
     }
 
-    /// Buffers frames while `poll_ready` allows, then flushes; returns the
-    /// writes made.
-    fn send(frames: Vec<Frame<Bytes>>) -> Vec<Vec<u8>> {
+    /// Buffers frames while `poll_ready` allows, flushing when it does
+    /// not, then flushes; returns the writer.
+    fn send_to(frames: Vec<Frame<Bytes>>, writer: Writes, max_frame: usize) -> Writes {
         let waker = std::task::Waker::noop();
         let mut cx = Context::from_waker(waker);
-        let mut codec: FramedWrite<Writes, Bytes> = FramedWrite::new(Writes::default());
+        let mut codec: FramedWrite<Writes, Bytes> = FramedWrite::new(writer);
+        codec.set_max_frame_size(max_frame);
         for f in frames {
             assert!(codec.poll_ready(&mut cx).is_ready());
             codec.buffer(f).unwrap();
         }
         assert!(codec.flush(&mut cx).is_ready());
-        codec.inner.0
+        assert!(codec.encoder.is_empty());
+        codec.inner
+    }
+
+    /// The writes made for `frames` by a writer without vectored writes.
+    fn send(frames: Vec<Frame<Bytes>>) -> Vec<Vec<u8>> {
+        send_to(frames, Writes::new(false, usize::MAX), 16_384).writes
     }
 
     #[test]
@@ -473,5 +631,75 @@ mod tests {
             &[0, 0x40, 0, 0, 0, 0, 0, 0, 1]
         );
         assert!(all[4 * (16_384 + 9) + 9..].iter().all(|&b| b == 4));
+    }
+
+    #[test]
+    fn full_data_frames_are_shared_into_one_vectored_write() {
+        let frames = (0..4u8).map(|i| data(1, vec![i; 16_384])).collect();
+        let out = send_to(frames, Writes::new(true, usize::MAX), 16_384);
+        assert_eq!(out.writes.len(), 1);
+        // Each head in the buffer, then its payload, not copied.
+        assert_eq!(out.slices, vec![8]);
+        let all = &out.writes[0];
+        assert_eq!(all.len(), 4 * (16_384 + 9));
+        for i in 0..4 {
+            let frame = &all[i * (16_384 + 9)..(i + 1) * (16_384 + 9)];
+            assert_eq!(&frame[..9], &[0, 0x40, 0, 0, 0, 0, 0, 0, 1]);
+            assert!(frame[9..].iter().all(|&b| b == i as u8));
+        }
+    }
+
+    /// A mix of frames: small payloads copied, larger ones shared, one
+    /// chained past the default maximum, and control frames between.
+    fn mixed() -> Vec<Frame<Bytes>> {
+        let mut frames = Vec::new();
+        for i in 0..40u32 {
+            let len = match i % 5 {
+                0 => 10,
+                1 => 4_096,
+                2 => 16_384,
+                3 => 5_000 + i as usize,
+                _ => 40_000,
+            };
+            frames.push(data(2 * i + 1, vec![i as u8; len]));
+            if i % 7 == 0 {
+                frames.push(frame::Ping::new([i as u8; 8]).into());
+            }
+        }
+        frames
+    }
+
+    #[test]
+    fn shared_payloads_go_out_in_order_whatever_the_writer_takes() {
+        let expected = send_to(mixed(), Writes::new(false, usize::MAX), 65_536)
+            .writes
+            .concat();
+        assert_eq!(
+            expected.len(),
+            8 * (10 + 4_096 + 16_384 + 40_000)
+                + (0..40)
+                    .filter(|i| i % 5 == 3)
+                    .map(|i| 5_000 + i)
+                    .sum::<usize>()
+                + 40 * 9
+                + 6 * (9 + 8)
+        );
+        for most in [7, 9, 4_000, 16_393, 65_536, usize::MAX] {
+            let out = send_to(mixed(), Writes::new(true, most), 65_536);
+            assert!(out.writes.iter().all(|w| w.len() <= most));
+            assert!(out.slices.iter().all(|&k| k <= MAX_SLICES));
+            assert!(
+                out.writes.concat() == expected,
+                "writer taking {most} bytes at a time"
+            );
+        }
+    }
+
+    #[test]
+    fn small_payloads_are_still_copied() {
+        let frames = (0..8u8).map(|i| data(1, vec![i; 100])).collect();
+        let out = send_to(frames, Writes::new(true, usize::MAX), 16_384);
+        assert_eq!(out.slices, vec![1]);
+        assert_eq!(out.writes[0].len(), 8 * 109);
     }
 }
