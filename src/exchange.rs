@@ -414,6 +414,68 @@ impl Piece {
     }
 }
 
+/// Size of the buffers file chunks of HTTP/2 and HTTP/3 bodies are read
+/// into, and most that are read into one.
+pub const POOLED_CHUNK: usize = 64 * 1024;
+/// Chunks this size or larger are read into a pooled buffer.
+const POOLED_FROM: usize = 16 * 1024;
+/// Chunk buffers each thread keeps for reuse.
+const POOLED_CHUNKS: usize = 8;
+
+thread_local! {
+    static CHUNK_BUFFERS: std::cell::RefCell<Vec<Vec<u8>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A pooled buffer holding a chunk; it goes back to its thread's pool
+/// when the last `Bytes` of the chunk is dropped, so that a large body is
+/// read into memory that is already mapped and warm, never zeroed again.
+struct Pooled {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl AsRef<[u8]> for Pooled {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.buf);
+        let _ = CHUNK_BUFFERS.try_with(|pool| {
+            let mut pool = pool.borrow_mut();
+            if pool.len() < POOLED_CHUNKS {
+                pool.push(buf);
+            }
+        });
+    }
+}
+
+/// Reads up to `want` bytes of `file` from `offset`, to be handed on as
+/// one chunk of a body: from [`POOLED_FROM`] to [`POOLED_CHUNK`] bytes
+/// into a pooled buffer, else into fresh memory, never zeroed first. An
+/// empty chunk: the file ends before `offset`.
+pub fn read_chunk(file: &File, offset: u64, want: usize) -> std::io::Result<Bytes> {
+    if !(POOLED_FROM..=POOLED_CHUNK).contains(&want) {
+        let mut buf = Vec::with_capacity(want);
+        crate::platform::fs::read_into(file, &mut buf, offset)?;
+        return Ok(Bytes::from(buf));
+    }
+    let mut buf = CHUNK_BUFFERS
+        .with(|pool| pool.borrow_mut().pop())
+        .unwrap_or_else(|| vec![0; POOLED_CHUNK]);
+    let len = match crate::platform::fs::read_at(file, &mut buf[..want], offset) {
+        Ok(len) => len,
+        Err(e) => {
+            drop(Pooled { buf, len: 0 });
+            return Err(e);
+        }
+    };
+    Ok(Bytes::from_owner(Pooled { buf, len }))
+}
+
 /// What a response carries after its head.
 #[derive(Debug, Default)]
 pub enum Body {
@@ -581,5 +643,56 @@ impl Plan {
             Body::Bytes(bytes)
         };
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file_of(data: &[u8]) -> File {
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(data).unwrap();
+        file
+    }
+
+    #[test]
+    fn chunks_hold_the_file_bytes_whatever_their_buffer_held_before() {
+        let a = file_of(&[b'a'; 3 * POOLED_CHUNK]);
+        let b: Vec<u8> = (0..POOLED_CHUNK).map(|i| (i % 251) as u8).collect();
+        let b_file = file_of(&b);
+        // Fill the pool with buffers that held `a`.
+        let held: Vec<Bytes> = (0..3)
+            .map(|i| read_chunk(&a, (i * POOLED_CHUNK) as u64, POOLED_CHUNK).unwrap())
+            .collect();
+        assert!(held
+            .iter()
+            .all(|c| c.len() == POOLED_CHUNK && c.iter().all(|&x| x == b'a')));
+        drop(held);
+        for (offset, want) in [(0, POOLED_FROM), (100, 20_000), (0, POOLED_CHUNK), (7, 100)] {
+            let chunk = read_chunk(&b_file, offset as u64, want).unwrap();
+            let end = (offset + want).min(b.len());
+            assert_eq!(&chunk[..], &b[offset..end], "{want} bytes from {offset}");
+        }
+        // Past the end: short, then empty.
+        let tail = read_chunk(&b_file, (POOLED_CHUNK - 10) as u64, POOLED_CHUNK).unwrap();
+        assert_eq!(&tail[..], &b[POOLED_CHUNK - 10..]);
+        assert!(read_chunk(&b_file, POOLED_CHUNK as u64, POOLED_CHUNK)
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn a_shared_chunk_keeps_its_bytes_until_its_last_part_is_dropped() {
+        let a = file_of(&[1; POOLED_CHUNK]);
+        let b = file_of(&[2; POOLED_CHUNK]);
+        let mut first = read_chunk(&a, 0, POOLED_CHUNK).unwrap();
+        let front = first.split_to(POOLED_FROM);
+        drop(first);
+        // The buffer under `front` is still in use: `b` goes elsewhere.
+        let second = read_chunk(&b, 0, POOLED_CHUNK).unwrap();
+        assert!(front.iter().all(|&x| x == 1));
+        assert!(second.iter().all(|&x| x == 2));
     }
 }

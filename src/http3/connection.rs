@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 use h3::error::Code;
 use h3::server::{RequestResolver, RequestStream};
 use tokio::task::JoinSet;
@@ -330,19 +330,15 @@ async fn send_file(
     mut pace: Option<&mut Pace>,
 ) -> Result<(), String> {
     let mut offset = range.start;
-    let mut buf = BytesMut::new();
     while offset < range.end {
         let left = usize::try_from(range.end - offset).unwrap_or(FILE_CHUNK);
         let n = paced(&mut pace, left.min(FILE_CHUNK)).await;
-        buf.resize(n, 0);
-        let got = match crate::platform::fs::read_at(file, &mut buf, offset) {
-            Ok(0) => return Err("the file ended early".to_string()),
-            Ok(got) => got,
+        let chunk = match crate::exchange::read_chunk(file, offset, n) {
+            Ok(chunk) if chunk.is_empty() => return Err("the file ended early".to_string()),
+            Ok(chunk) => chunk,
             Err(e) => return Err(e.to_string()),
         };
-        let chunk = buf.split_to(got).freeze();
-        buf.clear();
-        offset += got as u64;
+        offset += chunk.len() as u64;
         within(timeout, stream.send_data(chunk)).await?;
     }
     Ok(())

@@ -77,25 +77,23 @@ impl FileBody {
                     let file = self.file.as_ref()?;
                     let want = usize::try_from(range.end - range.start)
                         .map_or(FILE_CHUNK, |n| n.min(FILE_CHUNK));
-                    // Read into fresh capacity, never zeroed first.
-                    let mut buf: Vec<u8> = Vec::with_capacity(want);
-                    let read = crate::platform::fs::read_into(file, &mut buf, range.start);
-                    let got = match read {
-                        Ok(0) => {
+                    let chunk = match crate::exchange::read_chunk(file, range.start, want) {
+                        Ok(chunk) if chunk.is_empty() => {
                             return Some(Err(std::io::Error::new(
                                 std::io::ErrorKind::UnexpectedEof,
                                 "the file shrank while it was being sent",
                             )))
                         }
-                        Ok(n) => n,
+                        Ok(chunk) => chunk,
                         Err(e) => return Some(Err(e)),
                     };
-                    let rest = range.start + got as u64..range.end;
+                    let got = chunk.len() as u64;
+                    let rest = range.start + got..range.end;
                     if !rest.is_empty() {
                         self.pieces.push_front(Piece::File(rest));
                     }
-                    self.left -= got as u64;
-                    return Some(Ok(Bytes::from(buf)));
+                    self.left -= got;
+                    return Some(Ok(chunk));
                 }
             }
         }
