@@ -210,6 +210,65 @@ fn a_large_file_through_a_small_window() {
 }
 
 #[test]
+fn a_large_body_goes_in_frames_that_each_fill_a_tls_record() {
+    let tree = site();
+    let big: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+    tree.file("big.bin", &big);
+    let ca = Ca::new();
+    let (cert, key) = ca.leaf(&["localhost"]).write(tree.path(), "localhost");
+    let plain = TestServer::start(tree.path(), &["--quiet"]);
+    let tls = TestServer::start(
+        tree.path(),
+        &[
+            "--quiet",
+            "--tls-cert",
+            &cert.display().to_string(),
+            "--tls-key",
+            &key.display().to_string(),
+        ],
+    );
+    let targets = [
+        Target::H2c(plain.addr),
+        Target::Tls(tls.addr, ca.client_config(&[b"h2"])),
+    ];
+    for target in targets {
+        let what = target.name();
+        let mut raw = Raw::bare(target);
+        // Windows as wide as the protocol allows: only the server's own
+        // framing decides the frames' sizes.
+        let mut settings = vec![0, 4];
+        settings.extend_from_slice(&0x7fff_ffffu32.to_be_bytes());
+        raw.send(PREFACE);
+        raw.send(&frame(SETTINGS, 0, 0, &settings));
+        raw.send(&frame(
+            WINDOW_UPDATE,
+            0,
+            0,
+            &(0x7fff_ffffu32 - 65_535).to_be_bytes(),
+        ));
+        raw.send(&get(1, "/big.bin"));
+        let mut body = Vec::new();
+        let mut sizes = Vec::new();
+        loop {
+            let (kind, flags, stream, payload) = raw.next().expect(what);
+            if kind != DATA || stream != 1 {
+                continue;
+            }
+            sizes.push(payload.len());
+            body.extend_from_slice(&payload);
+            if flags & END_STREAM != 0 {
+                break;
+            }
+        }
+        assert!(body == big, "{what}: body differs");
+        // A frame with its 9-byte head is the 16 KiB of one TLS record.
+        let last = sizes.pop().unwrap();
+        assert!(sizes.iter().all(|&n| n == 16_384 - 9), "{what}: {sizes:?}");
+        assert_eq!(last, big.len() % (16_384 - 9), "{what}");
+    }
+}
+
+#[test]
 fn h2_over_tls_by_alpn() {
     let tree = site();
     let ca = Ca::new();

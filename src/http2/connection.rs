@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use h2::server::SendResponse;
 use h2::{Reason, RecvStream, SendStream};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -41,10 +41,16 @@ pub const MAX_CONCURRENT_RESETS: usize = 10;
 /// Streams the server may reset for the peer's errors before it ends the
 /// connection with ENHANCE_YOUR_CALM.
 pub const MAX_LOCAL_ERROR_RESETS: usize = 1024;
-/// Response bytes h2 buffers per stream before the stream waits.
-pub const SEND_BUFFER: usize = 256 * 1024;
-/// Most bytes of a file read ahead for one DATA frame batch.
-pub const FILE_CHUNK: usize = 64 * 1024;
+/// Payload of a full DATA frame as this server sends it: with its 9-byte
+/// head, the 16 KiB a TLS record carries, so that over TLS each frame is
+/// sealed in a record of its own and no record is left with a few bytes.
+pub const FRAME_PAYLOAD: usize = 16 * 1024 - 9;
+/// Response bytes h2 buffers per stream before the stream waits (about
+/// 256 KiB): whole frames, so that the room it grants is never a sliver.
+pub const SEND_BUFFER: usize = 16 * FRAME_PAYLOAD;
+/// Most bytes of a file read ahead for one DATA frame batch: four full
+/// frames, which h2 writes at once, as four full TLS records.
+pub const FILE_CHUNK: usize = 4 * FRAME_PAYLOAD;
 /// The flow-control window granted to each request stream.
 pub const INITIAL_WINDOW: u32 = 1024 * 1024;
 /// The largest frame the server accepts (the protocol's minimum maximum).
@@ -297,11 +303,19 @@ async fn send_bytes(
             pace.sent(n as u64);
         }
         let chunk = bytes.split_to(n);
-        stream
-            .send_data(chunk, last && bytes.is_empty())
-            .map_err(|_| Reason::CANCEL)?;
+        send_frames(stream, chunk, last && bytes.is_empty())?;
     }
     Ok(())
+}
+
+/// Hands `chunk` to h2 in pieces of at most [`FRAME_PAYLOAD`] bytes, each
+/// a DATA frame of its own; `end` ends the stream with the last.
+fn send_frames(stream: &mut SendStream<Bytes>, mut chunk: Bytes, end: bool) -> Result<(), Reason> {
+    while chunk.len() > FRAME_PAYLOAD {
+        let piece = chunk.split_to(FRAME_PAYLOAD);
+        stream.send_data(piece, false).map_err(|_| Reason::CANCEL)?;
+    }
+    stream.send_data(chunk, end).map_err(|_| Reason::CANCEL)
 }
 
 /// Sends `range` of `file`, read as the window opens (and as `pace`
@@ -315,10 +329,6 @@ async fn send_file(
     mut pace: Option<&mut Pace>,
 ) -> Result<(), Reason> {
     let mut offset = range.start;
-    // Chunks are split off one buffer: once h2 has sent and dropped the
-    // earlier ones, `resize` takes their room back instead of allocating
-    // (and faulting in) fresh memory for every chunk.
-    let mut buf = BytesMut::new();
     while offset < range.end {
         let left = usize::try_from(range.end - offset).unwrap_or(FILE_CHUNK);
         let mut want = left.min(FILE_CHUNK);
@@ -326,20 +336,16 @@ async fn send_file(
             want = usize::try_from(pace.allow(want as u64).await).unwrap_or(want);
         }
         let n = capacity(stream, want, timeout).await?;
-        buf.resize(n, 0);
-        let got = match crate::platform::fs::read_at(file, &mut buf, offset) {
-            Ok(0) | Err(_) => return Err(Reason::INTERNAL_ERROR),
-            Ok(got) => got,
+        let chunk = match crate::exchange::read_chunk(file, offset, n) {
+            Ok(chunk) if !chunk.is_empty() => chunk,
+            Ok(_) | Err(_) => return Err(Reason::INTERNAL_ERROR),
         };
-        let chunk = buf.split_to(got).freeze();
-        buf.clear();
+        let got = chunk.len();
         offset += got as u64;
         if let Some(pace) = pace.as_deref_mut() {
             pace.sent(got as u64);
         }
-        stream
-            .send_data(chunk, last && offset == range.end)
-            .map_err(|_| Reason::CANCEL)?;
+        send_frames(stream, chunk, last && offset == range.end)?;
     }
     Ok(())
 }
