@@ -209,24 +209,24 @@ fn a_large_file_through_a_small_window() {
     });
 }
 
+/// A server over HTTPS on `tree`, with a certificate from `ca` for
+/// localhost, and `extra` options.
+fn tls_server(tree: &Tree, ca: &Ca, extra: &[&str]) -> TestServer {
+    let (cert, key) = ca.leaf(&["localhost"]).write(tree.path(), "localhost");
+    let (cert, key) = (cert.display().to_string(), key.display().to_string());
+    let mut args = vec!["--quiet", "--tls-cert", &cert, "--tls-key", &key];
+    args.extend_from_slice(extra);
+    TestServer::start(tree.path(), &args)
+}
+
 #[test]
 fn a_large_body_goes_in_frames_that_each_fill_a_tls_record() {
     let tree = site();
     let big: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
     tree.file("big.bin", &big);
     let ca = Ca::new();
-    let (cert, key) = ca.leaf(&["localhost"]).write(tree.path(), "localhost");
     let plain = TestServer::start(tree.path(), &["--quiet"]);
-    let tls = TestServer::start(
-        tree.path(),
-        &[
-            "--quiet",
-            "--tls-cert",
-            &cert.display().to_string(),
-            "--tls-key",
-            &key.display().to_string(),
-        ],
-    );
+    let tls = tls_server(&tree, &ca, &[]);
     let targets = [
         Target::H2c(plain.addr),
         Target::Tls(tls.addr, ca.client_config(&[b"h2"])),
@@ -272,19 +272,7 @@ fn a_large_body_goes_in_frames_that_each_fill_a_tls_record() {
 fn h2_over_tls_by_alpn() {
     let tree = site();
     let ca = Ca::new();
-    let (cert, key) = ca.leaf(&["localhost"]).write(tree.path(), "localhost");
-    let server = TestServer::start(
-        tree.path(),
-        &[
-            "--quiet",
-            "--tls-cert",
-            &cert.display().to_string(),
-            "--tls-key",
-            &key.display().to_string(),
-            "--hsts",
-            "60",
-        ],
-    );
+    let server = tls_server(&tree, &ca, &["--hsts", "60"]);
     let config = ca.client_config(&[b"h2", b"http/1.1"]);
     runtime().block_on(async {
         let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
