@@ -463,17 +463,13 @@ pub fn read_chunk(file: &File, offset: u64, want: usize) -> std::io::Result<Byte
         crate::platform::fs::read_into(file, &mut buf, offset)?;
         return Ok(Bytes::from(buf));
     }
-    let mut buf = CHUNK_BUFFERS
+    let buf = CHUNK_BUFFERS
         .with(|pool| pool.borrow_mut().pop())
         .unwrap_or_else(|| vec![0; POOLED_CHUNK]);
-    let len = match crate::platform::fs::read_at(file, &mut buf[..want], offset) {
-        Ok(len) => len,
-        Err(e) => {
-            drop(Pooled { buf, len: 0 });
-            return Err(e);
-        }
-    };
-    Ok(Bytes::from_owner(Pooled { buf, len }))
+    // Dropped on an error, it goes back to the pool.
+    let mut chunk = Pooled { buf, len: 0 };
+    chunk.len = crate::platform::fs::read_at(file, &mut chunk.buf[..want], offset)?;
+    Ok(Bytes::from_owner(chunk))
 }
 
 /// What a response carries after its head.

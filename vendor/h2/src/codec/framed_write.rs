@@ -44,9 +44,6 @@ struct Encoder<B> {
     /// many bytes of `buf`.
     shared: VecDeque<(usize, Bytes)>,
 
-    /// Bytes of the payloads in `shared`.
-    shared_len: usize,
-
     /// Whether the writer takes vectored writes, so that payloads can be
     /// shared rather than copied.
     vectored: bool,
@@ -115,6 +112,7 @@ const MAX_SHARED: usize = 16;
 /// Most slices handed to one vectored write: the buffer's pieces around
 /// every shared payload, and a chained payload's chunks.
 const MAX_SLICES: usize = 2 * MAX_SHARED + 8;
+const _: () = assert!(MAX_SLICES > 2 * MAX_SHARED + 1);
 
 // TODO: Make generic
 impl<T, B> FramedWrite<T, B>
@@ -136,7 +134,6 @@ where
                 hpack: hpack::Encoder::default(),
                 buf: Cursor::new(BytesMut::with_capacity(DEFAULT_BUFFER_CAPACITY)),
                 shared: VecDeque::new(),
-                shared_len: 0,
                 vectored,
                 next: None,
                 last_data_frame: None,
@@ -237,7 +234,6 @@ where
         self.buf.get_mut().clear();
         debug_assert!(self.shared.is_empty());
         self.shared.clear();
-        self.shared_len = 0;
 
         // The data frame has been written, so unset it
         match self.next.take() {
@@ -275,15 +271,14 @@ where
                     return Err(PayloadTooBig);
                 }
 
-                let used = self.buf.get_ref().len() + self.shared_len;
+                let pending = self.pending();
                 let coalesce =
-                    len <= COALESCE_MAX && used + len + frame::HEADER_LEN <= MAX_BUFFER_CAPACITY;
+                    len <= COALESCE_MAX && pending + len + frame::HEADER_LEN <= MAX_BUFFER_CAPACITY;
                 if coalesce && self.vectored && len >= SHARE_MIN && self.shared.len() < MAX_SHARED {
                     v.head().encode(len, self.buf.get_mut());
                     let at = self.buf.get_ref().len();
                     // For a `Bytes` payload, a split rather than a copy.
                     let payload = v.payload_mut().copy_to_bytes(len);
-                    self.shared_len += len;
                     self.shared.push_back((at, payload));
                     // The frame's payload is used up, as when it is copied.
                     self.last_data_frame = Some(v);
@@ -367,8 +362,13 @@ where
         // The buffer grows as frames need it, up to MAX_BUFFER_CAPACITY.
         self.next.is_none()
             && self.shared.len() < MAX_SHARED
-            && self.buf.get_ref().len() + self.shared_len + self.min_buffer_capacity
-                <= MAX_BUFFER_CAPACITY
+            && self.pending() + self.min_buffer_capacity <= MAX_BUFFER_CAPACITY
+    }
+
+    /// Bytes buffered or shared since the last flush.
+    fn pending(&self) -> usize {
+        let shared: usize = self.shared.iter().map(|(_, p)| p.len()).sum();
+        self.buf.get_ref().len() + shared
     }
 
     fn is_empty(&self) -> bool {
@@ -381,29 +381,23 @@ where
     /// Fills `slices` with what is to be written next, in order: the
     /// buffer's bytes, the shared payloads between them, and a chained
     /// frame's payload after all of them. Returns how many it filled.
-    fn slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
+    ///
+    /// The buffer and at most [`MAX_SHARED`] payloads take at most
+    /// `2 * MAX_SHARED + 1` slices, which [`MAX_SLICES`] leaves room for.
+    fn slices<'a>(&'a self, slices: &mut [IoSlice<'a>; MAX_SLICES]) -> usize {
         let buf = self.buf.get_ref();
         let mut pos = self.buf.position() as usize;
         let mut k = 0;
         for (at, payload) in &self.shared {
             if *at > pos {
-                if k == slices.len() {
-                    return k;
-                }
                 slices[k] = IoSlice::new(&buf[pos..*at]);
                 k += 1;
                 pos = *at;
-            }
-            if k == slices.len() {
-                return k;
             }
             slices[k] = IoSlice::new(payload);
             k += 1;
         }
         if pos < buf.len() {
-            if k == slices.len() {
-                return k;
-            }
             slices[k] = IoSlice::new(&buf[pos..]);
             k += 1;
         }
@@ -431,7 +425,6 @@ where
                 Some((_, payload)) => {
                     let take = n.min(payload.len());
                     payload.advance(take);
-                    self.shared_len -= take;
                     n -= take;
                     if payload.is_empty() {
                         self.shared.pop_front();
