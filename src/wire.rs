@@ -3,7 +3,7 @@
 //! codes.
 
 use std::cell::RefCell;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 struct DateCache {
     second: u64,
@@ -16,12 +16,11 @@ thread_local! {
 
 /// Appends the current time in IMF-fixdate form (RFC 9110 §5.6.7).
 pub fn push_date(out: &mut Vec<u8>) {
-    let now = SystemTime::now();
-    let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let second = crate::platform::clock::wall_seconds();
     DATE.with(|cell| {
         let mut cache = cell.borrow_mut();
         if cache.second != second {
-            let s = httpdate::fmt_http_date(now);
+            let s = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(second));
             if s.len() == 29 {
                 cache.value.copy_from_slice(s.as_bytes());
             }

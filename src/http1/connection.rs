@@ -59,18 +59,19 @@ pub fn serve_tcp(
     peer: SocketAddr,
     shared: Arc<Shared>,
 ) -> impl std::future::Future<Output = Option<Handover>> + Send {
-    let deadline = Instant::now() + shared.limits.header_timeout;
-    let io = Transport::tcp(stream, shared.zero_copy, deadline);
-    serve(io, peer, shared)
+    let now = Instant::now();
+    let io = Transport::tcp(stream, shared.zero_copy, now + shared.limits.header_timeout);
+    serve(io, peer, shared, now)
 }
 
-/// Serves one connection over `io` until it closes. The connection's
-/// state is on the heap and its future small: an idle connection costs
-/// both, and thousands of them may wait.
+/// Serves one connection over `io`, ready since `accepted`, until it
+/// closes. The connection's state is on the heap and its future small: an
+/// idle connection costs both, and thousands of them may wait.
 pub fn serve(
     io: Transport,
     peer: SocketAddr,
     shared: Arc<Shared>,
+    accepted: Instant,
 ) -> impl std::future::Future<Output = Option<Handover>> + Send {
     let keep_bodies = shared.keeps_bodies();
     let dump_id = shared.observe.connection_number();
@@ -79,7 +80,7 @@ pub fn serve(
         open,
         io,
         peer,
-        accepted: Instant::now(),
+        accepted,
         shared,
         stop: Stopped::default(),
         head: RequestHead::default(),

@@ -8,13 +8,15 @@
 //! - `net`: listening sockets, Unix sockets, inherited sockets, the
 //!   descriptor limit;
 //! - `process`: signals and switching users;
-//! - `dirs`: where caches and data go.
+//! - `dirs`: where caches and data go;
+//! - `clock`: the coarse clocks read on every request.
 //!
 //! Kernel TLS is Linux's alone: `tls::kernel` stands in for it elsewhere,
 //! and GRO for QUIC is switched off in `http3::offload`. Every call goes
 //! through rustix, nix, socket2 or the standard library: no `unsafe` here
 //! either.
 
+pub mod clock;
 pub mod dirs;
 pub mod fs;
 pub mod net;

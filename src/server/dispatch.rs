@@ -63,9 +63,9 @@ pub(super) async fn serve_session(
             http2::serve(session, peer, shared, Some((info, name))).await
         }
         _ => {
-            let deadline = std::time::Instant::now() + shared.limits.header_timeout;
-            let io = session.transport(&shared, deadline);
-            connection::serve(io, peer, shared).await;
+            let now = std::time::Instant::now();
+            let io = session.transport(&shared, now + shared.limits.header_timeout);
+            connection::serve(io, peer, shared, now).await;
         }
     }
 }

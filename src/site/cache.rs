@@ -30,7 +30,9 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::platform::clock::Tick;
 
 use super::files::Siblings;
 use super::files::{FileInfo, Root};
@@ -47,16 +49,16 @@ struct Cache {
     map: HashMap<Box<[u8]>, Slot>,
     bytes: usize,
     /// Paths found missing, and when (with `--file-cache-valid` only).
-    missing: HashMap<Box<[u8]>, Instant>,
+    missing: HashMap<Box<[u8]>, Tick>,
 }
 
 struct Slot {
     info: Arc<FileInfo>,
     siblings: Siblings,
     /// When the siblings were last looked for.
-    checked: Instant,
+    checked: Tick,
     /// When the path was last seen to name this file.
-    validated: Instant,
+    validated: Tick,
 }
 
 thread_local! {
@@ -107,13 +109,13 @@ pub enum Cached {
 pub fn get(root: &Root, key: &[u8], valid: Duration) -> Cached {
     with_cache(root, false, |cache| {
         if let Some(slot) = cache.map.get_mut(key) {
-            if !valid.is_zero() && slot.validated.elapsed() < valid {
+            let now = Tick::now();
+            if !valid.is_zero() && now.since(slot.validated) < valid {
                 return Cached::File(slot.info.clone(), slot.siblings);
             }
             if root.identity(&slot.info.rel) == Some(slot.info.identity) {
-                let now = Instant::now();
                 slot.validated = now;
-                if now.duration_since(slot.checked) > SIBLING_RECHECK {
+                if now.since(slot.checked) > SIBLING_RECHECK {
                     slot.siblings = root.siblings(&slot.info.rel);
                     slot.checked = now;
                 }
@@ -128,7 +130,7 @@ pub fn get(root: &Root, key: &[u8], valid: Duration) -> Cached {
             return Cached::Unknown;
         }
         match cache.missing.get(key) {
-            Some(seen) if seen.elapsed() < valid => Cached::Missing,
+            Some(&seen) if Tick::now().since(seen) < valid => Cached::Missing,
             Some(_) => {
                 cache.missing.remove(key);
                 Cached::Unknown
@@ -171,7 +173,7 @@ pub fn put(
             }
         }
         cache.bytes += size;
-        let now = Instant::now();
+        let now = Tick::now();
         cache.missing.remove(key);
         cache.map.insert(
             key.into(),
@@ -194,11 +196,9 @@ pub fn put_missing(root: &Root, key: &[u8], valid: Duration, max_entries: usize)
         return;
     }
     with_cache(root, true, |cache| {
-        let now = Instant::now();
+        let now = Tick::now();
         if cache.missing.len() >= max_entries {
-            cache
-                .missing
-                .retain(|_, seen| now.duration_since(*seen) < valid);
+            cache.missing.retain(|_, seen| now.since(*seen) < valid);
             if cache.missing.len() >= max_entries {
                 cache.missing.clear();
             }
