@@ -38,6 +38,9 @@ NGINX_PORT = 18481
 # alike, for a second (open_file_cache_valid 1s, open_file_cache_errors
 # on); henaserver is told the same, unless --hena-args says otherwise.
 MATCHED_CACHE = "--file-cache-valid 1s"
+# --nginx-cache-errors off: nginx looks a missing path up on every request
+# (its default), as henaserver does without --file-cache-valid.
+NGINX_CACHE_ERRORS = "on"
 TICK = os.sysconf("SC_CLK_TCK")
 
 SCENARIOS = {
@@ -157,7 +160,7 @@ http {{
     tcp_nodelay on;
     open_file_cache max=10000 inactive=60s;
     open_file_cache_valid 1s;
-    open_file_cache_errors on;
+    open_file_cache_errors {NGINX_CACHE_ERRORS};
     keepalive_requests 10000000;
     keepalive_timeout 60s;
     types {{ application/octet-stream bin; text/html html; }}
@@ -425,6 +428,9 @@ def main():
                     help="henaserver options, as one string (\"--admin 127.0.0.1:0\"); "
                          f"default \"{MATCHED_CACHE}\", nginx's open_file_cache_valid "
                          "(\"\" for henaserver's own defaults)")
+    ap.add_argument("--nginx-cache-errors", choices=["on", "off"], default="on",
+                    help="nginx's open_file_cache_errors: on (the default) remembers missing "
+                         "paths, as --file-cache-valid does; off is nginx's own default")
     ap.add_argument("--binary", default=None,
                     help="henaserver executable to measure (another build, to compare two)")
     ap.add_argument("--other", choices=["nginx", "caddy"], default="nginx",
@@ -441,7 +447,8 @@ def main():
     global BASELINE
     if opts.baseline:
         BASELINE = os.path.abspath(opts.baseline)
-    global HENA_ARGS, BASELINE_ARGS
+    global HENA_ARGS, BASELINE_ARGS, NGINX_CACHE_ERRORS
+    NGINX_CACHE_ERRORS = opts.nginx_cache_errors
     HENA_ARGS = opts.hena_args.split()
     BASELINE_ARGS = HENA_ARGS if opts.baseline_args is None else opts.baseline_args.split()
     scenarios = [s for s in opts.scenarios.split(",") if s]
