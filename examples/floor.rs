@@ -1,0 +1,112 @@
+//! The floor of henaserver's connection model: a server that does only
+//! what tokio needs of any server (a current-thread runtime, an accept
+//! loop, a task and a registered socket per connection) and nothing of
+//! HTTP beyond finding the end of a head. It answers `/1k.bin` with 1 KB
+//! and anything else with a 404, closes after `Connection: close`, and
+//! takes henaserver's command line, so `bench/compare.py --binary
+//! target/release/examples/floor` measures it where henaserver stands:
+//!
+//! ```sh
+//! cargo build --release --example floor
+//! python3 bench/compare.py --binary target/release/examples/floor \
+//!     --rounds 5 --duration 4 --no-scaling --scenarios ka_1k,close_1k,404
+//! ```
+//!
+//! What henaserver costs beyond it is HTTP, files and observers; what it
+//! costs beside nginx is this model's. The last response of a connection
+//! leaves with the FIN, as both servers' do (on Linux).
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const BODY: [u8; 1024] = [0; 1024];
+const OK_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nServer: floor\r\nContent-Type: application/octet-stream\r\nContent-Length: 1024\r\n\r\n";
+const NOT_FOUND: &[u8] =
+    b"HTTP/1.1 404 Not Found\r\nServer: floor\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\nNot Found\n";
+
+fn main() -> std::io::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let port = args
+        .iter()
+        .position(|a| a == "--port")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|p| p.parse::<u16>().ok())
+        .unwrap_or(8080);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(serve(stream));
+        }
+    })
+}
+
+async fn serve(mut stream: TcpStream) {
+    let mut buf = vec![0u8; 4096];
+    let mut filled = 0;
+    let mut out = Vec::with_capacity(OK_HEAD.len() + BODY.len());
+    loop {
+        let Some(end) = buf[..filled].windows(4).position(|w| w == b"\r\n\r\n") else {
+            if filled == buf.len() {
+                return;
+            }
+            match stream.read(&mut buf[filled..]).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => filled += n,
+            }
+            continue;
+        };
+        let head = &buf[..end];
+        let close = head
+            .windows(17)
+            .any(|w| w.eq_ignore_ascii_case(b"connection: close"));
+        out.clear();
+        if head.starts_with(b"GET /1k.bin ") {
+            out.extend_from_slice(OK_HEAD);
+            out.extend_from_slice(&BODY);
+        } else {
+            out.extend_from_slice(NOT_FOUND);
+        }
+        if close {
+            // The last response waits for the FIN and leaves with it in
+            // one segment, as henaserver's and nginx's do.
+            let _ = last(&stream, &out).await;
+            return;
+        }
+        if stream.write_all(&out).await.is_err() {
+            return;
+        }
+        buf.copy_within(end + 4..filled, 0);
+        filled -= end + 4;
+    }
+}
+
+/// Sends a connection's last bytes, held back for the FIN that follows
+/// (`MSG_MORE`) where Linux offers it.
+async fn last(stream: &TcpStream, mut out: &[u8]) -> std::io::Result<()> {
+    while !out.is_empty() {
+        stream.writable().await?;
+        #[cfg(target_os = "linux")]
+        let sent = stream.try_io(tokio::io::Interest::WRITABLE, || {
+            use rustix::net::SendFlags;
+            Ok(rustix::net::send(
+                stream,
+                out,
+                SendFlags::MORE | SendFlags::NOSIGNAL,
+            )?)
+        });
+        #[cfg(not(target_os = "linux"))]
+        let sent = stream.try_write(out);
+        match sent {
+            Ok(n) => out = &out[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
