@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 /// How often a worker hands its buffered lines to the writer.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
@@ -318,13 +318,12 @@ fn clf_time() -> String {
 
 /// Appends the time as Common Log Format has it: `21/Nov/2026:20:16:36 +0000`.
 fn push_clf_time(buf: &mut Vec<u8>) {
-    let now = SystemTime::now();
-    let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let second = crate::platform::clock::wall_seconds();
     CLF_TIME.with(|cell| {
         let mut cache = cell.borrow_mut();
         if cache.0 != second {
             // "Sat, 21 Nov 2026 20:16:36 GMT" -> "21/Nov/2026:20:16:36 +0000"
-            let http = httpdate::fmt_http_date(now);
+            let http = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(second));
             let parts: Vec<&str> = http.split(' ').collect();
             cache.1 = match parts.as_slice() {
                 [_, day, month, year, time, _] => format!("{day}/{month}/{year}:{time} +0000"),
