@@ -70,16 +70,40 @@ fail() {
 }
 
 # Starts the Windows binary with "$@" and waits for its start line.
+# A start that ends before its start line without a byte of output is
+# tried once more, with Wine's error messages on: the first start in a
+# new prefix has ended so on a fresh CI machine, where Wine said nothing
+# under WINEDEBUG=-all. A start that says why it ended, or that ends
+# twice, fails the test.
 start() {
+    if try_start "$@"; then
+        return
+    fi
+    [ ! -s "$work/out" ] && [ ! -s "$work/err" ] || fail "the server exited at start (status $status)"
+    echo "wine test: the server exited at start (status $status) with no output; trying once more with WINEDEBUG=err+all" >&2
+    winedebug=err+all
+    try_start "$@" || fail "the server exited at start twice (status $status)"
+    winedebug=-all
+}
+
+winedebug=-all
+# One start: 0 once the start line is out, 1 if the server ended first
+# (its exit status in $status).
+try_start() {
     : >"$work/out"
     : >"$work/err"
-    wine "$work/bin/henaserver.exe" "$@" >"$work/out" 2>"$work/err" &
+    WINEDEBUG=$winedebug wine "$work/bin/henaserver.exe" "$@" >"$work/out" 2>"$work/err" &
     server=$!
     i=0
     while ! grep -q "http[s]*://127.0.0.1:[0-9]*" "$work/out" 2>/dev/null; do
         i=$((i + 1))
         [ $i -lt 600 ] || fail "no start line after 60 s"
-        kill -0 "$server" 2>/dev/null || fail "the server exited at start"
+        if ! kill -0 "$server" 2>/dev/null; then
+            status=0
+            wait "$server" || status=$?
+            server=""
+            return 1
+        fi
         sleep 0.1
     done
     addr=$(grep -o "127.0.0.1:[0-9]*" "$work/out" | head -1)
@@ -103,7 +127,10 @@ expect() { # what got expected
 }
 
 # The first wine start makes the prefix: not timed against the server.
+# Then wait until Wine's own processes for the new prefix have ended, so
+# that the server's first start does not race them.
 wine "$work/bin/henaserver.exe" --version >/dev/null 2>&1 || true
+wineserver -w 2>/dev/null || true
 
 echo "wine test: files over HTTP/1.1 and HTTP/2"
 start --bind 127.0.0.1 --port 0 --listing "$(winpath "$work/site")"
