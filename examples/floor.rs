@@ -20,9 +20,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 const BODY: [u8; 1024] = [0; 1024];
-const OK_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nServer: floor\r\nContent-Type: application/octet-stream\r\nContent-Length: 1024\r\n\r\n";
-const NOT_FOUND: &[u8] =
-    b"HTTP/1.1 404 Not Found\r\nServer: floor\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\nNot Found\n";
+const OK_HEAD: &[u8] =
+    b"HTTP/1.1 200 OK\r\nServer: floor\r\nContent-Type: application/octet-stream\r\nContent-Length: 1024\r\n";
+const NOT_FOUND_HEAD: &[u8] =
+    b"HTTP/1.1 404 Not Found\r\nServer: floor\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n";
+const NOT_FOUND_BODY: &[u8] = b"Not Found\n";
 
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -65,13 +67,7 @@ async fn serve(mut stream: TcpStream) {
         let close = head
             .windows(17)
             .any(|w| w.eq_ignore_ascii_case(b"connection: close"));
-        out.clear();
-        if head.starts_with(b"GET /1k.bin ") {
-            out.extend_from_slice(OK_HEAD);
-            out.extend_from_slice(&BODY);
-        } else {
-            out.extend_from_slice(NOT_FOUND);
-        }
+        answer(&mut out, head.starts_with(b"GET /1k.bin "), close);
         if close {
             // The last response waits for the FIN and leaves with it in
             // one segment, as henaserver's and nginx's do.
@@ -109,4 +105,16 @@ async fn last(stream: &TcpStream, mut out: &[u8]) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The answer to one request: 1 KB or a 404, saying so when the
+/// connection closes after it, as a server must (RFC 9112, 9.6).
+fn answer(out: &mut Vec<u8>, found: bool, close: bool) {
+    out.clear();
+    out.extend_from_slice(if found { OK_HEAD } else { NOT_FOUND_HEAD });
+    if close {
+        out.extend_from_slice(b"Connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(if found { &BODY } else { NOT_FOUND_BODY });
 }
