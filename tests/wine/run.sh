@@ -66,6 +66,10 @@ fail() {
     echo "wine test: $*" >&2
     echo "--- server output" >&2
     cat "$work/out" "$work/err" >&2 || true
+    # Wine says nothing under WINEDEBUG=-all when its prefix cannot be
+    # written: the space left is part of the report.
+    echo "--- space left" >&2
+    df -h "$work" >&2 || true
     exit 1
 }
 
