@@ -16,24 +16,14 @@
 //! costs beside nginx is this model's. The last response of a connection
 //! leaves with the FIN, as both servers' do (on Linux).
 
+#[path = "common/floor.rs"]
+mod floor;
+
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-const BODY: [u8; 1024] = [0; 1024];
-const OK_HEAD: &[u8] =
-    b"HTTP/1.1 200 OK\r\nServer: floor\r\nContent-Type: application/octet-stream\r\nContent-Length: 1024\r\n";
-const NOT_FOUND_HEAD: &[u8] =
-    b"HTTP/1.1 404 Not Found\r\nServer: floor\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n";
-const NOT_FOUND_BODY: &[u8] = b"Not Found\n";
-
 fn main() -> std::io::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let port = args
-        .iter()
-        .position(|a| a == "--port")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|p| p.parse::<u16>().ok())
-        .unwrap_or(8080);
+    let port = floor::port();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -51,9 +41,9 @@ fn main() -> std::io::Result<()> {
 async fn serve(mut stream: TcpStream) {
     let mut buf = vec![0u8; 4096];
     let mut filled = 0;
-    let mut out = Vec::with_capacity(OK_HEAD.len() + BODY.len());
+    let mut out = Vec::with_capacity(floor::LARGEST);
     loop {
-        let Some(end) = buf[..filled].windows(4).position(|w| w == b"\r\n\r\n") else {
+        let Some(end) = floor::head_end(&buf[..filled]) else {
             if filled == buf.len() {
                 return;
             }
@@ -63,12 +53,7 @@ async fn serve(mut stream: TcpStream) {
             }
             continue;
         };
-        let head = &buf[..end];
-        let close = head
-            .windows(17)
-            .any(|w| w.eq_ignore_ascii_case(b"connection: close"));
-        answer(&mut out, head.starts_with(b"GET /1k.bin "), close);
-        if close {
+        if floor::answer(&buf[..end], &mut out) {
             // The last response waits for the FIN and leaves with it in
             // one segment, as henaserver's and nginx's do.
             let _ = last(&stream, &out).await;
@@ -105,16 +90,4 @@ async fn last(stream: &TcpStream, mut out: &[u8]) -> std::io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// The answer to one request: 1 KB or a 404, saying so when the
-/// connection closes after it, as a server must (RFC 9112, 9.6).
-fn answer(out: &mut Vec<u8>, found: bool, close: bool) {
-    out.clear();
-    out.extend_from_slice(if found { OK_HEAD } else { NOT_FOUND_HEAD });
-    if close {
-        out.extend_from_slice(b"Connection: close\r\n");
-    }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(if found { &BODY } else { NOT_FOUND_BODY });
 }

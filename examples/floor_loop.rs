@@ -15,17 +15,14 @@
 //! Set beside `floor.rs`, it says what tokio's model of a connection costs
 //! against a loop's, before any HTTP.
 
+#[path = "common/floor.rs"]
+mod floor;
+
 use std::io::{ErrorKind, Read, Write};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 
-const BODY: [u8; 1024] = [0; 1024];
-const OK_HEAD: &[u8] =
-    b"HTTP/1.1 200 OK\r\nServer: floor\r\nContent-Type: application/octet-stream\r\nContent-Length: 1024\r\n";
-const NOT_FOUND_HEAD: &[u8] =
-    b"HTTP/1.1 404 Not Found\r\nServer: floor\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n";
-const NOT_FOUND_BODY: &[u8] = b"Not Found\n";
 const LISTENER: Token = Token(usize::MAX);
 const BUFFER: usize = 4096;
 
@@ -36,13 +33,7 @@ struct Connection {
 }
 
 fn main() -> std::io::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let port = args
-        .iter()
-        .position(|a| a == "--port")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|p| p.parse::<u16>().ok())
-        .unwrap_or(8080);
+    let port = floor::port();
     let std_listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
     std_listener.set_nonblocking(true)?;
     let mut listener = TcpListener::from_std(std_listener);
@@ -52,7 +43,7 @@ fn main() -> std::io::Result<()> {
     let mut events = Events::with_capacity(512);
     let mut slots: Vec<Option<Connection>> = Vec::new();
     let mut free: Vec<usize> = Vec::new();
-    let mut out = Vec::with_capacity(OK_HEAD.len() + BODY.len());
+    let mut out = Vec::with_capacity(floor::LARGEST);
     loop {
         if let Err(e) = poll.poll(&mut events, None) {
             if e.kind() == ErrorKind::Interrupted {
@@ -107,13 +98,8 @@ fn main() -> std::io::Result<()> {
 /// false when the connection is done.
 fn serve(c: &mut Connection, out: &mut Vec<u8>) -> bool {
     loop {
-        if let Some(end) = c.buf[..c.filled].windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = &c.buf[..end];
-            let close = head
-                .windows(17)
-                .any(|w| w.eq_ignore_ascii_case(b"connection: close"));
-            answer(out, head.starts_with(b"GET /1k.bin "), close);
-            if close {
+        if let Some(end) = floor::head_end(&c.buf[..c.filled]) {
+            if floor::answer(&c.buf[..end], out) {
                 last(&c.stream, out);
                 return false;
             }
@@ -151,16 +137,4 @@ fn last(stream: &TcpStream, out: &[u8]) {
         let mut stream = stream;
         let _ = stream.write_all(out);
     }
-}
-
-/// The answer to one request: 1 KB or a 404, saying so when the
-/// connection closes after it, as a server must (RFC 9112, 9.6).
-fn answer(out: &mut Vec<u8>, found: bool, close: bool) {
-    out.clear();
-    out.extend_from_slice(if found { OK_HEAD } else { NOT_FOUND_HEAD });
-    if close {
-        out.extend_from_slice(b"Connection: close\r\n");
-    }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(if found { &BODY } else { NOT_FOUND_BODY });
 }
