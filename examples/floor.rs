@@ -74,12 +74,7 @@ async fn last(stream: &TcpStream, mut out: &[u8]) -> std::io::Result<()> {
         stream.writable().await?;
         #[cfg(target_os = "linux")]
         let sent = stream.try_io(tokio::io::Interest::WRITABLE, || {
-            use rustix::net::SendFlags;
-            Ok(rustix::net::send(
-                stream,
-                out,
-                SendFlags::MORE | SendFlags::NOSIGNAL,
-            )?)
+            floor::send_last(stream, out)
         });
         #[cfg(not(target_os = "linux"))]
         let sent = stream.try_write(out);

@@ -53,30 +53,26 @@ fn main() -> std::io::Result<()> {
         }
         for event in &events {
             if event.token() == LISTENER {
-                loop {
-                    match listener.accept() {
-                        Ok((mut stream, _)) => {
-                            let slot = free.pop().unwrap_or_else(|| {
-                                slots.push(None);
-                                slots.len() - 1
-                            });
-                            if poll
-                                .registry()
-                                .register(&mut stream, Token(slot), Interest::READABLE)
-                                .is_err()
-                            {
-                                free.push(slot);
-                                continue;
-                            }
-                            slots[slot] = Some(Connection {
-                                stream,
-                                buf: Box::new([0; BUFFER]),
-                                filled: 0,
-                            });
-                        }
-                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                        Err(_) => break,
+                // Until the backlog is drained (WouldBlock) or accepting
+                // fails: the listener's next readiness tries again.
+                while let Ok((mut stream, _)) = listener.accept() {
+                    let slot = free.pop().unwrap_or_else(|| {
+                        slots.push(None);
+                        slots.len() - 1
+                    });
+                    if poll
+                        .registry()
+                        .register(&mut stream, Token(slot), Interest::READABLE)
+                        .is_err()
+                    {
+                        free.push(slot);
+                        continue;
                     }
+                    slots[slot] = Some(Connection {
+                        stream,
+                        buf: Box::new([0; BUFFER]),
+                        filled: 0,
+                    });
                 }
                 continue;
             }
@@ -128,10 +124,7 @@ fn serve(c: &mut Connection, out: &mut Vec<u8>) -> bool {
 /// (`MSG_MORE`) where Linux offers it.
 fn last(stream: &TcpStream, out: &[u8]) {
     #[cfg(target_os = "linux")]
-    {
-        use rustix::net::SendFlags;
-        let _ = rustix::net::send(stream, out, SendFlags::MORE | SendFlags::NOSIGNAL);
-    }
+    let _ = floor::send_last(stream, out);
     #[cfg(not(target_os = "linux"))]
     {
         let mut stream = stream;

@@ -1,6 +1,6 @@
 //! What the two floor servers share: the command line they take (only
-//! henaserver's `--port` matters), finding a request's head, and the
-//! answers.
+//! henaserver's `--port` matters), finding a request's head, the answers,
+//! and the send of a connection's last one.
 
 pub const BODY: [u8; 1024] = [0; 1024];
 const OK_HEAD: &[u8] =
@@ -43,4 +43,17 @@ pub fn answer(head: &[u8], out: &mut Vec<u8>) -> bool {
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(if found { &BODY } else { NOT_FOUND_BODY });
     close
+}
+
+/// Sends a connection's last bytes, held back for the FIN that follows
+/// (`MSG_MORE`), so both leave in one segment as henaserver's and nginx's
+/// do.
+#[cfg(target_os = "linux")]
+pub fn send_last(socket: impl std::os::fd::AsFd, out: &[u8]) -> std::io::Result<usize> {
+    use rustix::net::SendFlags;
+    Ok(rustix::net::send(
+        socket,
+        out,
+        SendFlags::MORE | SendFlags::NOSIGNAL,
+    )?)
 }
