@@ -94,24 +94,60 @@ fn the_start_line_names_the_root_and_the_real_url() {
 
 #[test]
 fn sigterm_and_sigint_stop_with_status_0() {
-    for sig in ["TERM", "INT"] {
-        let tree = Tree::new();
-        tree.file("a.txt", "alpha");
-        let mut s = TestServer::start(tree.path(), &["--quiet"]);
-        assert_eq!(s.get("/a.txt").status, 200);
-        let idle = s.connect();
-        s.signal(sig);
-        assert_eq!(s.wait_exit(PATIENCE), Some(0), "SIG{sig}");
-        drop(idle);
+    // One worker runs on the main thread; two on threads of their own.
+    for threads in ["1", "2"] {
+        for sig in ["TERM", "INT"] {
+            let tree = Tree::new();
+            tree.file("a.txt", "alpha");
+            let mut s = TestServer::start(tree.path(), &["--quiet", "--threads", threads]);
+            assert_eq!(s.get("/a.txt").status, 200);
+            let idle = s.connect();
+            s.signal(sig);
+            assert_eq!(
+                s.wait_exit(PATIENCE),
+                Some(0),
+                "SIG{sig}, {threads} threads"
+            );
+            drop(idle);
+        }
     }
+}
+
+/// With one worker, the process is one thread: the worker's event loop
+/// is the main thread's, which also answers signals.
+#[cfg(target_os = "linux")]
+#[test]
+fn one_worker_makes_a_process_of_one_thread() {
+    let tree = Tree::new();
+    tree.file("a.txt", "alpha");
+    let threads = |s: &TestServer| {
+        std::fs::read_dir(format!("/proc/{}/task", s.child.id()))
+            .unwrap()
+            .count()
+    };
+    let one = TestServer::start(tree.path(), &["--quiet", "--threads", "1"]);
+    assert_eq!(one.get("/a.txt").status, 200);
+    assert_eq!(threads(&one), 1);
+    let two = TestServer::start(tree.path(), &["--quiet", "--threads", "2"]);
+    assert_eq!(two.get("/a.txt").status, 200);
+    assert_eq!(threads(&two), 3, "the main thread and two workers");
 }
 
 #[test]
 fn shutdown_finishes_responses_in_flight_and_closes_idle_connections() {
+    for threads in ["1", "2"] {
+        shutdown_finishes_in_flight(threads);
+    }
+}
+
+fn shutdown_finishes_in_flight(threads: &str) {
     let tree = Tree::new();
     let big = vec![b'x'; 32 << 20];
     tree.file("big.bin", &big).file("a.txt", "alpha");
-    let mut s = TestServer::start(tree.path(), &["--quiet", "--shutdown-grace", "20s"]);
+    let mut s = TestServer::start(
+        tree.path(),
+        &["--quiet", "--shutdown-grace", "20s", "--threads", threads],
+    );
 
     let mut idle = s.connect();
     idle.send(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");

@@ -106,12 +106,21 @@ fn a_configuration_that_does_not_load_keeps_the_old_one() {
 
 #[test]
 fn sighup_binds_added_listeners_and_drains_removed_ones() {
+    // One worker runs on the main thread, beside the reload; two on
+    // threads of their own, told by it.
+    for threads in [1, 2] {
+        binds_added_and_drains_removed(threads);
+    }
+}
+
+fn binds_added_and_drains_removed(threads: u8) {
     let tree = Tree::new();
     let big: Vec<u8> = (0..16 * 1024 * 1024u32).map(|i| (i % 241) as u8).collect();
     tree.file("www/index.html", "hello\n")
         .file("www/big.bin", &big);
     let config = tree.path().join("henaserver.toml");
-    std::fs::write(&config, "quiet = true\nbind = [\"127.0.0.1\"]\n").unwrap();
+    let settings = |bind: &str| format!("quiet = true\nthreads = {threads}\nbind = [\"{bind}\"]\n");
+    std::fs::write(&config, settings("127.0.0.1")).unwrap();
     let server = TestServer::start(
         &tree.path().join("www"),
         &["--config", &config.display().to_string()],
@@ -121,7 +130,7 @@ fn sighup_binds_added_listeners_and_drains_removed_ones() {
     slow.send(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
     assert!(slow.raw_head().starts_with("HTTP/1.1 200"));
 
-    std::fs::write(&config, "quiet = true\nbind = [\"127.0.0.2\"]\n").unwrap();
+    std::fs::write(&config, settings("127.0.0.2")).unwrap();
     server.signal("HUP");
     let added: std::net::SocketAddr = server
         .wait_stderr(|l| l.contains("the configuration adds"))

@@ -28,12 +28,26 @@ fn alive(pid: u32) -> bool {
 
 #[test]
 fn sigusr2_hands_over_to_the_new_binary_without_a_failed_request() {
+    // One worker runs on the main thread, beside the upgrade; two on
+    // threads of their own.
+    for threads in ["1", "2"] {
+        hands_over(threads);
+    }
+}
+
+fn hands_over(threads: &str) {
     let tree = Tree::new();
     tree.file("www/index.html", "hello\n");
     let pid_file = tree.path().join("henaserver.pid");
     let mut server = TestServer::start(
         &tree.path().join("www"),
-        &["--quiet", "--pid-file", &pid_file.display().to_string()],
+        &[
+            "--quiet",
+            "--threads",
+            threads,
+            "--pid-file",
+            &pid_file.display().to_string(),
+        ],
     );
     let old = server.child.id();
     let addr = server.addr;

@@ -532,6 +532,7 @@ impl Server {
         let (stop_tx, stop_rx) = watch::channel(false);
         let permits = Arc::new(Semaphore::new(config.limits.max_connections));
         let mut workers = Vec::with_capacity(config.threads);
+        let mut inline = None;
         for n in 0..config.threads {
             let mine = roles
                 .iter()
@@ -548,6 +549,13 @@ impl Server {
                 max_connections: config.limits.max_connections,
                 grace: config.limits.shutdown_grace,
             };
+            if config.threads == 1 {
+                // One worker serves on this thread's event loop, beside the
+                // signals and reloads: a process of one thread makes the
+                // kernel's and the C library's bookkeeping cheaper.
+                inline = Some((worker, mine));
+                break;
+            }
             let handle = std::thread::Builder::new()
                 .name(format!("henaserver-{n}"))
                 .spawn(move || worker.run(mine))
@@ -589,7 +597,8 @@ impl Server {
             compressed,
             stats,
         };
-        runtime.block_on(async {
+        let inline = runtime.block_on(async {
+            let inline = inline.map(|(worker, mine)| tokio::spawn(worker.serve(mine)));
             if let Some(acme) = &acme {
                 acme.spawn();
             }
@@ -612,6 +621,7 @@ impl Server {
             if let Ok(mut sockets) = handover.lock() {
                 sockets.clear();
             }
+            inline
         });
         // Not ready from the moment shutdown begins: load balancers stop
         // sending while the connections in flight drain.
@@ -622,8 +632,13 @@ impl Server {
         if let Some(quic) = quic {
             quic.join();
         }
-        for worker in workers {
-            if let Ok(Err(e)) = worker.join() {
+        let inline = inline.map(|task| runtime.block_on(task));
+        for result in workers
+            .into_iter()
+            .filter_map(|worker| worker.join().ok())
+            .chain(inline.into_iter().filter_map(Result::ok))
+        {
+            if let Err(e) = result {
                 tracing::error!(error = %e, "worker failed");
             }
         }

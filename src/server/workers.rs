@@ -1,5 +1,6 @@
-//! Worker threads, each a single-threaded event loop accepting from every
-//! listener and told of listeners a reload adds or removes; and the admin
+//! Workers, each a single-threaded event loop accepting from every
+//! listener and told of listeners a reload adds or removes (on threads of
+//! their own, or the only one on the main thread's loop); and the admin
 //! listener's own thread, which answers while the site drains.
 
 use super::*;
@@ -69,82 +70,92 @@ pub(super) struct Worker {
 }
 
 impl Worker {
+    /// Serves on a thread of its own, with its own event loop.
     pub(super) fn run(
-        mut self,
+        self,
         listeners: Vec<(Option<SocketAddr>, Listening, Arc<Shared>)>,
     ) -> io::Result<()> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        runtime.block_on(async move {
-            // Accept loops by the configured address they serve (None: not
-            // changed by a reload).
-            let mut accepting: Vec<(Option<SocketAddr>, tokio::task::JoinHandle<()>)> = Vec::new();
-            for (key, listener, shared) in listeners {
-                let listener = match listener {
-                    Listening::Tcp(l) => Accepting::Tcp(TcpListener::from_std(l)?),
-                    Listening::Unix(l) => Accepting::Unix(platform::net::AsyncUnixListener::from_std(l)?),
-                };
-                let task = tokio::spawn(accept_loop(listener, shared, self.permits.clone()));
-                accepting.push((key, task));
-            }
-            // The log ticker runs until the server stops; then this
-            // worker's accept loops and idle connections are told.
-            let log = self.shared.observe.log().clone();
-            let mut global = self.stop.clone();
-            let ticker = tokio::spawn(async move {
-                let mut tick = tokio::time::interval(FLUSH_INTERVAL);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    if *global.borrow_and_update() {
-                        break;
-                    }
-                    tokio::select! {
-                        _ = tick.tick() => log.flush(),
-                        changed = global.changed() => if changed.is_err() { break },
-                    }
+        runtime.block_on(self.serve(listeners))
+    }
+
+    /// Serves on the event loop it is polled from, until the server stops
+    /// and the connections in flight finish (within the grace).
+    pub(super) async fn serve(
+        mut self,
+        listeners: Vec<(Option<SocketAddr>, Listening, Arc<Shared>)>,
+    ) -> io::Result<()> {
+        // Accept loops by the configured address they serve (None: not
+        // changed by a reload).
+        let mut accepting: Vec<(Option<SocketAddr>, tokio::task::JoinHandle<()>)> = Vec::new();
+        for (key, listener, shared) in listeners {
+            let listener = match listener {
+                Listening::Tcp(l) => Accepting::Tcp(TcpListener::from_std(l)?),
+                Listening::Unix(l) => {
+                    Accepting::Unix(platform::net::AsyncUnixListener::from_std(l)?)
                 }
-                stop::stop_worker();
-            });
-            let mut stopped = Stopped::default();
-            let mut commanded = true;
+            };
+            let task = tokio::spawn(accept_loop(listener, shared, self.permits.clone()));
+            accepting.push((key, task));
+        }
+        // The log ticker runs until the server stops; then this
+        // worker's accept loops and idle connections are told.
+        let log = self.shared.observe.log().clone();
+        let mut global = self.stop.clone();
+        let ticker = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(FLUSH_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
+                if *global.borrow_and_update() {
+                    break;
+                }
                 tokio::select! {
-                    () = &mut stopped => break,
-                    command = self.commands.recv(), if commanded => match command {
-                        Some(WorkerCommand::Add(key, listener, shared)) => match TcpListener::from_std(listener) {
-                            Ok(listener) => {
-                                let listener = Accepting::Tcp(listener);
-                                let task = tokio::spawn(accept_loop(listener, shared, self.permits.clone()));
-                                accepting.push((Some(key), task));
-                            }
-                            Err(e) => tracing::warn!(error = %e, "cannot accept from a new listener"),
-                        },
-                        Some(WorkerCommand::Remove(key)) => {
-                            for (_, task) in accepting.iter().filter(|(k, _)| *k == Some(key)) {
-                                task.abort();
-                            }
-                            accepting.retain(|(k, _)| *k != Some(key));
-                        }
-                        // No reloads will come.
-                        None => commanded = false,
-                    },
+                    _ = tick.tick() => log.flush(),
+                    changed = global.changed() => if changed.is_err() { break },
                 }
             }
-            for (_, task) in accepting {
-                let _ = task.await;
+            stop::stop_worker();
+        });
+        let mut stopped = Stopped::default();
+        let mut commanded = true;
+        loop {
+            tokio::select! {
+                () = &mut stopped => break,
+                command = self.commands.recv(), if commanded => match command {
+                    Some(WorkerCommand::Add(key, listener, shared)) => match TcpListener::from_std(listener) {
+                        Ok(listener) => {
+                            let listener = Accepting::Tcp(listener);
+                            let task = tokio::spawn(accept_loop(listener, shared, self.permits.clone()));
+                            accepting.push((Some(key), task));
+                        }
+                        Err(e) => tracing::warn!(error = %e, "cannot accept from a new listener"),
+                    },
+                    Some(WorkerCommand::Remove(key)) => {
+                        for (_, task) in accepting.iter().filter(|(k, _)| *k == Some(key)) {
+                            task.abort();
+                        }
+                        accepting.retain(|(k, _)| *k != Some(key));
+                    }
+                    // No reloads will come.
+                    None => commanded = false,
+                },
             }
-            // Stopping: wait for the connections in flight, within the grace.
-            let deadline = tokio::time::Instant::now() + self.grace;
-            while self.permits.available_permits() < self.max_connections
-                && tokio::time::Instant::now() < deadline
-            {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                self.shared.observe.log().flush();
-            }
-            let _ = ticker.await;
+        }
+        for (_, task) in accepting {
+            let _ = task.await;
+        }
+        // Stopping: wait for the connections in flight, within the grace.
+        let deadline = tokio::time::Instant::now() + self.grace;
+        while self.permits.available_permits() < self.max_connections
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
             self.shared.observe.log().flush();
-            Ok(())
-        })
+        }
+        let _ = ticker.await;
+        self.shared.observe.log().flush();
+        Ok(())
     }
 }
