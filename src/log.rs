@@ -1,10 +1,13 @@
 //! The access log: one line per answered request, written off the request
 //! path.
 //!
-//! Worker threads append lines to a buffer of their own; a ticker on each
-//! worker hands full buffers to a writer thread over a bounded channel. A
-//! slow or blocked stdout therefore never stalls a request: when the writer
-//! falls behind, lines are dropped and counted, and the count is reported.
+//! Worker threads append lines to a buffer of their own, which they hand to
+//! a writer thread over a bounded channel when it is full or
+//! [`FLUSH_INTERVAL`] after its first line (a task waits that long; an idle
+//! server wakes for nothing). On a runtime of several threads, whose tasks
+//! move between them, each line is handed over at once. A slow or blocked
+//! stdout therefore never stalls a request: when the writer falls behind,
+//! lines are dropped and counted, and the count is reported.
 //!
 //! Three formats (`--log-format`):
 //! - `combined` (the default):
@@ -18,7 +21,7 @@
 //! stdout or to a file (`--access-log`), which is reopened on SIGHUP so
 //! that logs can be rotated.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,7 +30,8 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
-/// How often a worker hands its buffered lines to the writer.
+/// How long a worker keeps a line before handing it to the writer, with
+/// the lines that followed it.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
 /// Buffered bytes after which a worker hands its lines over at once.
 const BATCH_BYTES: usize = 32 * 1024;
@@ -107,10 +111,21 @@ pub struct AccessLog {
 thread_local! {
     static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     static CLF_TIME: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+    /// Whether a task waits to hand this thread's buffer over.
+    static ARMED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Disarms this thread's flush when its task ends, run or dropped with
+/// its runtime.
+struct Disarm;
+
+impl Drop for Disarm {
+    fn drop(&mut self) {
+        ARMED.with(|a| a.set(false));
+    }
 }
 
 impl AccessLog {
-    /// A log that writes nothing.
     /// The format lines are written in.
     pub fn format(&self) -> Format {
         Format::from_code(self.format.load(Ordering::Relaxed))
@@ -246,7 +261,32 @@ impl AccessLog {
         });
         if full {
             self.flush();
+        } else {
+            self.arm();
         }
+    }
+
+    /// Sees that this thread's buffer is handed over within
+    /// [`FLUSH_INTERVAL`]: by a task on this thread's event loop, or at once
+    /// where tasks may move to other threads.
+    fn arm(&self) {
+        if ARMED.with(|a| a.replace(true)) {
+            return;
+        }
+        let one_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
+        if !one_thread {
+            ARMED.with(|a| a.set(false));
+            self.flush();
+            return;
+        }
+        let log = self.clone();
+        tokio::spawn(async move {
+            let disarm = Disarm;
+            tokio::time::sleep(FLUSH_INTERVAL).await;
+            drop(disarm);
+            log.flush();
+        });
     }
 
     /// Hands this thread's buffered lines to the writer.

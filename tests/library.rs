@@ -92,6 +92,69 @@ fn the_server_runs_inside_the_callers_runtime() {
     assert!(TcpStream::connect(addr).is_err());
 }
 
+/// The access log of a server inside the caller's runtime is written as
+/// requests are answered, on a runtime of one thread and of several.
+#[test]
+fn the_access_log_is_written_while_serving_inside_the_callers_runtime() {
+    for threads in [0, 2] {
+        let tree = Tree::new();
+        tree.file("www/hello.txt", "logged");
+        let log = tree.path().join("access.log");
+        let mut config = henaserver::Config::new(tree.path().join("www"), 0).unwrap();
+        config.access_log = true;
+        config.access_log_file = Some(log.clone());
+        let runtime = match threads {
+            0 => tokio::runtime::Builder::new_current_thread(),
+            n => {
+                let mut b = tokio::runtime::Builder::new_multi_thread();
+                b.worker_threads(n);
+                b
+            }
+        }
+        .enable_all()
+        .build()
+        .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let serving = runtime.spawn(henaserver::Server::serve_on(
+            config,
+            vec![listener],
+            async {
+                let _ = stop_rx.await;
+            },
+        ));
+        // A current-thread runtime runs its tasks while it is driven.
+        let driving = std::thread::spawn(move || {
+            runtime.block_on(async {
+                let _ = tokio::time::timeout(PATIENCE * 2, serving).await;
+            })
+        });
+        for n in 0..3 {
+            let mut c = Client::connect(addr);
+            c.send(format!("GET /hello.txt?{n} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+            assert_eq!(c.response().status, 200);
+        }
+        let start = std::time::Instant::now();
+        let mut text = String::new();
+        while start.elapsed() < PATIENCE && text.lines().count() < 3 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            text = std::fs::read_to_string(&log).unwrap_or_default();
+        }
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.contains("GET /hello.txt?"))
+                .count(),
+            3,
+            "runtime of {threads} threads (0: current-thread), while serving: {text:?}"
+        );
+        stop_tx.send(()).unwrap();
+        driving.join().unwrap();
+    }
+}
+
 /// Two servers in one process, each with its admin listener: each one's
 /// metrics count its own requests only, and each keeps its own caches.
 #[test]

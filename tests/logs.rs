@@ -139,3 +139,44 @@ fn the_server_exits_on_sigterm_with_its_access_log_written() {
         }
     }
 }
+
+/// Voluntary context switches of every thread of process `pid`: each is a
+/// wait that ended.
+#[cfg(target_os = "linux")]
+fn wakeups(pid: u32) -> u64 {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("status")).ok())
+        .flat_map(|status| {
+            status
+                .lines()
+                .filter_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                .map(|n| n.trim().parse::<u64>().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .sum()
+}
+
+/// An idle server sleeps: its log lines go out after the request that
+/// made them, and then nothing wakes it (a ticker of 50 ms used to, 20
+/// times a second on every worker, the log on or off).
+#[cfg(target_os = "linux")]
+#[test]
+fn an_idle_server_does_not_wake() {
+    let t = site();
+    for args in [&["--threads", "2"][..], &["--threads", "1"], &["--quiet"]] {
+        let s = TestServer::start(t.path(), args);
+        s.request("GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        if !args.contains(&"--quiet") {
+            assert!(
+                s.wait_stdout(|l| l.contains("/a.txt")).is_some(),
+                "{args:?}"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        let before = wakeups(s.child.id());
+        std::thread::sleep(Duration::from_secs(1));
+        let woken = wakeups(s.child.id()) - before;
+        assert!(woken < 5, "{woken} wakeups in an idle second with {args:?}");
+    }
+}

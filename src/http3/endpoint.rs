@@ -15,7 +15,6 @@ use tokio::task::JoinSet;
 
 use super::connection::Early;
 use crate::config::Limits;
-use crate::log::FLUSH_INTERVAL;
 use crate::shared::Shared;
 use crate::stop::{self, Stopped};
 use crate::tls::Tls;
@@ -164,17 +163,6 @@ async fn drive(
             Err(e) => tracing::error!(error = %e, "cannot serve HTTP/3 on a UDP socket"),
         }
     }
-    // The access log's lines written on this thread go out as the
-    // workers' do.
-    let log = shared.observe.log().clone();
-    let ticker = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(FLUSH_INTERVAL);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            log.flush();
-        }
-    });
     let _ = stop.wait_for(|&s| s).await;
     stop::stop_worker();
     // GOAWAY has gone out on every connection; the streams in flight get
@@ -189,7 +177,6 @@ async fn drive(
     for e in endpoints {
         let _ = tokio::time::timeout(grace, e.wait_idle()).await;
     }
-    ticker.abort();
     shared.observe.log().flush();
 }
 

@@ -43,7 +43,7 @@ use crate::http2::connection as http2;
 use crate::http2::rewind::Rewind;
 use crate::http3::endpoint::QuicThread;
 use crate::limit::Limiter;
-use crate::log::{AccessLog, Target, FLUSH_INTERVAL};
+use crate::log::{AccessLog, Target};
 use crate::observe::Observers;
 use crate::platform;
 use crate::platform::net::UnixListener;

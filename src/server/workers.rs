@@ -100,22 +100,11 @@ impl Worker {
             let task = tokio::spawn(accept_loop(listener, shared, self.permits.clone()));
             accepting.push((key, task));
         }
-        // The log ticker runs until the server stops; then this
-        // worker's accept loops and idle connections are told.
-        let log = self.shared.observe.log().clone();
+        // When the server stops, this worker's accept loops and idle
+        // connections are told.
         let mut global = self.stop.clone();
-        let ticker = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(FLUSH_INTERVAL);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                if *global.borrow_and_update() {
-                    break;
-                }
-                tokio::select! {
-                    _ = tick.tick() => log.flush(),
-                    changed = global.changed() => if changed.is_err() { break },
-                }
-            }
+        let telling = tokio::spawn(async move {
+            let _ = global.wait_for(|&s| s).await;
             stop::stop_worker();
         });
         let mut stopped = Stopped::default();
@@ -154,7 +143,7 @@ impl Worker {
             tokio::time::sleep(Duration::from_millis(10)).await;
             self.shared.observe.log().flush();
         }
-        let _ = ticker.await;
+        let _ = telling.await;
         self.shared.observe.log().flush();
         Ok(())
     }
