@@ -41,6 +41,13 @@ MATCHED_CACHE = "--file-cache-valid 1s"
 # --nginx-cache-errors off: nginx looks a missing path up on every request
 # (its default), as henaserver does without --file-cache-valid.
 NGINX_CACHE_ERRORS = "on"
+# With --deferred, both servers listen with accept deferred until a
+# connection's first data (nginx's `deferred`, systemd's DeferAccept=,
+# through which henaserver gets its socket: bench/deferred.py); with
+# --deferred henaserver, henaserver (and a baseline) only.
+DEFERRED = False
+NGINX_DEFERRED = False
+DEFER_SECONDS = 3
 TICK = os.sysconf("SC_CLK_TCK")
 
 SCENARIOS = {
@@ -128,8 +135,11 @@ def make_root():
 
 
 def nginx_conf(workers, tls=False, h2=False):
-    path = os.path.join(OUT, f"nginx-{workers}{'-tls' if tls else ''}{'-h2' if h2 else ''}.conf")
+    path = os.path.join(OUT, f"nginx-{workers}{'-tls' if tls else ''}{'-h2' if h2 else ''}"
+                        f"{'-deferred' if NGINX_DEFERRED else ''}.conf")
     listen = f"127.0.0.1:{NGINX_PORT} backlog=4096"
+    if NGINX_DEFERRED:
+        listen += " deferred"
     if h2:
         listen += " http2"
     tls_conf = ""
@@ -248,8 +258,12 @@ class Server:
             binary, self.port = (HENA, HENA_PORT) if name == "henaserver" \
                 else (BASELINE, NGINX_PORT)
             threads = [] if workers is None else ["--threads", str(workers)]
-            cmd = pin + [binary, ROOT, "--port", str(self.port), "--quiet",
-                         "--max-connections", "8192"] + threads
+            if DEFERRED:
+                socket_from = [sys.executable, os.path.join(HERE, "deferred.py"),
+                               str(self.port), str(DEFER_SECONDS), "--", binary]
+            else:
+                socket_from = [binary, "--port", str(self.port)]
+            cmd = pin + socket_from + [ROOT, "--quiet", "--max-connections", "8192"] + threads
             if tls:
                 cmd += ["--tls-cert", CERT, "--tls-key", KEY]
             if h3:
@@ -441,7 +455,15 @@ def main():
     ap.add_argument("--baseline-args", default=None,
                     help="the baseline's own options, instead of --hena-args (the same "
                          "build with and without an option: \"\" for none)")
+    ap.add_argument("--deferred", choices=["off", "both", "henaserver"], default="off",
+                    help="defer accept until a connection's first data (Linux): for both "
+                         "servers (nginx's `deferred`, henaserver's socket from "
+                         "bench/deferred.py, as systemd's DeferAccept= hands it), or for "
+                         "henaserver and the baseline only")
     opts = ap.parse_args()
+    global DEFERRED, NGINX_DEFERRED
+    DEFERRED = opts.deferred != "off"
+    NGINX_DEFERRED = opts.deferred == "both"
     if opts.binary:
         HENA = os.path.abspath(opts.binary)
     global BASELINE

@@ -289,6 +289,15 @@ fn several_listeners_and_ipv6() {
 
 #[test]
 fn systemd_socket_activation() {
+    socket_activation(false);
+    // As systemd's DeferAccept= hands it over: connections come to the
+    // server with their first bytes.
+    if cfg!(target_os = "linux") {
+        socket_activation(true);
+    }
+}
+
+fn socket_activation(deferred: bool) {
     // A socket bound by a "service manager" (here python3) and handed over
     // as file descriptor 3 with LISTEN_FDS and LISTEN_PID.
     let has_python = Command::new("python3")
@@ -303,6 +312,8 @@ fn systemd_socket_activation() {
     let script = r#"
 import os, socket, subprocess, sys
 s = socket.socket()
+if sys.argv[3] == "deferred":
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 3)
 s.bind(("127.0.0.1", 0))
 s.listen(16)
 print(s.getsockname()[1], flush=True)
@@ -321,6 +332,7 @@ p.wait()
             script,
             bin().to_str().unwrap(),
             t.path().to_str().unwrap(),
+            if deferred { "deferred" } else { "bound" },
         ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -333,9 +345,18 @@ p.wait()
     )
     .unwrap();
     let port: u16 = line.trim().parse().unwrap();
-    let mut c = Client::connect(format!("127.0.0.1:{port}").parse().unwrap());
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    // Waiting for the server, then two requests on one connection and
+    // one on a connection of its own.
+    let mut c = Client::connect(addr);
     c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert_eq!(c.response().text(), "<h1>home</h1>");
+    assert_eq!(c.response().text(), "<h1>home</h1>", "deferred: {deferred}");
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(c.response().text(), "<h1>home</h1>", "deferred: {deferred}");
+    let mut once = Client::connect(addr);
+    once.send(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!(once.response().text(), "<h1>home</h1>");
+    assert!(once.closed(), "deferred: {deferred}");
     drop(helper.stdin.take());
     let _ = helper.wait();
 }
