@@ -39,6 +39,31 @@ fn a_rust_program_can_embed_the_server() {
     );
 }
 
+/// `serve_on` spawned on `runtime` with a listener on an ephemeral port:
+/// its address, the sender that stops it, and its task.
+fn serve_on(
+    runtime: &tokio::runtime::Runtime,
+    config: henaserver::Config,
+) -> (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), henaserver::Error>>,
+) {
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let serving = runtime.spawn(henaserver::Server::serve_on(
+        config,
+        vec![listener],
+        async {
+            let _ = stop_rx.await;
+        },
+    ));
+    (addr, stop_tx, serving)
+}
+
 /// Serves inside a multi-threaded runtime of the caller's, on a listener
 /// the caller bound, and stops when the caller's future completes: an idle
 /// keep-alive connection is closed, and `serve_on` returns.
@@ -55,18 +80,7 @@ fn the_server_runs_inside_the_callers_runtime() {
         .enable_all()
         .build()
         .unwrap();
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let serving = runtime.spawn(henaserver::Server::serve_on(
-        config,
-        vec![listener],
-        async {
-            let _ = stop_rx.await;
-        },
-    ));
+    let (addr, stop_tx, serving) = serve_on(&runtime, config);
     // Two requests on one connection, which then waits idle.
     let mut idle = TcpStream::connect(addr).unwrap();
     idle.set_read_timeout(Some(PATIENCE)).unwrap();
@@ -114,18 +128,7 @@ fn the_access_log_is_written_while_serving_inside_the_callers_runtime() {
         .enable_all()
         .build()
         .unwrap();
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let serving = runtime.spawn(henaserver::Server::serve_on(
-            config,
-            vec![listener],
-            async {
-                let _ = stop_rx.await;
-            },
-        ));
+        let (addr, stop_tx, serving) = serve_on(&runtime, config);
         // A current-thread runtime runs its tasks while it is driven.
         let driving = std::thread::spawn(move || {
             runtime.block_on(async {
