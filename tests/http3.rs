@@ -297,6 +297,52 @@ fn a_download_in_flight_finishes_through_a_graceful_stop() {
     assert_eq!(s.server.wait_exit(PATIENCE), Some(0));
 }
 
+/// With one worker, on the main thread, a stop drains HTTPS over TCP
+/// there while HTTP/3 drains on its own thread: an HTTP/1.1 download
+/// finishes while an HTTP/3 one waits, unread, for the client.
+#[test]
+fn one_worker_drains_tcp_while_quic_drains() {
+    let mut s = start(&["--quiet", "--shutdown-grace", "60s", "--threads", "1"]);
+    let big: Vec<u8> = (0..4 * 1024 * 1024u32).map(|i| (i % 239) as u8).collect();
+    // More than loopback's socket buffers hold.
+    let bigger: Vec<u8> = (0..48 * 1024 * 1024u32).map(|i| (i % 233) as u8).collect();
+    s.tree
+        .file("www/big.bin", &big)
+        .file("www/bigger.bin", &bigger);
+    let (h1, h3) = runtime().block_on(async {
+        let (endpoint, client) = connect(s.quic, &s.ca.client_config(&[])).await;
+        let mut stream = get_stream(&client, "/big.bin").await;
+        let mut h3 = Vec::new();
+        take(
+            stream.recv_data().await.unwrap().expect("some body"),
+            &mut h3,
+        );
+        let config = s.ca.client_config(&[b"http/1.1"]);
+        let mut tcp = common::tls::connect(s.server.addr, "localhost", config);
+        tcp.send(b"GET /bigger.bin HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        assert!(tcp.raw_head().starts_with("HTTP/1.1 200"));
+        s.server.signal("TERM");
+        let mut h1 = tcp.pending().to_vec();
+        let mut chunk = vec![0u8; 1 << 16];
+        while h1.len() < bigger.len() {
+            use std::io::Read;
+            let n = tcp.stream.read(&mut chunk).expect("HTTP/1.1 body");
+            assert!(n > 0, "HTTP/1.1 body cut at {}", h1.len());
+            h1.extend_from_slice(&chunk[..n]);
+        }
+        while let Some(chunk) = stream.recv_data().await.expect("HTTP/3 body") {
+            take(chunk, &mut h3);
+        }
+        drop(stream);
+        endpoint.close(0u32.into(), b"");
+        endpoint.wait_idle().await;
+        (h1, h3)
+    });
+    assert!(h1 == bigger, "the HTTP/1.1 download arrived whole");
+    assert!(h3 == big, "the HTTP/3 download arrived whole");
+    assert_eq!(s.server.wait_exit(PATIENCE), Some(0));
+}
+
 // ---- Requests built by hand ------------------------------------------------
 
 /// A QUIC variable-length integer (RFC 9000 §16).

@@ -629,10 +629,12 @@ impl Server {
             admin.set_ready(false);
         }
         let _ = stop_tx.send(true);
+        // The worker on this thread drains while the others (and HTTP/3's)
+        // drain on theirs.
+        let inline = inline.map(|task| runtime.block_on(task));
         if let Some(quic) = quic {
             quic.join();
         }
-        let inline = inline.map(|task| runtime.block_on(task));
         for result in workers
             .into_iter()
             .filter_map(|worker| worker.join().ok())
