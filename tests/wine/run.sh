@@ -136,8 +136,8 @@ expect() { # what got expected
 wine "$work/bin/henaserver.exe" --version >/dev/null 2>&1 || true
 wineserver -w 2>/dev/null || true
 
-echo "wine test: files over HTTP/1.1 and HTTP/2"
-start --bind 127.0.0.1 --port 0 --listing "$(winpath "$work/site")"
+echo "wine test: files over HTTP/1.1 and HTTP/2, one worker on the main thread"
+start --bind 127.0.0.1 --port 0 --threads 1 --listing "$(winpath "$work/site")"
 expect "GET /" "$(curl -s -o /dev/null -w '%{http_code}' "http://$addr/")" 200
 curl -s "http://$addr/" | cmp -s - "$work/site/index.html" || fail "the demo's index differs"
 got=$(curl -s "http://$addr/files/big.bin" | sha256sum | cut -d' ' -f1)
