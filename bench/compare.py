@@ -45,8 +45,7 @@ NGINX_CACHE_ERRORS = "on"
 # connection's first data (nginx's `deferred`, systemd's DeferAccept=,
 # through which henaserver gets its socket: bench/deferred.py); with
 # --deferred henaserver, henaserver (and a baseline) only.
-DEFERRED = False
-NGINX_DEFERRED = False
+DEFERRED = "off"
 DEFER_SECONDS = 3
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -136,9 +135,9 @@ def make_root():
 
 def nginx_conf(workers, tls=False, h2=False):
     path = os.path.join(OUT, f"nginx-{workers}{'-tls' if tls else ''}{'-h2' if h2 else ''}"
-                        f"{'-deferred' if NGINX_DEFERRED else ''}.conf")
+                        f"{'-deferred' if DEFERRED == 'both' else ''}.conf")
     listen = f"127.0.0.1:{NGINX_PORT} backlog=4096"
-    if NGINX_DEFERRED:
+    if DEFERRED == "both":
         listen += " deferred"
     if h2:
         listen += " http2"
@@ -258,7 +257,7 @@ class Server:
             binary, self.port = (HENA, HENA_PORT) if name == "henaserver" \
                 else (BASELINE, NGINX_PORT)
             threads = [] if workers is None else ["--threads", str(workers)]
-            if DEFERRED:
+            if DEFERRED != "off":
                 socket_from = [sys.executable, os.path.join(HERE, "deferred.py"),
                                str(self.port), str(DEFER_SECONDS), "--", binary]
             else:
@@ -461,9 +460,8 @@ def main():
                          "bench/deferred.py, as systemd's DeferAccept= hands it), or for "
                          "henaserver and the baseline only")
     opts = ap.parse_args()
-    global DEFERRED, NGINX_DEFERRED
-    DEFERRED = opts.deferred != "off"
-    NGINX_DEFERRED = opts.deferred == "both"
+    global DEFERRED
+    DEFERRED = opts.deferred
     if opts.binary:
         HENA = os.path.abspath(opts.binary)
     global BASELINE

@@ -263,8 +263,8 @@ pub struct Config {
     pub socket_mode: u32,
     /// File name served for a directory.
     pub index: String,
-    /// Worker threads; each runs its own event loop. With one, the worker
-    /// runs on the thread that calls `Server::run`, beside the signals.
+    /// Worker threads; each runs its own event loop. The first is the
+    /// thread that calls `Server::run`, beside the signals.
     pub threads: usize,
     /// Whether the access log is written at all.
     pub access_log: bool,

@@ -549,12 +549,13 @@ impl Server {
                 max_connections: config.limits.max_connections,
                 grace: config.limits.shutdown_grace,
             };
-            if config.threads == 1 {
-                // One worker serves on this thread's event loop, beside the
-                // signals and reloads: a process of one thread makes the
-                // kernel's and the C library's bookkeeping cheaper.
+            if n == 0 {
+                // The first worker serves on this thread's event loop,
+                // beside the signals and reloads: one thread fewer, and with
+                // one worker a process of one thread, whose system calls
+                // and allocator do less bookkeeping.
                 inline = Some((worker, mine));
-                break;
+                continue;
             }
             let handle = std::thread::Builder::new()
                 .name(format!("henaserver-{n}"))

@@ -1,6 +1,6 @@
 //! Workers, each a single-threaded event loop accepting from every
-//! listener and told of listeners a reload adds or removes (on threads of
-//! their own, or the only one on the main thread's loop); and the admin
+//! listener and told of listeners a reload adds or removes (the first on
+//! the main thread's loop, the others on threads of their own); and the admin
 //! listener's own thread, which answers while the site drains.
 
 use super::*;
@@ -100,18 +100,16 @@ impl Worker {
             let task = tokio::spawn(accept_loop(listener, shared, self.permits.clone()));
             accepting.push((key, task));
         }
-        // When the server stops, this worker's accept loops and idle
-        // connections are told.
         let mut global = self.stop.clone();
-        let telling = tokio::spawn(async move {
-            let _ = global.wait_for(|&s| s).await;
-            stop::stop_worker();
-        });
         let mut stopped = Stopped::default();
         let mut commanded = true;
         loop {
             tokio::select! {
+                biased;
                 () = &mut stopped => break,
+                // The server stops: this worker's accept loops and idle
+                // connections are told, and `stopped` completes.
+                _ = global.wait_for(|&s| s) => stop::stop_worker(),
                 command = self.commands.recv(), if commanded => match command {
                     Some(WorkerCommand::Add(key, listener, shared)) => match TcpListener::from_std(listener) {
                         Ok(listener) => {
@@ -143,7 +141,6 @@ impl Worker {
             tokio::time::sleep(Duration::from_millis(10)).await;
             self.shared.observe.log().flush();
         }
-        let _ = telling.await;
         self.shared.observe.log().flush();
         Ok(())
     }
