@@ -91,7 +91,16 @@ fn a_second_request_that_trickles_in_gets_408_after_the_header_timeout() {
 #[test]
 fn a_silent_connection_is_closed_after_the_header_timeout() {
     let t = tree();
-    let s = TestServer::start(t.path(), &["--quiet", "--header-timeout", "700ms"]);
+    let s = TestServer::start(
+        t.path(),
+        &[
+            "--quiet",
+            "--header-timeout",
+            "700ms",
+            "--defer-accept",
+            "0",
+        ],
+    );
     let started = Instant::now();
     let mut c = s.connect();
     assert!(c.closed());
@@ -99,6 +108,38 @@ fn a_silent_connection_is_closed_after_the_header_timeout() {
     assert!(
         waited >= Duration::from_millis(600),
         "closed after {waited:?}"
+    );
+    assert!(waited < PATIENCE);
+}
+
+/// Linux's deferred accept: the kernel holds a connection that sends
+/// nothing until the deferral ends (its SYN-ACK retransmissions, at 1 s
+/// and 3 s), and only then does the server see it and start the header
+/// timeout; a client that speaks at once is served meanwhile.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_silent_connection_reaches_the_server_only_after_the_deferral() {
+    let t = tree();
+    let s = TestServer::start(
+        t.path(),
+        &[
+            "--quiet",
+            "--header-timeout",
+            "300ms",
+            "--defer-accept",
+            "3s",
+        ],
+    );
+    let started = Instant::now();
+    let mut silent = s.connect();
+    let mut speaking = s.connect();
+    speaking.send(b"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!(speaking.response().body, b"alpha");
+    assert!(silent.closed());
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(2900),
+        "a silent connection reached the server after {waited:?}"
     );
     assert!(waited < PATIENCE);
 }

@@ -61,6 +61,11 @@ pub struct Args {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024), help_heading = "Listening")]
     pub threads: Option<u16>,
 
+    /// Time the kernel holds a new connection until its first bytes
+    /// arrive, then hands it over anyway (Linux; 0: accept at once)
+    #[arg(long, value_name = "TIME", default_value = "1s", value_parser = duration, help_heading = "Listening")]
+    pub defer_accept: Duration,
+
     /// Speak HTTP/1.1 only: no HTTP/2 by ALPN over TLS, nor by prior
     /// knowledge in cleartext
     #[arg(long, help_heading = "Listening")]
@@ -663,6 +668,7 @@ impl Args {
             max_header_bytes: self.max_header_bytes,
             max_headers: self.max_headers,
             max_body: self.max_body,
+            defer_accept: self.defer_accept,
             header_timeout: self.header_timeout,
             keepalive_timeout: self.keepalive_timeout,
             send_timeout: self.send_timeout,

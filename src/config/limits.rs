@@ -15,6 +15,13 @@ pub const DEFAULT_MAX_HEADERS: usize = 100;
 /// Largest request body read and discarded; larger gets
 /// `413 Content Too Large` and the connection is closed.
 pub const DEFAULT_MAX_BODY: u64 = 1024 * 1024;
+/// Time the kernel holds a new TCP connection until its first bytes
+/// arrive before handing it to the server anyway (Linux's
+/// `TCP_DEFER_ACCEPT`, as nginx's `listen ... deferred` and systemd's
+/// `DeferAccept=`): a connection then wakes the server once, with its
+/// request, not once for the handshake and again for the request. Zero:
+/// accepted as soon as the handshake ends. Other platforms accept at once.
+pub const DEFAULT_DEFER_ACCEPT: Duration = Duration::from_secs(1);
 /// Time a client has to deliver a complete request head, counted from
 /// the first byte (or from accepting the connection), never reset by a byte.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -94,6 +101,8 @@ pub struct Limits {
     pub max_headers: usize,
     /// See [`DEFAULT_MAX_BODY`].
     pub max_body: u64,
+    /// See [`DEFAULT_DEFER_ACCEPT`].
+    pub defer_accept: Duration,
     /// See [`DEFAULT_HEADER_TIMEOUT`].
     pub header_timeout: Duration,
     /// See [`DEFAULT_KEEPALIVE_TIMEOUT`].
@@ -139,6 +148,7 @@ impl Default for Limits {
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             max_headers: DEFAULT_MAX_HEADERS,
             max_body: DEFAULT_MAX_BODY,
+            defer_accept: DEFAULT_DEFER_ACCEPT,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             keepalive_timeout: DEFAULT_KEEPALIVE_TIMEOUT,
             send_timeout: DEFAULT_SEND_TIMEOUT,

@@ -2,10 +2,18 @@
 //! stream sockets, sockets inherited from systemd or an upgrading
 //! process, and the limit on open descriptors.
 //!
-//! | | TCP listener | Unix sockets, inherited sockets | descriptor limit |
-//! |---|---|---|---|
-//! | Linux, macOS, FreeBSD | `SO_REUSEADDR`, IPv6-only for `[::]` | yes | soft raised to hard |
-//! | Windows | IPv6-only for `[::]`, no `SO_REUSEADDR` (there it lets another process take the port) | no: refused at configuration | none to raise |
+//! | | TCP listener | deferred accept | Unix sockets, inherited sockets | descriptor limit |
+//! |---|---|---|---|---|
+//! | Linux | `SO_REUSEADDR`, IPv6-only for `[::]` | `TCP_DEFER_ACCEPT` | yes | soft raised to hard |
+//! | macOS, FreeBSD | `SO_REUSEADDR`, IPv6-only for `[::]` | no | yes | soft raised to hard |
+//! | Windows | IPv6-only for `[::]`, no `SO_REUSEADDR` (there it lets another process take the port) | no | no: refused at configuration | none to raise |
+//!
+//! Deferred accept: the kernel completes the handshake but hands the
+//! connection over only once its first bytes arrive, or when the time
+//! given has passed, so a connection costs the server one wake-up rather
+//! than two. FreeBSD's equivalent, the `accf_data` accept filter, needs a
+//! kernel module loaded, and is not used. Sockets handed over in
+//! `LISTEN_FDS` keep what they came with (systemd's `DeferAccept=`).
 //!
 //! No listener sets `SO_REUSEPORT`: every worker accepts from one shared
 //! socket, so the semantics that differ (Linux balances connections
@@ -18,6 +26,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// A listening or UDP socket, owned, for a new process to take over.
 #[cfg(unix)]
@@ -38,9 +47,15 @@ pub type AsyncUnixListener = tokio::net::UnixListener;
 pub const UNIX: bool = cfg!(unix);
 
 /// Binds a TCP listener on `addr` with a queue of `backlog` connections,
-/// non-blocking, closed on exec.
-pub fn listen_tcp(addr: SocketAddr, backlog: i32) -> io::Result<std::net::TcpListener> {
-    sys::listen_tcp(addr, backlog)
+/// non-blocking, closed on exec, accepting a connection once its first
+/// bytes arrive or `defer` has passed (where the platform can; zero: at
+/// once).
+pub fn listen_tcp(
+    addr: SocketAddr,
+    backlog: i32,
+    defer: Duration,
+) -> io::Result<std::net::TcpListener> {
+    sys::listen_tcp(addr, backlog, defer)
 }
 
 /// Raises the soft limit on open descriptors to the hard limit, where
@@ -87,6 +102,29 @@ pub fn inherited(
     sys::inherited(udp)
 }
 
+/// Linux's `TCP_DEFER_ACCEPT`, which nix does not list, declared with
+/// nix's `sockopt_impl!`, its way to name further options: seconds, which
+/// the kernel rounds up to a count of SYN-ACK retransmissions.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod defer {
+    use nix::{getsockopt_impl, libc, setsockopt_impl, sockopt_impl};
+    sockopt_impl!(
+        /// Seconds a connection waits in the kernel for its first bytes.
+        TcpDeferAccept,
+        Both,
+        libc::IPPROTO_TCP,
+        libc::TCP_DEFER_ACCEPT,
+        u32
+    );
+
+    /// Whole seconds for `defer`, a part of a second counting as one; at
+    /// most a day.
+    pub(super) fn seconds(defer: std::time::Duration) -> u32 {
+        let secs = defer.as_secs() + u64::from(defer.subsec_nanos() > 0);
+        secs.min(86_400) as u32
+    }
+}
+
 #[cfg(unix)]
 mod sys {
     use super::*;
@@ -112,7 +150,11 @@ mod sys {
         Ok(fd)
     }
 
-    pub(super) fn listen_tcp(addr: SocketAddr, backlog: i32) -> io::Result<std::net::TcpListener> {
+    pub(super) fn listen_tcp(
+        addr: SocketAddr,
+        backlog: i32,
+        defer: Duration,
+    ) -> io::Result<std::net::TcpListener> {
         let family = if addr.is_ipv6() {
             AddressFamily::INET6
         } else {
@@ -125,6 +167,12 @@ mod sys {
         }
         rustix::net::bind(&fd, &addr)?;
         rustix::net::listen(&fd, backlog)?;
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if !defer.is_zero() {
+            nix::sys::socket::setsockopt(&fd, defer::TcpDeferAccept, &defer::seconds(defer))?;
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let _ = defer;
         let listener = std::net::TcpListener::from(fd);
         listener.set_nonblocking(true)?;
         Ok(listener)
@@ -277,7 +325,11 @@ pub use absent::{AsyncUnixListener, UnixListener};
 mod sys {
     use super::*;
 
-    pub(super) fn listen_tcp(addr: SocketAddr, backlog: i32) -> io::Result<std::net::TcpListener> {
+    pub(super) fn listen_tcp(
+        addr: SocketAddr,
+        backlog: i32,
+        _defer: Duration,
+    ) -> io::Result<std::net::TcpListener> {
         use socket2::{Domain, Socket, Type};
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
         if addr.is_ipv6() {
@@ -310,5 +362,31 @@ mod sys {
         _: impl Fn(Option<&str>) -> bool,
     ) -> io::Result<Vec<(Option<String>, Inherited)>> {
         Ok(Vec::new())
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    fn deferral(listener: &std::net::TcpListener) -> Duration {
+        let secs = nix::sys::socket::getsockopt(listener, defer::TcpDeferAccept).unwrap();
+        Duration::from_secs(secs.into())
+    }
+
+    #[test]
+    fn a_listener_defers_accept_as_long_as_asked() {
+        let local = SocketAddr::from(([127, 0, 0, 1], 0));
+        let cases = [
+            (Duration::ZERO, Duration::ZERO),
+            (Duration::from_millis(200), Duration::from_secs(1)),
+            (Duration::from_secs(1), Duration::from_secs(1)),
+            // The kernel counts in SYN-ACK retransmissions: 1 s, then 2 s.
+            (Duration::from_secs(3), Duration::from_secs(3)),
+        ];
+        for (asked, in_force) in cases {
+            let listener = listen_tcp(local, 16, asked).unwrap();
+            assert_eq!(deferral(&listener), in_force, "asked for {asked:?}");
+        }
     }
 }

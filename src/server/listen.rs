@@ -24,8 +24,10 @@ pub(super) fn listen_unix(path: &std::path::Path, mode: u32) -> io::Result<UnixL
     platform::net::listen_unix(path, mode, LISTEN_BACKLOG)
 }
 
-pub(super) fn listen(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
-    platform::net::listen_tcp(addr, LISTEN_BACKLOG)
+/// Listens on `addr`, handing over connections once their first bytes
+/// arrive or `defer` has passed (`--defer-accept`).
+pub(super) fn listen(addr: SocketAddr, defer: Duration) -> io::Result<std::net::TcpListener> {
+    platform::net::listen_tcp(addr, LISTEN_BACKLOG, defer)
 }
 
 /// A listening socket, handed to each worker.

@@ -236,7 +236,8 @@ impl Server {
                 (0, Some(p)) => SocketAddr::new(configured.ip(), p),
                 _ => configured,
             };
-            let listener = listen(addr).map_err(|e| Error::Bind(addr, e))?;
+            let listener =
+                listen(addr, config.limits.defer_accept).map_err(|e| Error::Bind(addr, e))?;
             let local = listener.local_addr().map_err(Error::Io)?;
             port.get_or_insert(local.port());
             listeners.push(listener);
@@ -245,7 +246,9 @@ impl Server {
         let mut redirects = inherited_redirects;
         if redirects.is_empty() {
             for &addr in &config.redirect_http {
-                redirects.push(listen(addr).map_err(|e| Error::Bind(addr, e))?);
+                redirects.push(
+                    listen(addr, config.limits.defer_accept).map_err(|e| Error::Bind(addr, e))?,
+                );
             }
         }
         let tls = match &config.tls {
@@ -271,7 +274,9 @@ impl Server {
         };
         let admin_listener = match (config.admin, inherited_admin) {
             (Some(_), Some(listener)) => Some(listener),
-            (Some(addr), None) => Some(listen(addr).map_err(|e| Error::Bind(addr, e))?),
+            (Some(addr), None) => {
+                Some(listen(addr, config.limits.defer_accept).map_err(|e| Error::Bind(addr, e))?)
+            }
             (None, _) => None,
         };
         // Everything that needs the privileges it started with is done.

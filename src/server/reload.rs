@@ -216,7 +216,8 @@ pub(super) fn apply(running: &Running, config: Config) -> Result<Config, String>
 pub(super) fn change_listeners(running: &Running, config: &Config) {
     let (old, new) = (&running.config.listen, &config.listen);
     for &addr in new.iter().filter(|a| !old.contains(a)) {
-        let listener = match listen(addr) {
+        // Limits take a restart: the deferral in force is the old one's.
+        let listener = match listen(addr, running.config.limits.defer_accept) {
             Ok(l) => l,
             Err(e) => {
                 tracing::warn!(%addr, error = %e, "cannot listen on an address the configuration adds");
