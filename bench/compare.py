@@ -41,12 +41,12 @@ MATCHED_CACHE = "--file-cache-valid 1s"
 # --nginx-cache-errors off: nginx looks a missing path up on every request
 # (its default), as henaserver does without --file-cache-valid.
 NGINX_CACHE_ERRORS = "on"
-# With --deferred, both servers listen with accept deferred until a
-# connection's first data (nginx's `deferred`, systemd's DeferAccept=,
-# through which henaserver gets its socket: bench/deferred.py); with
-# --deferred henaserver, henaserver (and a baseline) only.
-DEFERRED = "off"
-DEFER_SECONDS = 3
+# Accept deferred until a connection's first data (Linux's
+# TCP_DEFER_ACCEPT): by default each server as it comes, henaserver
+# deferring (--defer-accept 1s) and nginx not; with --deferred both, nginx
+# too (`listen ... deferred`, 1 s); with --deferred off, neither
+# (henaserver --defer-accept 0).
+DEFERRED = "default"
 TICK = os.sysconf("SC_CLK_TCK")
 
 SCENARIOS = {
@@ -257,12 +257,10 @@ class Server:
             binary, self.port = (HENA, HENA_PORT) if name == "henaserver" \
                 else (BASELINE, NGINX_PORT)
             threads = [] if workers is None else ["--threads", str(workers)]
-            if DEFERRED != "off":
-                socket_from = [sys.executable, os.path.join(HERE, "deferred.py"),
-                               str(self.port), str(DEFER_SECONDS), "--", binary]
-            else:
-                socket_from = [binary, "--port", str(self.port)]
-            cmd = pin + socket_from + [ROOT, "--quiet", "--max-connections", "8192"] + threads
+            cmd = pin + [binary, "--port", str(self.port), ROOT, "--quiet",
+                         "--max-connections", "8192"] + threads
+            if DEFERRED == "off" and name == "henaserver":
+                cmd += ["--defer-accept", "0"]
             if tls:
                 cmd += ["--tls-cert", CERT, "--tls-key", KEY]
             if h3:
@@ -454,11 +452,11 @@ def main():
     ap.add_argument("--baseline-args", default=None,
                     help="the baseline's own options, instead of --hena-args (the same "
                          "build with and without an option: \"\" for none)")
-    ap.add_argument("--deferred", choices=["off", "both", "henaserver"], default="off",
-                    help="defer accept until a connection's first data (Linux): for both "
-                         "servers (nginx's `deferred`, henaserver's socket from "
-                         "bench/deferred.py, as systemd's DeferAccept= hands it), or for "
-                         "henaserver and the baseline only")
+    ap.add_argument("--deferred", choices=["default", "both", "off"], default="default",
+                    help="accept deferred until a connection's first data (Linux): each "
+                         "server's default (henaserver --defer-accept 1s, nginx not), both "
+                         "(nginx's `listen ... deferred` too), or off (henaserver "
+                         "--defer-accept 0; a --baseline keeps its own)")
     opts = ap.parse_args()
     global DEFERRED
     DEFERRED = opts.deferred
