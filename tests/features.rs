@@ -323,6 +323,7 @@ env = dict(os.environ, LISTEN_FDS="1")
 p = subprocess.Popen(["sh", "-c", 'LISTEN_PID=$$ exec "$0" "$@"', sys.argv[1], sys.argv[2], "--quiet"],
                      pass_fds=[3], env=env, stdout=subprocess.DEVNULL)
 sys.stdin.read()
+print(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT) if sys.platform == "linux" else 0, flush=True)
 p.terminate()
 p.wait()
 "#;
@@ -338,12 +339,9 @@ p.wait()
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut out = std::io::BufReader::new(helper.stdout.take().unwrap());
     let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(helper.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
     let port: u16 = line.trim().parse().unwrap();
     let addr = format!("127.0.0.1:{port}").parse().unwrap();
     // Waiting for the server, then two requests on one connection and
@@ -357,6 +355,14 @@ p.wait()
     once.send(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert_eq!(once.response().text(), "<h1>home</h1>");
     assert!(once.closed(), "deferred: {deferred}");
+    // The socket keeps what the service manager gave it: henaserver's
+    // own --defer-accept is for sockets it binds.
     drop(helper.stdin.take());
+    line.clear();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    let kept = if deferred { "3" } else { "0" };
+    if cfg!(target_os = "linux") {
+        assert_eq!(line.trim(), kept, "deferred: {deferred}");
+    }
     let _ = helper.wait();
 }
