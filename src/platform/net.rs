@@ -167,9 +167,14 @@ mod sys {
         }
         rustix::net::bind(&fd, &addr)?;
         rustix::net::listen(&fd, backlog)?;
+        // A kernel without the option (a sandbox's, say) accepts at once.
         #[cfg(any(target_os = "linux", target_os = "android"))]
         if !defer.is_zero() {
-            nix::sys::socket::setsockopt(&fd, defer::TcpDeferAccept, &defer::seconds(defer))?;
+            if let Err(e) =
+                nix::sys::socket::setsockopt(&fd, defer::TcpDeferAccept, &defer::seconds(defer))
+            {
+                tracing::warn!(%addr, error = %e, "cannot defer accept; accepting at once");
+            }
         }
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
         let _ = defer;
