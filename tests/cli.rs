@@ -133,7 +133,7 @@ fn one_worker_makes_a_process_of_one_thread() {
     assert_eq!(
         threads(&two),
         2,
-        "the main thread, the first worker's, and one more"
+        "the main thread, which runs the first worker, and one more"
     );
 }
 

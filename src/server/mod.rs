@@ -227,6 +227,8 @@ impl Server {
                 unix.push((path.clone(), listener));
             }
         }
+        let defer = config.limits.defer_accept;
+        let bind_tcp = |addr| listen(addr, defer).map_err(|e| Error::Bind(addr, e));
         let mut listener_keys = vec![None; listeners.len()];
         let mut port = None;
         for &configured in &addresses {
@@ -236,8 +238,7 @@ impl Server {
                 (0, Some(p)) => SocketAddr::new(configured.ip(), p),
                 _ => configured,
             };
-            let listener =
-                listen(addr, config.limits.defer_accept).map_err(|e| Error::Bind(addr, e))?;
+            let listener = bind_tcp(addr)?;
             let local = listener.local_addr().map_err(Error::Io)?;
             port.get_or_insert(local.port());
             listeners.push(listener);
@@ -246,9 +247,7 @@ impl Server {
         let mut redirects = inherited_redirects;
         if redirects.is_empty() {
             for &addr in &config.redirect_http {
-                redirects.push(
-                    listen(addr, config.limits.defer_accept).map_err(|e| Error::Bind(addr, e))?,
-                );
+                redirects.push(bind_tcp(addr)?);
             }
         }
         let tls = match &config.tls {
@@ -274,9 +273,7 @@ impl Server {
         };
         let admin_listener = match (config.admin, inherited_admin) {
             (Some(_), Some(listener)) => Some(listener),
-            (Some(addr), None) => {
-                Some(listen(addr, config.limits.defer_accept).map_err(|e| Error::Bind(addr, e))?)
-            }
+            (Some(addr), None) => Some(bind_tcp(addr)?),
             (None, _) => None,
         };
         // Everything that needs the privileges it started with is done.
